@@ -1,0 +1,52 @@
+// Counters of the fast path. Each pipe owns its PipeStats and is its only
+// writer; the slow path and the telemetry thread read them (see Counter).
+#pragma once
+
+#include <rte_config.h>
+#include <rte_memory.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "softfino/pipe/counter.h"
+#include "softfino/pipe/drop_reason.h"
+
+namespace softfino::dataplane {
+
+struct alignas(RTE_CACHE_LINE_SIZE) PortCounters {
+  pipe::Counter rx_packets, rx_bytes;
+  pipe::Counter tx_packets, tx_bytes;
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) PipeStats {
+  pipe::Counter polls;       // rounds over the pipe's RX queues
+  pipe::Counter busy_polls;  // rounds that received at least one packet
+  std::array<pipe::Counter, pipe::kDropReasonCount> drops;
+  std::array<PortCounters, RTE_MAX_ETHPORTS> ports;
+};
+
+// A point-in-time sum over all pipes, for reports and telemetry.
+struct PortTotals {
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  uint64_t rx_missed = 0;  // dropped by the NIC before any pipe saw them
+};
+
+struct PipeTotals {
+  unsigned lcore = 0;
+  uint64_t polls = 0, busy_polls = 0;
+  uint64_t rx_packets = 0, tx_packets = 0, dropped = 0;
+};
+
+struct StatsSnapshot {
+  std::vector<PortTotals> ports;
+  std::vector<PipeTotals> pipes;
+  std::array<uint64_t, pipe::kDropReasonCount> drops{};
+  double seconds = 0;  // since the switch started forwarding
+
+  uint64_t received() const;
+  uint64_t forwarded() const;
+  uint64_t dropped() const;
+};
+
+}  // namespace softfino::dataplane

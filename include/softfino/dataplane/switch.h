@@ -1,0 +1,56 @@
+// The switch: its ports and its pipes (one per fast-path lcore), running a
+// program. The main lcore stays the slow path: Run() hands it a callback that
+// it calls about every millisecond while the pipes forward.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "softfino/dataplane/pipe_worker.h"
+#include "softfino/dataplane/ports.h"
+#include "softfino/dataplane/stats.h"
+#include "softfino/pipe/program.h"
+
+namespace softfino::dataplane {
+
+struct SwitchOptions {
+  // Pipes (worker lcores). 0: one per worker lcore EAL gave us, or a single
+  // pipe on the main lcore when it gave none.
+  uint16_t fp_cores = 0;
+  PortOptions ports;
+};
+
+class Switch {
+ public:
+  // Starts the ports; `program` must be configured and outlive the switch.
+  static absl::StatusOr<std::unique_ptr<Switch>> Create(const pipe::Program& program,
+                                                        SwitchOptions options);
+  ~Switch();
+
+  // Forwards until `slow_path_tick` returns false. With worker lcores the
+  // main lcore only runs the slow path; without, it interleaves it with the
+  // one pipe's polling.
+  void Run(const std::function<bool()>& slow_path_tick);
+
+  uint16_t port_count() const { return ports_->count(); }
+  uint16_t pipe_count() const { return static_cast<uint16_t>(pipes_.size()); }
+  const Ports& ports() const { return *ports_; }
+  uint64_t TotalRxPackets() const;
+  StatsSnapshot Snapshot() const;
+
+ private:
+  Switch() = default;
+  static int WorkerMain(void* arg);
+
+  std::unique_ptr<Ports> ports_;
+  std::vector<std::unique_ptr<PipeWorker>> pipes_;
+  std::vector<unsigned> lcores_;  // lcore of each pipe
+  bool inline_pipe_ = false;      // the single pipe runs on the main lcore
+  std::atomic<bool> stop_{false};
+  uint64_t start_tsc_ = 0;
+};
+
+}  // namespace softfino::dataplane

@@ -1,0 +1,21 @@
+// Internet checksum helpers (RFC 1071, RFC 1624).
+#pragma once
+
+#include <cstdint>
+
+namespace softfino::net {
+
+// Updates a one's complement checksum for one 16-bit word that changed from
+// `old_word` to `new_word`, per RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m').
+// Byte order does not matter as long as all three values use the same one, so
+// callers pass the raw words exactly as they sit in the packet.
+constexpr uint16_t ChecksumUpdate16(uint16_t checksum, uint16_t old_word, uint16_t new_word) {
+  uint32_t sum = static_cast<uint16_t>(~checksum);
+  sum += static_cast<uint16_t>(~old_word);
+  sum += new_word;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+}  // namespace softfino::net

@@ -1,0 +1,48 @@
+// Why a packet was dropped. Every drop anywhere in the switch is counted under
+// exactly one of these, so received = forwarded + sum(drops) always holds.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include "absl/strings/string_view.h"
+
+namespace softfino::pipe {
+
+// X-macro: enumerator, counter name (as printed, in telemetry and JSON).
+#define SOFTFINO_DROP_REASONS(X)                            \
+  X(kNone, "none")                                          \
+  X(kEthTruncated, "eth_truncated")                         \
+  X(kUnknownEtherType, "unknown_ethertype")                 \
+  X(kIpv4Truncated, "ipv4_truncated")                       \
+  X(kIpv4BadVersion, "ipv4_bad_version")                    \
+  X(kIpv4BadIhl, "ipv4_bad_ihl")                            \
+  X(kIpv4BadTotalLength, "ipv4_bad_total_length")           \
+  X(kIpv4BadChecksum, "ipv4_bad_checksum")                  \
+  X(kIpv6Truncated, "ipv6_truncated")                       \
+  X(kIpv6BadVersion, "ipv6_bad_version")                    \
+  X(kIpv6BadPayloadLength, "ipv6_bad_payload_length")       \
+  X(kNoRoute, "no_route")                                   \
+  X(kTtlExpired, "ttl_expired")                             \
+  X(kProgramDrop, "program_drop")                           \
+  X(kBadEgressPort, "bad_egress_port")                      \
+  X(kTxFull, "tx_full")
+
+enum class DropReason : uint8_t {
+#define SOFTFINO_ENUM(name, text) name,
+  SOFTFINO_DROP_REASONS(SOFTFINO_ENUM)
+#undef SOFTFINO_ENUM
+};
+
+inline constexpr std::array kDropReasonNames = {
+#define SOFTFINO_NAME(name, text) absl::string_view(text),
+    SOFTFINO_DROP_REASONS(SOFTFINO_NAME)
+#undef SOFTFINO_NAME
+};
+
+inline constexpr size_t kDropReasonCount = kDropReasonNames.size();
+
+constexpr absl::string_view DropReasonName(DropReason reason) {
+  return kDropReasonNames[static_cast<size_t>(reason)];
+}
+
+}  // namespace softfino::pipe

@@ -1,0 +1,43 @@
+// A data-plane program: what a P4 program is to a Tofino. The dataplane runs
+// it without knowing which one it is; the program never sees ports, queues or
+// threads, only bursts of packets and their intrinsic metadata.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/status.h"
+#include "nlohmann/json_fwd.hpp"
+#include "softfino/pipe/packet_burst.h"
+
+namespace softfino::pipe {
+
+// What the program may rely on about the switch it runs in.
+struct SwitchInfo {
+  uint16_t port_count = 0;  // ports are numbered 0 .. port_count-1
+};
+
+class Program {
+ public:
+  virtual ~Program() = default;
+
+  // Fills the program's tables from the parsed config file (null when the
+  // switch runs without --config). All or nothing: on error
+  // the program is left unusable and the switch does not start.
+  virtual absl::Status Configure(const nlohmann::json& config, const SwitchInfo& info) = 0;
+
+  // The ingress pipeline over one burst (one virtual call per burst, never
+  // per packet). Sets each packet's ucast_egress_port or drops it. Pipes call
+  // it concurrently, so it must only read state shared between pipes.
+  virtual void Ingress(PacketBurst& burst) const = 0;
+};
+
+// An entry of the program registry.
+struct ProgramDescriptor {
+  absl::string_view name;
+  absl::string_view summary;
+  std::unique_ptr<Program> (*create)();
+};
+
+}  // namespace softfino::pipe

@@ -1,0 +1,30 @@
+#include "softfino/control/config_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace softfino::control {
+
+absl::StatusOr<nlohmann::json> LoadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() reads "[json.exception.parse_error.101] parse error at line L, column C: ..."
+    std::string what = e.what();
+    const size_t at = what.find("parse error");
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not valid JSON: ", at == std::string::npos ? what : what.substr(at)));
+  }
+}
+
+}  // namespace softfino::control

@@ -1,0 +1,74 @@
+#include "softfino/control/stats_report.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace softfino::control {
+
+std::string FormatStatsText(absl::string_view pipeline, const dataplane::StatsSnapshot& stats,
+                            const dataplane::Ports& ports) {
+  std::string out = absl::StrFormat("softfino %s: %u pipe(s), %u port(s), %.3f s\n", pipeline,
+                                    stats.pipes.size(), stats.ports.size(), stats.seconds);
+  absl::StrAppendFormat(&out, "  %-4s %-24s %12s %14s %12s %14s %10s\n", "port", "device",
+                        "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_missed");
+  for (size_t p = 0; p < stats.ports.size(); ++p) {
+    const auto& t = stats.ports[p];
+    absl::StrAppendFormat(&out, "  %-4u %-24s %12u %14u %12u %14u %10u\n", p,
+                          ports.name(static_cast<uint16_t>(p)).substr(0, 24), t.rx_packets,
+                          t.rx_bytes, t.tx_packets, t.tx_bytes, t.rx_missed);
+  }
+  absl::StrAppendFormat(&out, "  %-4s %-6s %12s %12s %12s %12s\n", "pipe", "lcore", "rx_packets",
+                        "tx_packets", "dropped", "busy_polls");
+  for (size_t p = 0; p < stats.pipes.size(); ++p) {
+    const auto& t = stats.pipes[p];
+    absl::StrAppendFormat(&out, "  %-4u %-6u %12u %12u %12u %12u\n", p, t.lcore, t.rx_packets,
+                          t.tx_packets, t.dropped, t.busy_polls);
+  }
+  absl::StrAppend(&out, "  drops by reason:", stats.dropped() == 0 ? " none\n" : "\n");
+  for (size_t r = 0; r < pipe::kDropReasonCount; ++r) {
+    if (stats.drops[r] == 0) continue;
+    absl::StrAppendFormat(&out, "    %-26s %12u\n", pipe::kDropReasonNames[r], stats.drops[r]);
+  }
+  absl::StrAppendFormat(&out, "  total: %u received, %u forwarded, %u dropped\n",
+                        stats.received(), stats.forwarded(), stats.dropped());
+  return out;
+}
+
+nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSnapshot& stats,
+                           const dataplane::Ports& ports) {
+  nlohmann::json j;
+  j["pipeline"] = pipeline;
+  j["seconds"] = stats.seconds;
+  j["ports"] = nlohmann::json::array();
+  for (size_t p = 0; p < stats.ports.size(); ++p) {
+    const auto& t = stats.ports[p];
+    j["ports"].push_back({{"port", p},
+                          {"device", ports.name(static_cast<uint16_t>(p))},
+                          {"rx_packets", t.rx_packets},
+                          {"rx_bytes", t.rx_bytes},
+                          {"tx_packets", t.tx_packets},
+                          {"tx_bytes", t.tx_bytes},
+                          {"rx_missed", t.rx_missed}});
+  }
+  j["pipes"] = nlohmann::json::array();
+  for (size_t p = 0; p < stats.pipes.size(); ++p) {
+    const auto& t = stats.pipes[p];
+    j["pipes"].push_back({{"pipe", p},
+                          {"lcore", t.lcore},
+                          {"rx_packets", t.rx_packets},
+                          {"tx_packets", t.tx_packets},
+                          {"dropped", t.dropped},
+                          {"polls", t.polls},
+                          {"busy_polls", t.busy_polls}});
+  }
+  j["drops"] = nlohmann::json::object();
+  for (size_t r = 1; r < pipe::kDropReasonCount; ++r) {
+    j["drops"][std::string(pipe::kDropReasonNames[r])] = stats.drops[r];
+  }
+  j["totals"] = {{"received", stats.received()},
+                 {"forwarded", stats.forwarded()},
+                 {"dropped", stats.dropped()}};
+  return j;
+}
+
+}  // namespace softfino::control

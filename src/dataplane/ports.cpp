@@ -1,0 +1,143 @@
+#include "softfino/dataplane/ports.h"
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "softfino/pipe/packet_burst.h"
+
+namespace softfino::dataplane {
+namespace {
+
+// A Toeplitz key of repeated 0x6d5a hashes (a, b) and (b, a) alike, so both
+// directions of a connection go to the same queue and pipe (Woo and Park,
+// "Scalable TCP session monitoring with symmetric receive-side scaling").
+uint8_t kSymmetricRssKey[40] = {
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
+
+absl::Status PortError(uint16_t port, const std::string& name, absl::string_view what, int rc) {
+  return absl::InternalError(
+      absl::StrCat("port ", port, " (", name, "): ", what, " failed: ", rte_strerror(-rc)));
+}
+
+}  // namespace
+
+absl::StatusOr<uint16_t> CountPorts() {
+  const uint16_t n = rte_eth_dev_count_avail();
+  if (n == 0) {
+    return absl::FailedPreconditionError(
+        "no ports: give DPDK a device, e.g. --vdev=net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap "
+        "or a NIC bound to vfio-pci");
+  }
+  uint16_t expected = 0;
+  uint16_t port;
+  RTE_ETH_FOREACH_DEV(port) {
+    if (port != expected++) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("DPDK numbered the ports with a gap (port ", port,
+                       "); softfino needs ports 0..n-1"));
+    }
+  }
+  return n;
+}
+
+absl::StatusOr<std::unique_ptr<Ports>> Ports::Start(const PortOptions& options) {
+  auto ports = std::unique_ptr<Ports>(new Ports());
+  if (absl::Status s = ports->Setup(options); !s.ok()) return s;
+  return ports;
+}
+
+absl::Status Ports::Setup(const PortOptions& options) {
+  auto count = CountPorts();
+  if (!count.ok()) return count.status();
+  count_ = *count;
+  rx_queues_.assign(options.pipes, {});
+
+  // Enough mbufs to fill every ring, plus what pipes and per-lcore caches hold.
+  constexpr unsigned kCache = 256;
+  const unsigned per_port =
+      options.pipes * (options.rx_descriptors + options.tx_descriptors + pipe::kBurstSize);
+  const unsigned mbufs = std::max(8191u, count_ * per_port + rte_lcore_count() * kCache);
+  pool_ = rte_pktmbuf_pool_create("softfino_mbufs", mbufs, kCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  rte_socket_id());
+  if (pool_ == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot allocate ", mbufs, " packet buffers: ", rte_strerror(rte_errno),
+        "; give DPDK more memory (EAL -m, or more hugepages)"));
+  }
+
+  uint16_t next_pipe = 0;
+  for (uint16_t port = 0; port < count_; ++port) {
+    rte_eth_dev_info info{};
+    char name[RTE_ETH_NAME_MAX_LEN] = "?";
+    rte_eth_dev_get_name_by_port(port, name);
+    names_.emplace_back(name);
+    if (int rc = rte_eth_dev_info_get(port, &info); rc != 0) {
+      return PortError(port, names_.back(), "reading device info", rc);
+    }
+    const uint16_t rx_queues = std::min<uint16_t>(options.pipes, info.max_rx_queues);
+    if (rx_queues == 0) {
+      return absl::FailedPreconditionError(absl::StrCat("port ", port, " (", name, ") has no RX queue"));
+    }
+    if (info.max_tx_queues < options.pipes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "port ", port, " (", name, ") has ", info.max_tx_queues, " TX queue(s) but ",
+          options.pipes, " pipes need one each; use fewer --fp-cores or give the device more "
+          "queues (net_pcap: one tx_pcap= per queue)"));
+    }
+
+    rte_eth_conf conf{};
+    if (rx_queues > 1) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_key = kSymmetricRssKey;
+      conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(kSymmetricRssKey);
+      conf.rx_adv_conf.rss_conf.rss_hf =
+          (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+    }
+    if (int rc = rte_eth_dev_configure(port, rx_queues, options.pipes, &conf); rc != 0) {
+      return PortError(port, name, "configure", rc);
+    }
+    uint16_t rx_desc = options.rx_descriptors, tx_desc = options.tx_descriptors;
+    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc); rc != 0) {
+      return PortError(port, name, "sizing descriptor rings", rc);
+    }
+    const int socket = rte_eth_dev_socket_id(port);
+    for (uint16_t q = 0; q < rx_queues; ++q) {
+      if (int rc = rte_eth_rx_queue_setup(port, q, rx_desc, socket, nullptr, pool_); rc != 0) {
+        return PortError(port, name, absl::StrCat("RX queue ", q, " setup"), rc);
+      }
+      rx_queues_[next_pipe].push_back({port, q});
+      next_pipe = (next_pipe + 1) % options.pipes;
+    }
+    for (uint16_t q = 0; q < options.pipes; ++q) {
+      if (int rc = rte_eth_tx_queue_setup(port, q, tx_desc, socket, nullptr); rc != 0) {
+        return PortError(port, name, absl::StrCat("TX queue ", q, " setup"), rc);
+      }
+    }
+    if (options.promiscuous) {
+      const int rc = rte_eth_promiscuous_enable(port);
+      if (rc != 0 && rc != -ENOTSUP) return PortError(port, name, "promiscuous mode", rc);
+    }
+    if (int rc = rte_eth_dev_start(port); rc != 0) return PortError(port, name, "start", rc);
+    started_ = port + 1;
+  }
+  return absl::OkStatus();
+}
+
+Ports::~Ports() {
+  // Close every configured port, not only started ones, so a failed start
+  // still flushes and closes what it opened (net_pcap writes files on close).
+  for (uint16_t port = 0; port < count_; ++port) {
+    if (port < started_) rte_eth_dev_stop(port);
+    rte_eth_dev_close(port);
+  }
+  rte_mempool_free(pool_);
+}
+
+}  // namespace softfino::dataplane

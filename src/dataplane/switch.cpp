@@ -1,0 +1,143 @@
+#include "softfino/dataplane/switch.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace softfino::dataplane {
+namespace {
+
+struct WorkerArgs {
+  PipeWorker* pipe;
+  const std::atomic<bool>* stop;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& program,
+                                                       SwitchOptions options) {
+  auto sw = std::unique_ptr<Switch>(new Switch());
+  const unsigned workers = rte_lcore_count() - 1;
+  if (options.fp_cores == 0) options.fp_cores = workers == 0 ? 1 : static_cast<uint16_t>(workers);
+  if (workers == 0) {
+    if (options.fp_cores > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--fp-cores ", options.fp_cores, " needs ", options.fp_cores,
+          " worker lcores but EAL has only the main one; give EAL more, e.g. -l 0-",
+          options.fp_cores));
+    }
+    sw->inline_pipe_ = true;
+    sw->lcores_.push_back(rte_get_main_lcore());
+  } else {
+    if (options.fp_cores > workers) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--fp-cores ", options.fp_cores, " needs ", options.fp_cores, " worker lcores but EAL has ",
+          workers, " besides the main one; give EAL more with -l"));
+    }
+    unsigned lcore;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+      if (sw->lcores_.size() == options.fp_cores) break;
+      sw->lcores_.push_back(lcore);
+    }
+  }
+
+  options.ports.pipes = options.fp_cores;
+  auto ports = Ports::Start(options.ports);
+  if (!ports.ok()) return ports.status();
+  sw->ports_ = *std::move(ports);
+  for (uint16_t p = 0; p < options.fp_cores; ++p) {
+    sw->pipes_.push_back(std::make_unique<PipeWorker>(p, program, sw->ports_->rx_queues(p),
+                                                      sw->ports_->count()));
+  }
+  return sw;
+}
+
+Switch::~Switch() {
+  stop_.store(true, std::memory_order_relaxed);
+  if (!inline_pipe_) rte_eal_mp_wait_lcore();
+  pipes_.clear();
+  ports_.reset();
+}
+
+int Switch::WorkerMain(void* arg) {
+  const auto* args = static_cast<const WorkerArgs*>(arg);
+  while (!args->stop->load(std::memory_order_relaxed)) args->pipe->PollOnce();
+  return 0;
+}
+
+void Switch::Run(const std::function<bool()>& slow_path_tick) {
+  start_tsc_ = rte_get_tsc_cycles();
+  const uint64_t tick_cycles = rte_get_tsc_hz() / 1000;
+  if (inline_pipe_) {
+    PipeWorker& pipe = *pipes_.front();
+    uint64_t next_tick = start_tsc_ + tick_cycles;
+    for (;;) {
+      pipe.PollOnce();
+      const uint64_t now = rte_get_tsc_cycles();
+      if (now < next_tick) continue;
+      next_tick = now + tick_cycles;
+      if (!slow_path_tick()) break;
+    }
+    return;
+  }
+  std::vector<WorkerArgs> args;
+  args.reserve(pipes_.size());
+  for (size_t p = 0; p < pipes_.size(); ++p) {
+    args.push_back({pipes_[p].get(), &stop_});
+    rte_eal_remote_launch(&Switch::WorkerMain, &args.back(), lcores_[p]);
+  }
+  while (slow_path_tick()) rte_delay_us_sleep(1000);
+  stop_.store(true, std::memory_order_relaxed);
+  rte_eal_mp_wait_lcore();
+}
+
+uint64_t Switch::TotalRxPackets() const {
+  uint64_t total = 0;
+  for (const auto& pipe : pipes_) {
+    for (uint16_t port = 0; port < ports_->count(); ++port) {
+      total += pipe->stats().ports[port].rx_packets.value();
+    }
+  }
+  return total;
+}
+
+StatsSnapshot Switch::Snapshot() const {
+  StatsSnapshot snap;
+  snap.ports.resize(ports_->count());
+  for (size_t p = 0; p < pipes_.size(); ++p) {
+    const PipeStats& s = pipes_[p]->stats();
+    PipeTotals pipe_totals;
+    pipe_totals.lcore = lcores_[p];
+    pipe_totals.polls = s.polls.value();
+    pipe_totals.busy_polls = s.busy_polls.value();
+    for (uint16_t port = 0; port < ports_->count(); ++port) {
+      const PortCounters& c = s.ports[port];
+      PortTotals& t = snap.ports[port];
+      t.rx_packets += c.rx_packets.value();
+      t.rx_bytes += c.rx_bytes.value();
+      t.tx_packets += c.tx_packets.value();
+      t.tx_bytes += c.tx_bytes.value();
+      pipe_totals.rx_packets += c.rx_packets.value();
+      pipe_totals.tx_packets += c.tx_packets.value();
+    }
+    for (size_t r = 0; r < pipe::kDropReasonCount; ++r) {
+      snap.drops[r] += s.drops[r].value();
+      pipe_totals.dropped += s.drops[r].value();
+    }
+    snap.pipes.push_back(pipe_totals);
+  }
+  for (uint16_t port = 0; port < ports_->count(); ++port) {
+    rte_eth_stats eth{};
+    if (rte_eth_stats_get(port, &eth) == 0) snap.ports[port].rx_missed = eth.imissed;
+  }
+  if (start_tsc_ != 0) {
+    snap.seconds = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) /
+                   static_cast<double>(rte_get_tsc_hz());
+  }
+  return snap;
+}
+
+}  // namespace softfino::dataplane
