@@ -89,7 +89,10 @@ absl::StatusOr<uint64_t> TableEntry::Uint(absl::string_view object, absl::string
   auto value = Field(object, field);
   if (!value.ok()) return value.status();
   const nlohmann::json& v = **value;
-  if (!v.is_number_unsigned() || v.get<uint64_t>() > max) {
+  // JSON built in code holds signed integers, parsed JSON unsigned ones.
+  const bool non_negative =
+      v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+  if (!non_negative || v.get<uint64_t>() > max) {
     return Error(absl::StrCat(object, ".", field),
                  absl::StrCat(v.dump(), " is not an integer in 0..", max));
   }

@@ -263,6 +263,7 @@ class Generator:
     def __init__(self, cfg, rng):
         self.cfg = cfg
         self.rng = rng
+        self.checksum_edges = 0     # fwd_v4_checksum_edge frames built so far
         self.routable = {4: [], 6: []}
         self.unroutable = {4: [], 6: []}
         for version in (4, 6):
@@ -413,7 +414,7 @@ class Generator:
                       flags=rng.choice(("S", "SA", "A", "PA", "FA", "R")), window=rng.randrange(65536))
             l4_len = 20
         elif l4 == "udp":
-            ip /= UDP(sport=rng.randrange(1, 65536), dport=rng.choice((53, 4789, rng.randrange(1, 65536))))
+            ip /= UDP(sport=rng.randrange(1, 65536), dport=rng.choice((53, 123, rng.randrange(1, 65536))))
             l4_len = 8
         elif l4 == "icmp":
             ip /= ICMP(type=rng.choice((0, 8)), id=rng.randrange(65536), seq=rng.randrange(65536))
@@ -490,7 +491,7 @@ class Generator:
     def fwd_v6_padded(self):
         rng = self.rng
         frame = self.ipv6(size=rng.randint(54, 90), l4=rng.choice(("udp", "icmp", "none")), ext=False)
-        return frame + self.padding(rng.randint(1, 40))
+        return frame + self.padding(rng.randint(max(1, MIN_FRAME - len(frame)), 40))
 
     def fwd_ttl2(self):
         if self.rng.random() < 0.5:
@@ -503,7 +504,9 @@ class Generator:
         done wrong yields 0xFFFF there)."""
         frame = bytearray(self.ipv4(ihl=self.rng.choice((5, 5, 6))))
         hlen = (frame[ETH_HLEN] & 0x0F) * 4
-        out_zero = self.rng.random() < 0.5
+        # Alternate between the two flavours so that both always show up.
+        self.checksum_edges += 1
+        out_zero = self.checksum_edges % 2 == 1
         header = bytearray(frame[ETH_HLEN:ETH_HLEN + hlen])
         header[4:6] = b"\x00\x00"       # ID
         header[10:12] = b"\x00\x00"     # checksum
