@@ -69,28 +69,27 @@ absl::Status L3fwd::Configure(const nlohmann::json& config, const pipe::SwitchIn
     return it->second;
   };
 
+  // Both route tables load the same way; only the prefix type differs.
+  const auto load_routes = [&](absl::string_view table, auto& lpm,
+                               auto parse_prefix) -> absl::Status {
+    return pipe::ForEachEntry(config, table, [&](const pipe::TableEntry& e) -> absl::Status {
+      auto target = route_target(e);
+      if (!target.ok()) return target.status();
+      auto prefix = parse_prefix(e);
+      if (!prefix.ok()) return prefix.status();
+      if (auto added = lpm.Add(*prefix, *target); !added.ok()) return e.Error("", added.message());
+      return absl::OkStatus();
+    });
+  };
   auto ipv4 = pipe::Ipv4LpmTable::Create("l3fwd_ipv4", kIpv4LpmSize);
   if (!ipv4.ok()) return ipv4.status();
-  s = pipe::ForEachEntry(config, "ipv4_lpm", [&](const pipe::TableEntry& e) -> absl::Status {
-    auto target = route_target(e);
-    if (!target.ok()) return target.status();
-    auto prefix = e.KeyIpv4Prefix("dst_addr");
-    if (!prefix.ok()) return prefix.status();
-    if (auto added = (*ipv4)->Add(*prefix, *target); !added.ok()) return e.Error("", added.message());
-    return absl::OkStatus();
-  });
+  s = load_routes("ipv4_lpm", **ipv4,
+                  [](const pipe::TableEntry& e) { return e.KeyIpv4Prefix("dst_addr"); });
   if (!s.ok()) return s;
-
   auto ipv6 = pipe::Ipv6LpmTable::Create("l3fwd_ipv6", kIpv6LpmSize);
   if (!ipv6.ok()) return ipv6.status();
-  s = pipe::ForEachEntry(config, "ipv6_lpm", [&](const pipe::TableEntry& e) -> absl::Status {
-    auto target = route_target(e);
-    if (!target.ok()) return target.status();
-    auto prefix = e.KeyIpv6Prefix("dst_addr");
-    if (!prefix.ok()) return prefix.status();
-    if (auto added = (*ipv6)->Add(*prefix, *target); !added.ok()) return e.Error("", added.message());
-    return absl::OkStatus();
-  });
+  s = load_routes("ipv6_lpm", **ipv6,
+                  [](const pipe::TableEntry& e) { return e.KeyIpv6Prefix("dst_addr"); });
   if (!s.ok()) return s;
 
   nexthops_ = std::move(nexthops);

@@ -45,9 +45,9 @@ std::string ProgramList() {
 void DefineOptions(CLI::App& app, AppOptions& o) {
   std::vector<std::string> names;
   for (const auto& p : pipelines::Programs()) names.emplace_back(p.name);
+  app.name("softfino [EAL args] --");
   app.description(
       "softfino: Tofino-style data-plane programs on DPDK ports.\n\n"
-      "Usage: softfino [EAL args] -- [options]\n"
       "EAL args (DPDK's own, before --) choose lcores and ports, e.g.\n"
       "  -l 0-2 --vdev=net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap\n"
       "The main lcore runs the slow path; each further lcore runs one pipe.");
