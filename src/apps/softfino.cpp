@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "pipelines/registry.h"
 #include "softfino/control/config_file.h"
+#include "softfino/control/port_config.h"
 #include "softfino/control/signals.h"
 #include "softfino/control/slow_path.h"
 #include "softfino/control/stats_report.h"
@@ -33,6 +34,7 @@ struct AppOptions {
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   bool no_promiscuous = false;
+  std::string clock = "auto";
   bool list_pipelines = false;
 };
 
@@ -72,6 +74,12 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
       ->check(CLI::Range(64, 32768));
   app.add_option("--tx-desc", o.tx_descriptors, "TX ring size per queue")->default_val(1024)
       ->check(CLI::Range(64, 32768));
+  app.add_option("--clock", o.clock,
+                 "Time for timestamps and the traffic manager: 'real' (TSC), 'virtual' (the "
+                 "ports' packet timestamps, e.g. pcap times, spaced by line rate: exact, "
+                 "repeatable queueing), or 'auto' (virtual when the ports timestamp packets)")
+      ->check(CLI::IsMember({"auto", "real", "virtual"}))
+      ->default_val("auto");
   app.add_flag("--no-promiscuous", o.no_promiscuous, "Leave ports out of promiscuous mode");
   app.add_flag("--list-pipelines", o.list_pipelines, "Print the programs and exit");
 }
@@ -92,7 +100,14 @@ int RunSwitch(const AppOptions& o, const nlohmann::json& config) {
     return Fail(o.config.empty() ? s.message() : absl::StrCat("config ", o.config, ": ", s.message()));
   }
 
+  auto port_tm = control::ParsePortConfig(config, *port_count);
+  if (!port_tm.ok()) return Fail(absl::StrCat("config ", o.config, ": ", port_tm.status().message()));
+
   dataplane::SwitchOptions options;
+  options.port_tm = *std::move(port_tm);
+  options.clock = o.clock == "real"      ? dataplane::ClockChoice::kReal
+                  : o.clock == "virtual" ? dataplane::ClockChoice::kVirtual
+                                         : dataplane::ClockChoice::kAuto;
   options.fp_cores = o.fp_cores;
   options.ports.rx_descriptors = o.rx_descriptors;
   options.ports.tx_descriptors = o.tx_descriptors;
@@ -103,8 +118,9 @@ int RunSwitch(const AppOptions& o, const nlohmann::json& config) {
   control::InstallStopSignalHandlers();
   control::PublishTelemetry(sw->get(), o.pipeline);
   control::SlowPath slow_path(**sw, {std::chrono::milliseconds(o.exit_when_idle_ms)});
-  std::fprintf(stderr, "softfino: %s running on %u port(s) with %u pipe(s)\n", o.pipeline.c_str(),
-               (*sw)->port_count(), (*sw)->pipe_count());
+  std::fprintf(stderr, "softfino: %s running on %u port(s) with %u pipe(s), %s time\n",
+               o.pipeline.c_str(), (*sw)->port_count(), (*sw)->pipe_count(),
+               (*sw)->clock() == dataplane::ClockMode::kVirtual ? "virtual" : "real");
   (*sw)->Run([&] { return slow_path.Tick(); });
   control::UnpublishTelemetry();
 

@@ -5,6 +5,10 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
+#include <rte_errno.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace softfino::dataplane {
@@ -48,17 +52,93 @@ absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& prog
   auto ports = Ports::Start(options.ports);
   if (!ports.ok()) return ports.status();
   sw->ports_ = *std::move(ports);
-  for (uint16_t p = 0; p < options.fp_cores; ++p) {
-    sw->pipes_.push_back(std::make_unique<PipeWorker>(p, program, sw->ports_->rx_queues(p),
-                                                      sw->ports_->count()));
-  }
+  if (absl::Status s = sw->SetUpPipes(program, options); !s.ok()) return s;
   return sw;
+}
+
+absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOptions& options) {
+  const uint16_t port_count = ports_->count();
+  const uint16_t pipes = options.fp_cores;
+
+  // Time: drivers register the rx timestamp field when they start.
+  const bool stamped = RxTimestamp::Available();
+  if (options.clock == ClockChoice::kVirtual && !stamped) return RxTimestamp::Find().status();
+  clock_ = (options.clock == ClockChoice::kVirtual ||
+            (options.clock == ClockChoice::kAuto && stamped))
+               ? ClockMode::kVirtual
+               : ClockMode::kReal;
+  std::optional<RxTimestamp> rx_timestamp;
+  if (clock_ == ClockMode::kVirtual) rx_timestamp = *RxTimestamp::Find();
+
+  // Each egress port's traffic manager lives in one pipe, as a Tofino port
+  // has one set of queues whatever pipe a packet came from.
+  for (uint16_t port = 0; port < port_count; ++port) {
+    tm::EgressPortConfig config;
+    if (port < options.port_tm.size() && options.port_tm[port]) {
+      config = *options.port_tm[port];
+    } else {
+      rte_eth_link link{};
+      if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_speed != 0 &&
+          link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
+        config.rate_bps = uint64_t{link.link_speed} * 1'000'000;
+      }
+    }
+    port_tm_.push_back(config);
+  }
+
+  static const rte_mbuf_dynfield kTagField = {"softfino_tm_tag", sizeof(TmTag), alignof(TmTag), 0};
+  const int tag_offset = rte_mbuf_dynfield_register(&kTagField);
+  if (tag_offset < 0) {
+    return absl::InternalError(absl::StrCat("cannot register an mbuf field: ", rte_strerror(rte_errno)));
+  }
+  if (pipes > 1) {
+    for (uint16_t p = 0; p < pipes; ++p) {
+      rte_ring* ring = rte_ring_create(absl::StrCat("softfino_tm", p).c_str(), 4096, rte_socket_id(),
+                                       RING_F_SC_DEQ);
+      if (ring == nullptr) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("cannot create the TM hand-off ring: ", rte_strerror(rte_errno)));
+      }
+      inboxes_.push_back(ring);
+    }
+  }
+  for (uint16_t p = 0; p < pipes; ++p) {
+    PipeSetup setup;
+    setup.id = p;
+    setup.program = &program;
+    setup.rx_queues = ports_->rx_queues(p);
+    setup.port_count = port_count;
+    setup.clock = clock_;
+    setup.rx_timestamp = rx_timestamp;
+    setup.tm_tag_offset = tag_offset;
+    setup.inbox = pipes > 1 ? inboxes_[p] : nullptr;
+    for (uint16_t port = 0; port < port_count; ++port) {
+      setup.port_rate_bps.push_back(port_tm_[port].rate_bps);
+      const uint16_t owner = port % pipes;
+      if (owner == p) {
+        auto tm_port = tm::EgressPort::Create(port, port_tm_[port]);
+        if (!tm_port.ok()) return tm_port.status();
+        setup.owned_ports.push_back(*std::move(tm_port));
+        setup.owner_inbox.push_back(nullptr);
+      } else {
+        setup.owned_ports.push_back(nullptr);
+        setup.owner_inbox.push_back(inboxes_[owner]);
+      }
+    }
+    pipes_.push_back(std::make_unique<PipeWorker>(std::move(setup)));
+  }
+  return absl::OkStatus();
 }
 
 Switch::~Switch() {
   stop_.store(true, std::memory_order_relaxed);
   if (!inline_pipe_) rte_eal_mp_wait_lcore();
   pipes_.clear();
+  for (rte_ring* ring : inboxes_) {
+    void* pkt;
+    while (rte_ring_dequeue(ring, &pkt) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(pkt));
+    rte_ring_free(ring);
+  }
   ports_.reset();
 }
 
@@ -81,6 +161,7 @@ void Switch::Run(const std::function<bool()>& slow_path_tick) {
       next_tick = now + tick_cycles;
       if (!slow_path_tick()) break;
     }
+    pipe.Flush();
     return;
   }
   std::vector<WorkerArgs> args;
@@ -92,6 +173,11 @@ void Switch::Run(const std::function<bool()>& slow_path_tick) {
   while (slow_path_tick()) rte_delay_us_sleep(1000);
   stop_.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
+  // Packets one pipe handed to another may still sit in an inbox; flush
+  // until no pipe has anything left.
+  for (int round = 0; round < 2; ++round) {
+    for (auto& pipe : pipes_) pipe->Flush();
+  }
 }
 
 uint64_t Switch::TotalRxPackets() const {

@@ -145,7 +145,8 @@ absl::Status CheckTableNames(const nlohmann::json& config,
                              std::initializer_list<absl::string_view> known) {
   if (config.is_null()) return absl::OkStatus();
   if (!config.is_object()) return absl::InvalidArgumentError("the config must be a JSON object");
-  if (auto s = CheckMembers(config, "config", {"tables"}); !s.ok()) return s;
+  // "ports" belongs to the switch (control/port_config.h), the rest to the program.
+  if (auto s = CheckMembers(config, "config", {"tables", "ports"}); !s.ok()) return s;
   const auto tables = config.find("tables");
   if (tables == config.end()) return absl::OkStatus();
   if (!tables->is_object()) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -13,14 +14,23 @@
 #include "softfino/dataplane/ports.h"
 #include "softfino/dataplane/stats.h"
 #include "softfino/pipe/program.h"
+#include "softfino/tm/egress_port.h"
 
 namespace softfino::dataplane {
+
+enum class ClockChoice { kAuto, kReal, kVirtual };
 
 struct SwitchOptions {
   // Pipes (worker lcores). 0: one per worker lcore EAL gave us, or a single
   // pipe on the main lcore when it gave none.
   uint16_t fp_cores = 0;
   PortOptions ports;
+  // kAuto: virtual time when the ports timestamp packets (net_pcap replay),
+  // real time otherwise.
+  ClockChoice clock = ClockChoice::kAuto;
+  // Traffic manager per port, by port number. A port without one gets its
+  // link speed (10G when the device does not say) and the defaults.
+  std::vector<std::optional<tm::EgressPortConfig>> port_tm;
 };
 
 class Switch {
@@ -39,13 +49,20 @@ class Switch {
   uint16_t pipe_count() const { return static_cast<uint16_t>(pipes_.size()); }
   const Ports& ports() const { return *ports_; }
   uint64_t TotalRxPackets() const;
+  ClockMode clock() const { return clock_; }
+  const std::vector<tm::EgressPortConfig>& port_tm() const { return port_tm_; }
   StatsSnapshot Snapshot() const;
 
  private:
   Switch() = default;
   static int WorkerMain(void* arg);
 
+  absl::Status SetUpPipes(const pipe::Program& program, const SwitchOptions& options);
+
   std::unique_ptr<Ports> ports_;
+  ClockMode clock_ = ClockMode::kReal;
+  std::vector<tm::EgressPortConfig> port_tm_;
+  std::vector<rte_ring*> inboxes_;
   std::vector<std::unique_ptr<PipeWorker>> pipes_;
   std::vector<unsigned> lcores_;  // lcore of each pipe
   bool inline_pipe_ = false;      // the single pipe runs on the main lcore

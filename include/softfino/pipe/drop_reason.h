@@ -25,6 +25,9 @@ namespace softfino::pipe {
   X(kTtlExpired, "ttl_expired")                             \
   X(kProgramDrop, "program_drop")                           \
   X(kBadEgressPort, "bad_egress_port")                      \
+  X(kTmQueueFull, "tm_queue_full")                          \
+  X(kTmHandoffFull, "tm_handoff_full")                      \
+  X(kEgressDrop, "egress_drop")                             \
   X(kTxFull, "tx_full")
 
 enum class DropReason : uint8_t {

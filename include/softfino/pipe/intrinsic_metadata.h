@@ -45,4 +45,25 @@ struct IngressMetadata {
   bool dropped() const { return ig_intr_md_for_dprsr.drop_ctl != 0; }
 };
 
+// egress_intrinsic_metadata_t: filled by the traffic manager. Depths are in
+// 80-byte cells and include the packet itself: enq_qdepth right after it
+// joined its queue, deq_qdepth right before it left (so deq_qdepth minus its
+// own cells is what waits behind it). Times are ns; enq_tstamp wraps at
+// 32 bits as on Tofino.
+struct EgressIntrinsicMetadata {
+  PortId egress_port = 0;
+  uint8_t egress_qid = 0;
+  uint16_t pkt_length = 0;
+  uint32_t enq_qdepth = 0;
+  uint32_t enq_tstamp = 0;
+  uint32_t deq_qdepth = 0;
+  uint32_t deq_timedelta = 0;
+};
+
+// egress_intrinsic_metadata_for_deparser_t.
+struct EgressIntrinsicMetadataForDeparser {
+  uint8_t drop_ctl = 0;
+  DropReason drop_reason = DropReason::kNone;
+};
+
 }  // namespace softfino::pipe

@@ -27,6 +27,24 @@ struct PacketBurst {
       md[i].ig_intr_md.ingress_mac_tstamp = tstamp_ns;
     }
   }
+
+  // Appends one packet received on `port` at `tstamp_ns`.
+  void Append(rte_mbuf* pkt, PortId port, uint64_t tstamp_ns) {
+    pkts[count] = pkt;
+    md[count] = IngressMetadata{};
+    md[count].ig_intr_md.ingress_port = port;
+    md[count].ig_intr_md.ingress_mac_tstamp = tstamp_ns;
+    ++count;
+  }
+};
+
+// A burst of packets leaving the traffic manager for one egress port, with
+// the metadata the TM gave each, for the egress pipeline.
+struct EgressBurst {
+  uint16_t count = 0;
+  rte_mbuf* pkts[kBurstSize];
+  EgressIntrinsicMetadata eg_intr_md[kBurstSize];
+  EgressIntrinsicMetadataForDeparser eg_intr_md_for_dprsr[kBurstSize];
 };
 
 }  // namespace softfino::pipe

@@ -31,6 +31,11 @@ class Program {
   // per packet). Sets each packet's ucast_egress_port or drops it. Pipes call
   // it concurrently, so it must only read state shared between pipes.
   virtual void Ingress(PacketBurst& burst) const = 0;
+
+  // The egress pipeline over packets the traffic manager released to one
+  // port, with their queueing metadata. May drop (eg_intr_md_for_dprsr) or
+  // rewrite them. Programs without an egress pipeline keep this default.
+  virtual void Egress(EgressBurst& /*burst*/) const {}
 };
 
 // An entry of the program registry.
