@@ -3,6 +3,7 @@
 #include <array>
 
 #include "pipelines/l3fwd/l3fwd.h"
+#include "pipelines/tm_probe/tm_probe.h"
 
 namespace softfino::pipelines {
 namespace {
@@ -10,6 +11,9 @@ namespace {
 constexpr std::array kPrograms = {
     pipe::ProgramDescriptor{"l3fwd", "IPv4/IPv6 LPM router: MAC rewrite, TTL decrement",
                             &L3fwd::Create},
+    pipe::ProgramDescriptor{"tm_probe",
+                            "forward by ingress port; egress stamps TM queueing metadata into UDP",
+                            &TmProbe::Create},
 };
 
 }  // namespace

@@ -1,0 +1,37 @@
+// tm_probe: forwards by ingress port (to a port and queue), and in egress
+// writes the queueing metadata the traffic manager gave each packet into the
+// first 24 bytes of its UDP payload, so a capture shows exactly what the TM
+// did to every packet. Used to check the TM against an analytic model, and
+// handy to see queueing on a live port. See README.md.
+#pragma once
+
+#include <array>
+#include <memory>
+
+#include "softfino/pipe/program.h"
+
+namespace softfino::pipelines {
+
+class TmProbe final : public pipe::Program {
+ public:
+  // The probe record, in network order, at the start of the UDP payload.
+  static constexpr uint32_t kRecordBytes = 24;
+
+  static std::unique_ptr<pipe::Program> Create();
+
+  absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
+  void Ingress(pipe::PacketBurst& burst) const override;
+  void Egress(pipe::EgressBurst& burst) const override;
+
+ private:
+  struct Destination {
+    bool valid = false;
+    pipe::PortId port = 0;
+    uint8_t qid = 0;
+  };
+  // The port_map table: exact match on the ingress port, small enough to be
+  // a direct-indexed array, as a 9-bit key would be on Tofino.
+  std::array<Destination, RTE_MAX_ETHPORTS> port_map_{};
+};
+
+}  // namespace softfino::pipelines
