@@ -24,6 +24,14 @@ std::string FormatStatsText(absl::string_view pipeline, const dataplane::StatsSn
     absl::StrAppendFormat(&out, "  %-4u %-6u %12u %12u %12u %12u\n", p, t.lcore, t.rx_packets,
                           t.tx_packets, t.dropped, t.busy_polls);
   }
+  absl::StrAppendFormat(&out, "  %-4s %-4s %12s %14s %10s %12s %12s\n", "port", "qid", "enqueued",
+                        "enq_bytes", "tail_drops", "depth_cells", "watermark");
+  for (const auto& q : stats.queues) {
+    if (q.enqueued_packets == 0 && q.tail_drops == 0) continue;  // idle queues say nothing
+    absl::StrAppendFormat(&out, "  %-4u %-4u %12u %14u %10u %12u %12u\n", q.port, q.qid,
+                          q.enqueued_packets, q.enqueued_bytes, q.tail_drops, q.depth_cells,
+                          q.watermark_cells);
+  }
   absl::StrAppend(&out, "  drops by reason:", stats.dropped() == 0 ? " none\n" : "\n");
   for (size_t r = 0; r < pipe::kDropReasonCount; ++r) {
     if (stats.drops[r] == 0) continue;
@@ -60,6 +68,16 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
                           {"dropped", t.dropped},
                           {"polls", t.polls},
                           {"busy_polls", t.busy_polls}});
+  }
+  j["queues"] = nlohmann::json::array();
+  for (const auto& q : stats.queues) {
+    j["queues"].push_back({{"port", q.port},
+                           {"qid", q.qid},
+                           {"enqueued_packets", q.enqueued_packets},
+                           {"enqueued_bytes", q.enqueued_bytes},
+                           {"tail_drops", q.tail_drops},
+                           {"depth_cells", q.depth_cells},
+                           {"watermark_cells", q.watermark_cells}});
   }
   j["drops"] = nlohmann::json::object();
   for (size_t r = 1; r < pipe::kDropReasonCount; ++r) {

@@ -216,6 +216,14 @@ StatsSnapshot Switch::Snapshot() const {
     snap.pipes.push_back(pipe_totals);
   }
   for (uint16_t port = 0; port < ports_->count(); ++port) {
+    const tm::EgressPort* tm_port = pipes_[port % pipes_.size()]->tm_port(port);
+    for (uint8_t qid = 0; tm_port != nullptr && qid < tm_port->queue_count(); ++qid) {
+      const tm::QueueStats& q = tm_port->stats(qid);
+      snap.queues.push_back({port, qid, q.enqueued_packets.value(), q.enqueued_bytes.value(),
+                             q.tail_drops.value(), q.depth_cells.value(), q.watermark_cells.value()});
+    }
+  }
+  for (uint16_t port = 0; port < ports_->count(); ++port) {
     rte_eth_stats eth{};
     if (rte_eth_stats_get(port, &eth) == 0) snap.ports[port].rx_missed = eth.imissed;
   }

@@ -28,11 +28,14 @@ absl::StatusOr<std::unique_ptr<EgressPort>> EgressPort::Create(pipe::PortId port
   p->port_ = port;
   p->ps_per_byte_ = kPsBitsPerSecond / config.rate_bps;
   p->limit_cells_ = config.queue_limit_cells;
-  p->queues_.resize(config.queues);
+  p->queues_ = std::make_unique<Queue[]>(config.queues);
+  p->queue_count_ = config.queues;
   const uint32_t slots = rte_align32pow2(std::max<uint32_t>(config.queue_capacity_packets, 2));
-  for (Queue& q : p->queues_) {
+  for (size_t i = 0; i < p->queue_count_; ++i) {
+    Queue& q = p->queues_[i];
     q.slots.resize(slots);
     q.mask = slots - 1;
+    q.qid = static_cast<uint8_t>(i);
   }
   return p;
 }

@@ -61,6 +61,8 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
 
   uint16_t id() const { return s_.id; }
   const PipeStats& stats() const { return stats_; }
+  // The TM of `port` when this pipe owns it, else null.
+  const tm::EgressPort* tm_port(pipe::PortId port) const { return s_.owned_ports[port].get(); }
 
  private:
   struct RxStage {  // virtual time: one received burst per RX queue, consumed in order

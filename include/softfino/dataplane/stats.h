@@ -38,9 +38,17 @@ struct PipeTotals {
   uint64_t rx_packets = 0, tx_packets = 0, dropped = 0;
 };
 
+struct QueueTotals {
+  uint16_t port = 0;
+  uint8_t qid = 0;
+  uint64_t enqueued_packets = 0, enqueued_bytes = 0, tail_drops = 0;
+  uint64_t depth_cells = 0, watermark_cells = 0;
+};
+
 struct StatsSnapshot {
   std::vector<PortTotals> ports;
   std::vector<PipeTotals> pipes;
+  std::vector<QueueTotals> queues;  // every TM queue, by port then qid
   std::array<uint64_t, pipe::kDropReasonCount> drops{};
   double seconds = 0;  // since the switch started forwarding
 

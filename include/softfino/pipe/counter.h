@@ -12,6 +12,8 @@ namespace softfino::pipe {
 class Counter {
  public:
   void Add(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  // For gauges (e.g. a queue's depth), by the same single writer.
+  void Set(uint64_t v) { value_.store(v, std::memory_order_relaxed); }
   uint64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "softfino/pipe/counter.h"
 #include "softfino/pipe/intrinsic_metadata.h"
 #include "softfino/tm/time.h"
 
@@ -27,6 +28,13 @@ struct EgressPortConfig {
   uint8_t queues = 1;                  // qids 0 .. queues-1
   uint32_t queue_limit_cells = 25000;  // tail drop beyond this depth (2 MB)
   uint32_t queue_capacity_packets = 4096;
+};
+
+// Per-queue statistics, written by the owning pipe, readable from any thread.
+struct QueueStats {
+  pipe::Counter enqueued_packets, enqueued_bytes, tail_drops;
+  pipe::Counter depth_cells;      // now
+  pipe::Counter watermark_cells;  // the deepest it has been
 };
 
 // A packet leaving the TM with the egress intrinsic metadata it gets there.
@@ -48,13 +56,20 @@ class EgressPort {
   // its limit or out of slots (tail drop). Call AdvanceTo(now, ...) first so
   // packets that left before `now` no longer count.
   bool Enqueue(rte_mbuf* pkt, uint8_t qid, Picoseconds now) {
-    if (qid >= queues_.size()) qid = static_cast<uint8_t>(queues_.size() - 1);
+    if (qid >= queue_count_) qid = static_cast<uint8_t>(queue_count_ - 1);
     Queue& q = queues_[qid];
     const uint32_t len = pkt->pkt_len;
     const uint32_t cells = Cells(len);
-    if (q.depth_cells + cells > limit_cells_ || q.count == q.slots.size()) return false;
+    if (q.depth_cells + cells > limit_cells_ || q.count == q.slots.size()) {
+      q.stats.tail_drops.Add(1);
+      return false;
+    }
     q.depth_cells += cells;
     q.depth_bytes += len;
+    q.stats.enqueued_packets.Add(1);
+    q.stats.enqueued_bytes.Add(len);
+    q.stats.depth_cells.Set(q.depth_cells);
+    if (q.depth_cells > q.stats.watermark_cells.value()) q.stats.watermark_cells.Set(q.depth_cells);
     Slot& s = q.slots[(q.head + q.count++) & q.mask];
     s.pkt = pkt;
     s.arrival = now;
@@ -72,7 +87,7 @@ class EgressPort {
       // first (none before the serializer is free); on a tie the highest qid.
       Queue* q = nullptr;
       Picoseconds start = kNever;
-      for (size_t i = queues_.size(); i-- > 0;) {
+      for (size_t i = queue_count_; i-- > 0;) {
         if (queues_[i].count == 0) continue;
         const Picoseconds arrival = queues_[i].slots[queues_[i].head].arrival;
         const Picoseconds ready = arrival > port_free_ ? arrival : port_free_;
@@ -87,7 +102,7 @@ class EgressPort {
       Dequeued out;
       out.pkt = s.pkt;
       out.md.egress_port = port_;
-      out.md.egress_qid = static_cast<uint8_t>(q - queues_.data());
+      out.md.egress_qid = q->qid;
       out.md.pkt_length = static_cast<uint16_t>(len);
       out.md.enq_qdepth = s.enq_qdepth_cells;
       out.md.enq_tstamp = static_cast<uint32_t>(s.arrival / kPsPerNs);
@@ -95,6 +110,7 @@ class EgressPort {
       out.md.deq_timedelta = static_cast<uint32_t>((start - s.arrival) / kPsPerNs);
       q->depth_cells -= Cells(len);
       q->depth_bytes -= len;
+      q->stats.depth_cells.Set(q->depth_cells);
       q->head = (q->head + 1) & q->mask;
       --q->count;
       --backlog_;
@@ -107,7 +123,9 @@ class EgressPort {
   uint32_t backlog() const { return backlog_; }
   uint32_t depth_cells(uint8_t qid) const { return queues_[qid].depth_cells; }
   uint32_t depth_bytes(uint8_t qid) const { return queues_[qid].depth_bytes; }
-  size_t queue_count() const { return queues_.size(); }
+  uint8_t queue_count() const { return queue_count_; }
+  // Safe to read from another thread while the owning pipe runs.
+  const QueueStats& stats(uint8_t qid) const { return queues_[qid].stats; }
 
  private:
   struct Slot {
@@ -117,11 +135,13 @@ class EgressPort {
   };
   struct Queue {
     std::vector<Slot> slots;  // ring, power-of-two size
+    uint8_t qid = 0;
     uint32_t mask = 0;
     uint32_t head = 0;
     uint32_t count = 0;
     uint32_t depth_cells = 0;
     uint32_t depth_bytes = 0;
+    QueueStats stats;
   };
 
   EgressPort() = default;
@@ -131,7 +151,8 @@ class EgressPort {
   uint32_t limit_cells_ = 0;
   uint32_t backlog_ = 0;
   Picoseconds port_free_ = 0;  // when the serializer finishes the last packet
-  std::vector<Queue> queues_;
+  std::unique_ptr<Queue[]> queues_;  // an array: QueueStats' atomics cannot move
+  uint8_t queue_count_ = 0;
 };
 
 }  // namespace softfino::tm
