@@ -3,6 +3,7 @@
 #include <array>
 
 #include "pipelines/l3fwd/l3fwd.h"
+#include "pipelines/packet_fates/packet_fates.h"
 #include "pipelines/tm_probe/tm_probe.h"
 
 namespace softfino::pipelines {
@@ -11,6 +12,9 @@ namespace {
 constexpr std::array kPrograms = {
     pipe::ProgramDescriptor{"l3fwd", "IPv4/IPv6 LPM router: MAC rewrite, TTL decrement",
                             &L3fwd::Create},
+    pipe::ProgramDescriptor{"packet_fates",
+                            "unicast, multicast, i2e/e2e mirroring and drop by UDP port",
+                            &PacketFates::Create},
     pipe::ProgramDescriptor{"tm_probe",
                             "forward by ingress port; egress stamps TM queueing metadata into UDP",
                             &TmProbe::Create},

@@ -15,6 +15,7 @@
 #include "pipelines/registry.h"
 #include "softfino/control/config_file.h"
 #include "softfino/control/port_config.h"
+#include "softfino/control/replication_config.h"
 #include "softfino/control/signals.h"
 #include "softfino/control/slow_path.h"
 #include "softfino/control/stats_report.h"
@@ -103,8 +104,14 @@ int RunSwitch(const AppOptions& o, const nlohmann::json& config) {
   auto port_tm = control::ParsePortConfig(config, *port_count);
   if (!port_tm.ok()) return Fail(absl::StrCat("config ", o.config, ": ", port_tm.status().message()));
 
+  auto replication = control::ParseReplication(config, *port_count);
+  if (!replication.ok()) {
+    return Fail(absl::StrCat("config ", o.config, ": ", replication.status().message()));
+  }
+
   dataplane::SwitchOptions options;
   options.port_tm = *std::move(port_tm);
+  options.replication = *std::move(replication);
   options.clock = o.clock == "real"      ? dataplane::ClockChoice::kReal
                   : o.clock == "virtual" ? dataplane::ClockChoice::kVirtual
                                          : dataplane::ClockChoice::kAuto;

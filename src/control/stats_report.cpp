@@ -37,8 +37,10 @@ std::string FormatStatsText(absl::string_view pipeline, const dataplane::StatsSn
     if (stats.drops[r] == 0) continue;
     absl::StrAppendFormat(&out, "    %-26s %12u\n", pipe::kDropReasonNames[r], stats.drops[r]);
   }
-  absl::StrAppendFormat(&out, "  total: %u received, %u forwarded, %u dropped\n",
-                        stats.received(), stats.forwarded(), stats.dropped());
+  const std::string copies =
+      stats.copies() ? absl::StrFormat(" + %u copies", stats.copies()) : std::string();
+  absl::StrAppendFormat(&out, "  total: %u received%s, %u forwarded, %u dropped\n",
+                        stats.received(), copies, stats.forwarded(), stats.dropped());
   return out;
 }
 
@@ -67,7 +69,10 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
                           {"tx_packets", t.tx_packets},
                           {"dropped", t.dropped},
                           {"polls", t.polls},
-                          {"busy_polls", t.busy_polls}});
+                          {"busy_polls", t.busy_polls},
+                          {"copies", t.copies},
+                          {"recirculated", t.recirculated},
+                          {"resubmitted", t.resubmitted}});
   }
   j["queues"] = nlohmann::json::array();
   for (const auto& q : stats.queues) {
@@ -84,6 +89,7 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
     j["drops"][std::string(pipe::kDropReasonNames[r])] = stats.drops[r];
   }
   j["totals"] = {{"received", stats.received()},
+                 {"copies", stats.copies()},
                  {"forwarded", stats.forwarded()},
                  {"dropped", stats.dropped()}};
   return j;

@@ -3,23 +3,45 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf_dyn.h>
 
+#include <cstring>
+
 namespace softfino::dataplane {
 
 using pipe::DropReason;
 
+namespace {
+
+constexpr tm::Picoseconds kPsBitsPerSecond = 8'000'000'000'000;
+
+DropReason Charged(DropReason reason, DropReason otherwise) {
+  return reason == DropReason::kNone ? otherwise : reason;
+}
+
+}  // namespace
+
 PipeWorker::PipeWorker(PipeSetup setup)
     : s_(std::move(setup)),
+      recirc_port_(pipe::RecirculationPort(s_.id)),
+      recirc_tm_(*tm::EgressPort::Create(recirc_port_, s_.recirculation)),
+      recirculates_(s_.program->UsesRecirculation()),
+      original_(s_.program->UsesResubmit() ? pipe::kBurstSize : 0),
       rx_stages_(s_.rx_queues.size()),
+      recirc_(kRecircSlots),
       ingress_free_(s_.port_count, 0),
-      arrival_(pipe::kBurstSize, 0),
-      egress_(s_.port_count) {}
+      egress_(s_.port_count + 1u),
+      departure_(s_.port_count + 1u) {}
 
 PipeWorker::~PipeWorker() {
+  const auto free_all = [](const tm::Dequeued& d) { rte_pktmbuf_free(d.pkt); };
   for (auto& port : s_.owned_ports) {
-    if (port) port->AdvanceTo(tm::kNever, [](const tm::Dequeued& d) { rte_pktmbuf_free(d.pkt); });
+    if (port) port->AdvanceTo(tm::kNever, free_all);
   }
+  recirc_tm_->AdvanceTo(tm::kNever, free_all);
   for (RxStage& stage : rx_stages_) {
     for (uint16_t i = stage.next; i < stage.count; ++i) rte_pktmbuf_free(stage.pkts[i]);
+  }
+  for (uint32_t i = 0; i < recirc_count_; ++i) {
+    rte_pktmbuf_free(recirc_[(recirc_head_ + i) % kRecircSlots].pkt);
   }
 }
 
@@ -36,8 +58,7 @@ void PipeWorker::CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n) {
 }
 
 uint32_t PipeWorker::PollOnce() {
-  const uint32_t received =
-      s_.clock == ClockMode::kReal ? ReceiveReal() : ReceiveVirtual();
+  const uint32_t received = s_.clock == ClockMode::kReal ? ReceiveReal() : ReceiveVirtual();
   DrainInbox();
   if (s_.clock == ClockMode::kReal) {
     AdvanceEgress(real_clock_.Now());
@@ -52,20 +73,39 @@ uint32_t PipeWorker::PollOnce() {
 }
 
 void PipeWorker::Flush() {
-  DrainInbox();
-  AdvanceEgress(tm::kNever);
+  // Recirculated packets come back through ingress and may be queued again;
+  // a program that recirculates forever is cut off after a few rounds.
+  for (int round = 0; round < 16; ++round) {
+    DrainInbox();
+    AdvanceEgress(tm::kNever);
+    if (recirc_count_ == 0) return;
+    PollOnce();
+  }
 }
 
 uint32_t PipeWorker::ReceiveReal() {
   uint32_t received = 0;
+  const auto run = [&](uint16_t n, pipe::PortId port) {
+    const tm::Picoseconds now = real_clock_.Now();
+    burst_.Reset(n, port, now / tm::kPsPerNs, s_.id);
+    arrival_.fill(now);
+    RunIngress();
+  };
   for (const RxQueueRef& q : s_.rx_queues) {
     const uint16_t n = rte_eth_rx_burst(q.port, q.queue, burst_.pkts, pipe::kBurstSize);
     if (n == 0) continue;
     received += n;
-    const tm::Picoseconds now = real_clock_.Now();
-    burst_.Reset(n, q.port, now / tm::kPsPerNs);
     CountRx(q.port, burst_.pkts, n);
-    IngressAndEnqueue(now);
+    run(n, q.port);
+  }
+  if (recirc_count_ != 0) {
+    uint16_t n = 0;
+    for (; n < pipe::kBurstSize && recirc_count_ != 0; ++n, --recirc_count_) {
+      burst_.pkts[n] = recirc_[recirc_head_].pkt;
+      recirc_head_ = (recirc_head_ + 1) % kRecircSlots;
+    }
+    received += n;
+    run(n, recirc_port_);
   }
   return received;
 }
@@ -73,8 +113,9 @@ uint32_t PipeWorker::ReceiveReal() {
 // Virtual time: packets must reach the TM in arrival order across all RX
 // queues, so the heads of one staged burst per queue are merged by arrival
 // (the stamp, delayed while the ingress wire is still busy with the previous
-// packet; ties go to the lower port). A burst ends when a stage runs dry,
-// since its next packets, not yet received, might be earlier than the rest.
+// packet; ties go to the lower port), together with recirculated packets. A
+// burst ends when a stage runs dry, since its next packets, not yet
+// received, might be earlier than the rest.
 uint32_t PipeWorker::ReceiveVirtual() {
   for (size_t i = 0; i < rx_stages_.size(); ++i) {
     RxStage& stage = rx_stages_[i];
@@ -85,8 +126,14 @@ uint32_t PipeWorker::ReceiveVirtual() {
     CountRx(q.port, stage.pkts, stage.count);
   }
   burst_.count = 0;
-  while (burst_.count < pipe::kBurstSize) {
-    size_t best = rx_stages_.size();
+  const size_t kRecircSource = rx_stages_.size();
+  // A program that recirculates is run a packet at a time (see
+  // Program::UsesRecirculation), and before each arrival the recirculation
+  // port releases what left it earlier, so that comes back first.
+  const uint16_t max_burst = recirculates_ ? 1 : pipe::kBurstSize;
+  while (burst_.count < max_burst) {
+    size_t best = kRecircSource + 1;
+    pipe::PortId best_port = 0;
     tm::Picoseconds best_arrival = tm::kNever;
     for (size_t i = 0; i < rx_stages_.size(); ++i) {
       const RxStage& stage = rx_stages_[i];
@@ -94,61 +141,179 @@ uint32_t PipeWorker::ReceiveVirtual() {
       const pipe::PortId port = s_.rx_queues[i].port;
       const tm::Picoseconds stamp = s_.rx_timestamp->Of(stage.pkts[stage.next]);
       const tm::Picoseconds arrival = stamp > ingress_free_[port] ? stamp : ingress_free_[port];
-      if (arrival < best_arrival ||
-          (arrival == best_arrival && port < s_.rx_queues[best].port)) {
-        best = i;
-        best_arrival = arrival;
+      if (arrival < best_arrival || (arrival == best_arrival && port < best_port)) {
+        best = i, best_port = port, best_arrival = arrival;
       }
     }
-    if (best == rx_stages_.size()) break;
-    RxStage& stage = rx_stages_[best];
-    const pipe::PortId port = s_.rx_queues[best].port;
-    rte_mbuf* pkt = stage.pkts[stage.next++];
-    ingress_free_[port] =
-        best_arrival + (pkt->pkt_len + tm::kWireOverheadBytes) * (8'000'000'000'000 / s_.port_rate_bps[port]);
+    if (recirculates_) AdvancePort(*recirc_tm_, best_arrival);
+    if (recirc_count_ != 0 && recirc_[recirc_head_].arrival < best_arrival) {
+      best = kRecircSource, best_port = recirc_port_, best_arrival = recirc_[recirc_head_].arrival;
+    }
+    if (best > kRecircSource) break;
+    rte_mbuf* pkt;
+    bool stage_dry = false;
+    if (best == kRecircSource) {
+      pkt = recirc_[recirc_head_].pkt;
+      recirc_head_ = (recirc_head_ + 1) % kRecircSlots;
+      --recirc_count_;
+    } else {
+      RxStage& stage = rx_stages_[best];
+      pkt = stage.pkts[stage.next++];
+      ingress_free_[best_port] = best_arrival + (pkt->pkt_len + tm::kWireOverheadBytes) *
+                                                    (kPsBitsPerSecond / s_.port_rate_bps[best_port]);
+      stage_dry = stage.next == stage.count;
+    }
     arrival_[burst_.count] = best_arrival;
-    burst_.Append(pkt, port, best_arrival / tm::kPsPerNs);
+    burst_.Append(pkt, best_port, best_arrival / tm::kPsPerNs, s_.id);
     virtual_now_ = best_arrival;
-    if (stage.next == stage.count) break;
+    if (stage_dry) break;
   }
   const uint16_t taken = burst_.count;
-  if (taken) IngressAndEnqueue(0);
+  if (taken) RunIngress();
   return taken;
 }
 
-void PipeWorker::IngressAndEnqueue(tm::Picoseconds arrival_of_burst) {
+void PipeWorker::RunIngress() {
+  if (!original_.empty()) {
+    for (uint16_t i = 0; i < burst_.count; ++i) {
+      const rte_mbuf* m = burst_.pkts[i];
+      original_len_[i] = m->data_len;
+      std::memcpy(original_[i].data(), rte_pktmbuf_mtod(m, const void*),
+                  std::min<uint32_t>(m->data_len, pipe::Program::kResubmitBytes));
+    }
+  }
   s_.program->Ingress(burst_);
-  for (uint16_t i = 0; i < burst_.count; ++i) {
-    const pipe::IngressMetadata& md = burst_.md[i];
-    if (md.dropped()) {
-      const DropReason reason = md.ig_intr_md_for_dprsr.drop_reason;
-      Drop(burst_.pkts[i], reason == DropReason::kNone ? DropReason::kProgramDrop : reason);
-      continue;
+  for (uint16_t i = 0; i < burst_.count; ++i) Dispose(burst_.pkts[i], burst_.md[i], arrival_[i], i);
+}
+
+void PipeWorker::Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Picoseconds arrival,
+                         uint16_t index) {
+  if (md.ig_intr_md.ingress_port == recirc_port_) stats_.recirculated.Add(1);
+  const auto& dprsr = md.ig_intr_md_for_dprsr;
+  // As on Tofino, the mirror copy is made whatever becomes of the original.
+  if (dprsr.mirror_type != 0) {
+    Mirror(pkt, dprsr.mirror_session, pipe::InstanceType::kIngressMirror, arrival);
+  }
+  if (md.dropped()) {
+    Drop(pkt, Charged(dprsr.drop_reason, DropReason::kProgramDrop));
+    return;
+  }
+  if (dprsr.resubmit_type != 0) {
+    Resubmit(pkt, md, arrival, index);
+    return;
+  }
+  const auto& for_tm = md.ig_intr_md_for_tm;
+  const bool unicast = for_tm.ucast_egress_port != pipe::kInvalidPort;
+  if (for_tm.mcast_grp_a != 0) {
+    Multicast(pkt, for_tm.mcast_grp_a, unicast, arrival);
+    if (!unicast) return;
+  }
+  if (for_tm.ucast_egress_port >= s_.port_count && for_tm.ucast_egress_port != recirc_port_) {
+    Drop(pkt, DropReason::kBadEgressPort);
+    return;
+  }
+  tm::PacketInfo info;
+  info.qid = for_tm.qid;
+  Enqueue(pkt, for_tm.ucast_egress_port, info, arrival);
+}
+
+// The packet goes through ingress once more, right away and as it arrived,
+// with resubmit_flag set; then on to the TM in its place, so queueing order
+// is kept.
+void PipeWorker::Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Picoseconds arrival,
+                          uint16_t index) {
+  if (md.ig_intr_md.resubmit_flag || original_.empty()) {
+    Drop(pkt, DropReason::kResubmitLoop);
+    return;
+  }
+  stats_.resubmitted.Add(1);
+  const uint32_t len = original_len_[index];
+  const uint32_t saved = std::min<uint32_t>(len, pipe::Program::kResubmitBytes);
+  if (pkt->data_len != len) {  // the program resized the first segment
+    if (pkt->data_len > len) {
+      rte_pktmbuf_trim(pkt, static_cast<uint16_t>(pkt->data_len - len));
+    } else if (rte_pktmbuf_append(pkt, static_cast<uint16_t>(len - pkt->data_len)) == nullptr) {
+      Drop(pkt, DropReason::kResubmitLoop);
+      return;
     }
-    const pipe::PortId port = md.ig_intr_md_for_tm.ucast_egress_port;
-    if (port >= s_.port_count) {
-      Drop(burst_.pkts[i], DropReason::kBadEgressPort);
-      continue;
+  }
+  std::memcpy(rte_pktmbuf_mtod(pkt, void*), original_[index].data(), saved);
+  resubmit_burst_.count = 1;
+  resubmit_burst_.pkts[0] = pkt;
+  resubmit_burst_.md[0] = pipe::IngressMetadata{};
+  resubmit_burst_.md[0].ig_intr_md = md.ig_intr_md;
+  resubmit_burst_.md[0].ig_intr_md.resubmit_flag = 1;
+  s_.program->Ingress(resubmit_burst_);
+  Dispose(resubmit_burst_.pkts[0], resubmit_burst_.md[0], arrival, index);
+}
+
+void PipeWorker::Mirror(rte_mbuf* pkt, pipe::MirrorSessionId session, pipe::InstanceType instance,
+                        tm::Picoseconds arrival) {
+  const auto it = s_.replication->mirror_sessions.find(session);
+  // A copy that cannot be made still counts as made and dropped, so that
+  // received + copies = forwarded + dropped holds.
+  stats_.copies.Add(1);
+  if (it == s_.replication->mirror_sessions.end()) {
+    stats_.drops[static_cast<size_t>(DropReason::kNoMirrorSession)].Add(1);
+    return;
+  }
+  const tm::MirrorSession& ms = it->second;
+  // A truncated copy keeps only the first max_len bytes, as Tofino's
+  // mirror sessions do.
+  rte_mbuf* copy = rte_pktmbuf_copy(pkt, s_.pool, 0, ms.max_len ? ms.max_len : UINT32_MAX);
+  if (copy == nullptr) {
+    stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
+    return;
+  }
+  tm::PacketInfo info;
+  info.qid = ms.qid;
+  info.instance = instance;
+  info.mirror_session = session;
+  Enqueue(copy, ms.port, info, arrival);
+}
+
+// One copy per group member; the original itself serves as the last copy
+// unless it also goes out by unicast.
+void PipeWorker::Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original,
+                           tm::Picoseconds arrival) {
+  const auto it = s_.replication->multicast_groups.find(group);
+  const size_t members = it == s_.replication->multicast_groups.end() ? 0 : it->second.size();
+  if (members == 0) {
+    if (!keep_original) Drop(pkt, DropReason::kNoMulticastGroup);
+    return;
+  }
+  for (size_t m = 0; m < members; ++m) {
+    const tm::MulticastMember& member = it->second[m];
+    rte_mbuf* copy = pkt;
+    if (m + 1 < members || keep_original) {
+      stats_.copies.Add(1);
+      copy = rte_pktmbuf_copy(pkt, s_.pool, 0, UINT32_MAX);
+      if (copy == nullptr) {
+        stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
+        continue;
+      }
     }
-    const tm::Picoseconds arrival =
-        s_.clock == ClockMode::kReal ? arrival_of_burst : arrival_[i];
-    Enqueue(burst_.pkts[i], port, md.ig_intr_md_for_tm.qid, arrival);
+    tm::PacketInfo info;
+    info.rid = member.rid;
+    Enqueue(copy, member.port, info, arrival);
   }
 }
 
-void PipeWorker::Enqueue(rte_mbuf* pkt, pipe::PortId port, uint8_t qid, tm::Picoseconds arrival) {
-  tm::EgressPort* tm_port = s_.owned_ports[port].get();
+void PipeWorker::Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+                         tm::Picoseconds arrival) {
+  tm::EgressPort* tm_port =
+      port == recirc_port_ ? recirc_tm_.get() : s_.owned_ports[port].get();
   if (tm_port == nullptr) {
     TmTag* tag = RTE_MBUF_DYNFIELD(pkt, s_.tm_tag_offset, TmTag*);
     tag->arrival = arrival;
     tag->egress_port = port;
-    tag->qid = qid;
+    tag->info = info;
     if (rte_ring_mp_enqueue(s_.owner_inbox[port], pkt) != 0) Drop(pkt, DropReason::kTmHandoffFull);
     return;
   }
   // Packets that left before this one arrived must not count in its depth.
-  tm_port->AdvanceTo(arrival, [&](const tm::Dequeued& d) { Collect(port, d); });
-  if (!tm_port->Enqueue(pkt, qid, arrival)) Drop(pkt, DropReason::kTmQueueFull);
+  AdvancePort(*tm_port, arrival);
+  if (!tm_port->Enqueue(pkt, info, arrival)) Drop(pkt, DropReason::kTmQueueFull);
 }
 
 void PipeWorker::DrainInbox() {
@@ -159,40 +324,59 @@ void PipeWorker::DrainInbox() {
                                         nullptr)) != 0) {
     for (unsigned i = 0; i < n; ++i) {
       const TmTag* tag = RTE_MBUF_DYNFIELD(pkts[i], s_.tm_tag_offset, const TmTag*);
-      Enqueue(pkts[i], tag->egress_port, tag->qid, tag->arrival);
+      Enqueue(pkts[i], tag->egress_port, tag->info, tag->arrival);
     }
   }
 }
 
 void PipeWorker::AdvanceEgress(tm::Picoseconds now) {
   for (pipe::PortId port = 0; port < s_.port_count; ++port) {
-    tm::EgressPort* tm_port = s_.owned_ports[port].get();
-    if (tm_port == nullptr) continue;
-    tm_port->AdvanceTo(now, [&](const tm::Dequeued& d) { Collect(port, d); });
-    if (egress_[port].count) RunEgress(port);
+    if (tm::EgressPort* tm_port = s_.owned_ports[port].get()) AdvancePort(*tm_port, now);
   }
+  AdvancePort(*recirc_tm_, now);
+}
+
+void PipeWorker::AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now) {
+  tm_port.AdvanceTo(now, [&](const tm::Dequeued& d) { Collect(tm_port, d); });
+  if (egress_[Slot(tm_port.port())].count) RunEgress(tm_port);
 }
 
 // Gathers what the TM releases into egress bursts, one per port.
-void PipeWorker::Collect(pipe::PortId port, const tm::Dequeued& d) {
-  pipe::EgressBurst& eb = egress_[port];
+void PipeWorker::Collect(tm::EgressPort& tm_port, const tm::Dequeued& d) {
+  const size_t slot = Slot(tm_port.port());
+  pipe::EgressBurst& eb = egress_[slot];
+  departure_[slot][eb.count] = d.departure;
   eb.pkts[eb.count] = d.pkt;
   eb.eg_intr_md[eb.count] = d.md;
   eb.eg_intr_md_for_dprsr[eb.count] = {};
-  if (++eb.count == pipe::kBurstSize) RunEgress(port);
+  if (++eb.count == pipe::kBurstSize) RunEgress(tm_port);
 }
 
-void PipeWorker::RunEgress(pipe::PortId port) {
-  pipe::EgressBurst& eb = egress_[port];
+void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
+  const pipe::PortId port = tm_port.port();
+  const size_t slot = Slot(port);
+  pipe::EgressBurst& eb = egress_[slot];
   s_.program->Egress(eb);
   rte_mbuf* tx[pipe::kBurstSize];
   uint16_t n = 0;
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < eb.count; ++i) {
     const auto& dprsr = eb.eg_intr_md_for_dprsr[i];
+    if (dprsr.mirror_type != 0) {  // egress-to-egress: a copy as egress left it
+      Mirror(eb.pkts[i], dprsr.mirror_session, pipe::InstanceType::kEgressMirror,
+             departure_[slot][i]);
+    }
     if (dprsr.drop_ctl) {
-      Drop(eb.pkts[i], dprsr.drop_reason == DropReason::kNone ? DropReason::kEgressDrop
-                                                              : dprsr.drop_reason);
+      Drop(eb.pkts[i], Charged(dprsr.drop_reason, DropReason::kEgressDrop));
+      continue;
+    }
+    if (port == recirc_port_) {  // back into ingress once it has crossed the "wire"
+      if (recirc_count_ == kRecircSlots) {
+        Drop(eb.pkts[i], DropReason::kRecirculationFull);
+        continue;
+      }
+      recirc_[(recirc_head_ + recirc_count_++) % kRecircSlots] = {
+          eb.pkts[i], departure_[slot][i] + tm_port.WireTime(eb.pkts[i]->pkt_len)};
       continue;
     }
     bytes += eb.pkts[i]->pkt_len;  // read before sending: a sent mbuf is the driver's

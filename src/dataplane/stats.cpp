@@ -8,6 +8,12 @@ uint64_t StatsSnapshot::received() const {
   return n;
 }
 
+uint64_t StatsSnapshot::copies() const {
+  uint64_t n = 0;
+  for (const auto& p : pipes) n += p.copies;
+  return n;
+}
+
 uint64_t StatsSnapshot::forwarded() const {
   uint64_t n = 0;
   for (const auto& p : ports) n += p.tx_packets;

@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& prog
 absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOptions& options) {
   const uint16_t port_count = ports_->count();
   const uint16_t pipes = options.fp_cores;
+  replication_ = options.replication;
 
   // Time: drivers register the rx timestamp field when they start.
   const bool stamped = RxTimestamp::Available();
@@ -112,6 +113,9 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
     setup.rx_timestamp = rx_timestamp;
     setup.tm_tag_offset = tag_offset;
     setup.inbox = pipes > 1 ? inboxes_[p] : nullptr;
+    setup.replication = &replication_;
+    setup.recirculation.rate_bps = 100'000'000'000;  // as Tofino-1's recirculation ports
+    setup.pool = ports_->pool();
     for (uint16_t port = 0; port < port_count; ++port) {
       setup.port_rate_bps.push_back(port_tm_[port].rate_bps);
       const uint16_t owner = port % pipes;
@@ -199,6 +203,9 @@ StatsSnapshot Switch::Snapshot() const {
     pipe_totals.lcore = lcores_[p];
     pipe_totals.polls = s.polls.value();
     pipe_totals.busy_polls = s.busy_polls.value();
+    pipe_totals.copies = s.copies.value();
+    pipe_totals.recirculated = s.recirculated.value();
+    pipe_totals.resubmitted = s.resubmitted.value();
     for (uint16_t port = 0; port < ports_->count(); ++port) {
       const PortCounters& c = s.ports[port];
       PortTotals& t = snap.ports[port];

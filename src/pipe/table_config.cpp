@@ -8,11 +8,11 @@
 namespace softfino::pipe {
 namespace {
 
-bool Contains(std::initializer_list<absl::string_view> names, absl::string_view name) {
+bool Contains(absl::Span<const absl::string_view> names, absl::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-std::string Quoted(std::initializer_list<absl::string_view> names) {
+std::string Quoted(absl::Span<const absl::string_view> names) {
   return absl::StrJoin(names, ", ", [](std::string* out, absl::string_view n) {
     absl::StrAppend(out, "'", n, "'");
   });
@@ -20,7 +20,7 @@ std::string Quoted(std::initializer_list<absl::string_view> names) {
 
 // Fails when `object` has a member not in `allowed`.
 absl::Status CheckMembers(const nlohmann::json& object, absl::string_view path,
-                          std::initializer_list<absl::string_view> allowed) {
+                          absl::Span<const absl::string_view> allowed) {
   for (const auto& [name, value] : object.items()) {
     if (!Contains(allowed, name)) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": unknown field '", name,
@@ -37,14 +37,14 @@ absl::Status TableEntry::Error(absl::string_view part, absl::string_view message
       absl::StrCat(path_, part.empty() ? "" : ".", part, ": ", message));
 }
 
-absl::Status TableEntry::CheckShape(std::initializer_list<absl::string_view> key_fields,
-                                    std::initializer_list<absl::string_view> actions,
-                                    std::initializer_list<absl::string_view> data_fields) const {
+absl::Status TableEntry::CheckShape(absl::Span<const absl::string_view> key_fields,
+                                    absl::Span<const absl::string_view> actions,
+                                    absl::Span<const absl::string_view> data_fields) const {
   if (!entry_.is_object()) return Error("", "an entry must be an object with key, action, data");
   const bool has_data = data_fields.size() > 0;
   if (auto s = CheckMembers(entry_, path_,
-                            has_data ? std::initializer_list<absl::string_view>{"key", "action", "data"}
-                                     : std::initializer_list<absl::string_view>{"key", "action"});
+                            has_data ? absl::Span<const absl::string_view>{"key", "action", "data"}
+                                     : absl::Span<const absl::string_view>{"key", "action"});
       !s.ok()) {
     return s;
   }
@@ -142,11 +142,15 @@ absl::StatusOr<net::MacAddress> TableEntry::DataMac(absl::string_view field) con
 }
 
 absl::Status CheckTableNames(const nlohmann::json& config,
-                             std::initializer_list<absl::string_view> known) {
+                             absl::Span<const absl::string_view> known) {
   if (config.is_null()) return absl::OkStatus();
   if (!config.is_object()) return absl::InvalidArgumentError("the config must be a JSON object");
-  // "ports" belongs to the switch (control/port_config.h), the rest to the program.
-  if (auto s = CheckMembers(config, "config", {"tables", "ports"}); !s.ok()) return s;
+  // Everything but "tables" belongs to the switch (control/*_config.h).
+  if (auto s = CheckMembers(config, "config",
+                            {"tables", "ports", "multicast_groups", "mirror_sessions"});
+      !s.ok()) {
+    return s;
+  }
   const auto tables = config.find("tables");
   if (tables == config.end()) return absl::OkStatus();
   if (!tables->is_object()) {

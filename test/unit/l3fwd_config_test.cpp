@@ -67,7 +67,8 @@ TEST(L3fwdConfig, NamesTheEntryAndTheProblem) {
   EXPECT_EQ(ErrorAfter([](nlohmann::json& c) { c["tables"]["ipv4_lpm"] = 3; }),
             "tables.ipv4_lpm: must be an array of entries");
   EXPECT_EQ(ErrorAfter([](nlohmann::json& c) { c["routes"] = 3; }),
-            "config: unknown field 'routes' (expected 'tables', 'ports')");
+            "config: unknown field 'routes' (expected 'tables', 'ports', 'multicast_groups', "
+            "'mirror_sessions')");
 }
 
 }  // namespace

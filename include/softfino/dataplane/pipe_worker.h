@@ -12,6 +12,7 @@
 #include <rte_ring.h>
 
 #include <cstdint>
+#include <array>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "softfino/pipe/packet_burst.h"
 #include "softfino/pipe/program.h"
 #include "softfino/tm/egress_port.h"
+#include "softfino/tm/replication.h"
 
 namespace softfino::dataplane {
 
@@ -30,7 +32,7 @@ namespace softfino::dataplane {
 struct TmTag {
   tm::Picoseconds arrival;
   pipe::PortId egress_port;
-  uint8_t qid;
+  tm::PacketInfo info;
 };
 
 struct PipeSetup {
@@ -47,6 +49,9 @@ struct PipeSetup {
   std::vector<rte_ring*> owner_inbox;
   rte_ring* inbox = nullptr;  // packets other pipes hand to this pipe's TMs
   int tm_tag_offset = -1;
+  const tm::Replication* replication = nullptr;  // multicast groups, mirror sessions
+  rte_mempool* pool = nullptr;                   // for copies
+  tm::EgressPortConfig recirculation;            // this pipe's recirculation port's TM
 };
 
 class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
@@ -70,26 +75,55 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
     uint16_t count = 0;
     uint16_t next = 0;
   };
+  // Packets that left the recirculation port, on their way back to ingress.
+  struct Recirculated {
+    rte_mbuf* pkt;
+    tm::Picoseconds arrival;
+  };
 
   uint32_t ReceiveReal();
   uint32_t ReceiveVirtual();  // returns the packets taken into burst_
   void CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n);
-  void IngressAndEnqueue(tm::Picoseconds arrival_of_burst);
-  void Enqueue(rte_mbuf* pkt, pipe::PortId port, uint8_t qid, tm::Picoseconds arrival);
+  void RunIngress();
+  // What the deparser and TM do with one packet after ingress.
+  void Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Picoseconds arrival,
+               uint16_t index);
+  void Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Picoseconds arrival,
+                uint16_t index);
+  void Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+               tm::Picoseconds arrival);
+  // Sends a copy of `pkt` to mirror session `session`, arriving at `arrival`.
+  void Mirror(rte_mbuf* pkt, pipe::MirrorSessionId session, pipe::InstanceType instance,
+              tm::Picoseconds arrival);
+  void Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original, tm::Picoseconds arrival);
   void DrainInbox();
   void AdvanceEgress(tm::Picoseconds now);
-  void Collect(pipe::PortId port, const tm::Dequeued& d);
-  void RunEgress(pipe::PortId port);
+  void AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now);
+  void Collect(tm::EgressPort& tm_port, const tm::Dequeued& d);
+  void RunEgress(const tm::EgressPort& tm_port);
   void Drop(rte_mbuf* pkt, pipe::DropReason reason);
+  // Index into the per-port arrays: front-panel ports, then the recirculation port.
+  size_t Slot(pipe::PortId port) const { return port == recirc_port_ ? s_.port_count : port; }
 
   PipeSetup s_;
+  const pipe::PortId recirc_port_;
+  std::unique_ptr<tm::EgressPort> recirc_tm_;
+  const bool recirculates_;
   RealClock real_clock_;
   pipe::PacketBurst burst_;
+  std::array<tm::Picoseconds, pipe::kBurstSize> arrival_{};  // of each packet in burst_
+  // Resubmit: the packets' first bytes as they arrived, and a burst of one.
+  std::vector<std::array<uint8_t, pipe::Program::kResubmitBytes>> original_;
+  std::array<uint32_t, pipe::kBurstSize> original_len_{};
+  pipe::PacketBurst resubmit_burst_;
   std::vector<RxStage> rx_stages_;
+  std::vector<Recirculated> recirc_;  // ring of kRecircSlots
+  static constexpr uint32_t kRecircSlots = 1024;
+  uint32_t recirc_head_ = 0, recirc_count_ = 0;
   std::vector<tm::Picoseconds> ingress_free_;  // per port: when its wire is free again
-  std::vector<tm::Picoseconds> arrival_;       // of each packet in burst_ (virtual time)
   tm::Picoseconds virtual_now_ = 0;
-  std::vector<pipe::EgressBurst> egress_;  // per owned port
+  std::vector<pipe::EgressBurst> egress_;  // per port slot
+  std::vector<std::array<tm::Picoseconds, pipe::kBurstSize>> departure_;  // of egress_ packets
   PipeStats stats_;
 };
 

@@ -43,6 +43,7 @@ class Ports {
   // The RX queues pipe `p` polls.
   const std::vector<RxQueueRef>& rx_queues(uint16_t p) const { return rx_queues_[p]; }
   const std::string& name(uint16_t port) const { return names_[port]; }
+  rte_mempool* pool() const { return pool_; }
 
  private:
   Ports() = default;

@@ -22,6 +22,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) PortCounters {
 struct alignas(RTE_CACHE_LINE_SIZE) PipeStats {
   pipe::Counter polls;       // rounds over the pipe's RX queues
   pipe::Counter busy_polls;  // rounds that received at least one packet
+  pipe::Counter copies;      // packets made by multicast and mirroring
+  pipe::Counter recirculated, resubmitted;  // extra passes through ingress
   std::array<pipe::Counter, pipe::kDropReasonCount> drops;
   std::array<PortCounters, RTE_MAX_ETHPORTS> ports;
 };
@@ -35,7 +37,8 @@ struct PortTotals {
 struct PipeTotals {
   unsigned lcore = 0;
   uint64_t polls = 0, busy_polls = 0;
-  uint64_t rx_packets = 0, tx_packets = 0, dropped = 0;
+  uint64_t rx_packets = 0, tx_packets = 0, dropped = 0, copies = 0;
+  uint64_t recirculated = 0, resubmitted = 0;
 };
 
 struct QueueTotals {
@@ -53,6 +56,7 @@ struct StatsSnapshot {
   double seconds = 0;  // since the switch started forwarding
 
   uint64_t received() const;
+  uint64_t copies() const;  // received + copies = forwarded + dropped
   uint64_t forwarded() const;
   uint64_t dropped() const;
 };

@@ -15,6 +15,7 @@
 #include "softfino/dataplane/stats.h"
 #include "softfino/pipe/program.h"
 #include "softfino/tm/egress_port.h"
+#include "softfino/tm/replication.h"
 
 namespace softfino::dataplane {
 
@@ -31,6 +32,7 @@ struct SwitchOptions {
   // Traffic manager per port, by port number. A port without one gets its
   // link speed (10G when the device does not say) and the defaults.
   std::vector<std::optional<tm::EgressPortConfig>> port_tm;
+  tm::Replication replication;  // multicast groups and mirror sessions
 };
 
 class Switch {
@@ -63,6 +65,7 @@ class Switch {
   ClockMode clock_ = ClockMode::kReal;
   std::vector<tm::EgressPortConfig> port_tm_;
   std::vector<rte_ring*> inboxes_;
+  tm::Replication replication_;
   std::vector<std::unique_ptr<PipeWorker>> pipes_;
   std::vector<unsigned> lcores_;  // lcore of each pipe
   bool inline_pipe_ = false;      // the single pipe runs on the main lcore

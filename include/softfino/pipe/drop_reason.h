@@ -28,6 +28,11 @@ namespace softfino::pipe {
   X(kTmQueueFull, "tm_queue_full")                          \
   X(kTmHandoffFull, "tm_handoff_full")                      \
   X(kEgressDrop, "egress_drop")                             \
+  X(kNoMulticastGroup, "no_multicast_group")                \
+  X(kNoMirrorSession, "no_mirror_session")                  \
+  X(kNoBufferForCopy, "no_buffer_for_copy")                 \
+  X(kResubmitLoop, "resubmit_loop")                         \
+  X(kRecirculationFull, "recirculation_full")               \
   X(kTxFull, "tx_full")
 
 enum class DropReason : uint8_t {

@@ -12,24 +12,48 @@ namespace softfino::pipe {
 using PortId = uint16_t;
 inline constexpr PortId kInvalidPort = 0xffff;
 
+// Each pipe's recirculation port, numbered as on Tofino-1 (68 in pipe 0,
+// 196 in pipe 1, ...): a packet sent there goes through the TM and egress of
+// that port and comes back into the same pipe's ingress with it as
+// ingress_port.
+constexpr PortId RecirculationPort(uint16_t pipe) { return static_cast<PortId>(68 + 128 * pipe); }
+constexpr bool IsRecirculationPort(PortId port) { return port >= 68 && port % 128 == 68; }
+
 // ingress_intrinsic_metadata_t: set by the port (MAC) before the parser.
 struct IngressIntrinsicMetadata {
   PortId ingress_port = 0;
+  uint8_t resubmit_flag = 0;  // 1 on a resubmitted packet's second pass
   uint64_t ingress_mac_tstamp = 0;  // ns
+  uint16_t pipe = 0;  // softfino's: the pipe running it (Tofino programs know from the port)
 };
 
 // ingress_intrinsic_metadata_for_tm_t: where the traffic manager sends it.
+// A packet may go to a unicast port, to a multicast group (one copy per
+// member port, each with the member's rid), or both; neither drops it.
 struct IngressIntrinsicMetadataForTm {
   PortId ucast_egress_port = kInvalidPort;
   uint8_t qid = 0;
+  uint16_t mcast_grp_a = 0;  // 0: no multicast
 };
+
+using MirrorSessionId = uint16_t;
 
 // ingress_intrinsic_metadata_for_deparser_t. On Tofino drop_ctl is a bit
 // mask; here any nonzero value drops. drop_reason is softfino's addition: the
-// counter the drop is charged to.
+// counter the drop is charged to. mirror_type != 0 sends a copy of the packet
+// (as ingress left it) to mirror session `mirror_session`, which a Tofino
+// program names in Mirror.emit(); the copy is made even if the packet drops.
+//
+// resubmit_type != 0 sends the packet, as it arrived (ingress's changes
+// undone), through ingress once more with resubmit_flag set; a program that
+// does so must say so (Program::UsesResubmit) so the pipe keeps the original
+// headers. A second resubmit of the same packet is dropped (resubmit_loop).
 struct IngressIntrinsicMetadataForDeparser {
   uint8_t drop_ctl = 0;
   DropReason drop_reason = DropReason::kNone;
+  uint8_t mirror_type = 0;
+  MirrorSessionId mirror_session = 0;
+  uint8_t resubmit_type = 0;
 };
 
 // Everything the ingress pipeline reads and writes for one packet.
@@ -50,20 +74,31 @@ struct IngressMetadata {
 // joined its queue, deq_qdepth right before it left (so deq_qdepth minus its
 // own cells is what waits behind it). Times are ns; enq_tstamp wraps at
 // 32 bits as on Tofino.
+//
+// instance_type and mirror_session are softfino's: what a Tofino program
+// learns from its own bridged or mirror header, given here directly.
+enum class InstanceType : uint8_t { kNormal, kIngressMirror, kEgressMirror };
+
 struct EgressIntrinsicMetadata {
   PortId egress_port = 0;
   uint8_t egress_qid = 0;
   uint16_t pkt_length = 0;
+  uint16_t egress_rid = 0;  // the multicast member's replication id
   uint32_t enq_qdepth = 0;
   uint32_t enq_tstamp = 0;
   uint32_t deq_qdepth = 0;
   uint32_t deq_timedelta = 0;
+  InstanceType instance_type = InstanceType::kNormal;
+  MirrorSessionId mirror_session = 0;  // for mirror copies
 };
 
-// egress_intrinsic_metadata_for_deparser_t.
+// egress_intrinsic_metadata_for_deparser_t. mirror_type != 0: an
+// egress-to-egress copy (as egress left it) goes to `mirror_session`.
 struct EgressIntrinsicMetadataForDeparser {
   uint8_t drop_ctl = 0;
   DropReason drop_reason = DropReason::kNone;
+  uint8_t mirror_type = 0;
+  MirrorSessionId mirror_session = 0;
 };
 
 }  // namespace softfino::pipe

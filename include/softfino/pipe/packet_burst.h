@@ -19,21 +19,23 @@ struct PacketBurst {
   IngressMetadata md[kBurstSize];
 
   // Starts a burst of `n` packets just received on `port` at `tstamp_ns`.
-  void Reset(uint16_t n, PortId port, uint64_t tstamp_ns) {
+  void Reset(uint16_t n, PortId port, uint64_t tstamp_ns, uint16_t pipe = 0) {
     count = n;
     for (uint16_t i = 0; i < n; ++i) {
       md[i] = IngressMetadata{};
       md[i].ig_intr_md.ingress_port = port;
       md[i].ig_intr_md.ingress_mac_tstamp = tstamp_ns;
+      md[i].ig_intr_md.pipe = pipe;
     }
   }
 
   // Appends one packet received on `port` at `tstamp_ns`.
-  void Append(rte_mbuf* pkt, PortId port, uint64_t tstamp_ns) {
+  void Append(rte_mbuf* pkt, PortId port, uint64_t tstamp_ns, uint16_t pipe = 0) {
     pkts[count] = pkt;
     md[count] = IngressMetadata{};
     md[count].ig_intr_md.ingress_port = port;
     md[count].ig_intr_md.ingress_mac_tstamp = tstamp_ns;
+    md[count].ig_intr_md.pipe = pipe;
     ++count;
   }
 };

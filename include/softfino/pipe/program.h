@@ -36,6 +36,15 @@ class Program {
   // port, with their queueing metadata. May drop (eg_intr_md_for_dprsr) or
   // rewrite them. Programs without an egress pipeline keep this default.
   virtual void Egress(EgressBurst& /*burst*/) const {}
+
+  // True when Ingress may set resubmit_type: the pipe then keeps the first
+  // kResubmitBytes of every packet so it can resubmit it as it arrived.
+  virtual bool UsesResubmit() const { return false; }
+  // True when Ingress may send packets to the recirculation port. In virtual
+  // time the pipe then runs ingress one packet at a time, so a recirculated
+  // packet re-enters exactly when it comes back, before later arrivals.
+  virtual bool UsesRecirculation() const { return false; }
+  static constexpr uint32_t kResubmitBytes = 128;
 };
 
 // An entry of the program registry.

@@ -6,12 +6,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "nlohmann/json.hpp"
 #include "softfino/net/address.h"
 
@@ -25,9 +25,9 @@ class TableEntry {
 
   // Checks the entry's shape: an object with exactly `key`, `action` and
   // (when `data_fields` is not empty) `data`, naming only the given fields.
-  absl::Status CheckShape(std::initializer_list<absl::string_view> key_fields,
-                          std::initializer_list<absl::string_view> actions,
-                          std::initializer_list<absl::string_view> data_fields) const;
+  absl::Status CheckShape(absl::Span<const absl::string_view> key_fields,
+                          absl::Span<const absl::string_view> actions,
+                          absl::Span<const absl::string_view> data_fields) const;
 
   absl::StatusOr<std::string> Action() const;
   absl::StatusOr<uint64_t> KeyUint(absl::string_view field, uint64_t max) const;
@@ -52,7 +52,7 @@ class TableEntry {
 // order, stopping at the first error. Also refuses a `tables` object that
 // names a table not in `known`, which is almost always a typo.
 absl::Status CheckTableNames(const nlohmann::json& config,
-                             std::initializer_list<absl::string_view> known);
+                             absl::Span<const absl::string_view> known);
 absl::Status ForEachEntry(const nlohmann::json& config, absl::string_view table,
                           const std::function<absl::Status(const TableEntry&)>& visit);
 

@@ -37,9 +37,18 @@ struct QueueStats {
   pipe::Counter watermark_cells;  // the deepest it has been
 };
 
+// What the TM keeps about a packet besides its bytes.
+struct PacketInfo {
+  uint8_t qid = 0;
+  uint16_t rid = 0;
+  pipe::InstanceType instance = pipe::InstanceType::kNormal;
+  pipe::MirrorSessionId mirror_session = 0;
+};
+
 // A packet leaving the TM with the egress intrinsic metadata it gets there.
 struct Dequeued {
   rte_mbuf* pkt;
+  Picoseconds departure;  // when it starts onto the wire
   pipe::EgressIntrinsicMetadata md;
 };
 
@@ -51,12 +60,12 @@ class EgressPort {
   // Wire time of a frame of `pkt_len` bytes (no FCS) at this port's rate.
   Picoseconds WireTime(uint32_t pkt_len) const { return (pkt_len + kWireOverheadBytes) * ps_per_byte_; }
 
-  // Enqueues `pkt` arriving at `now` into `qid` (clamped to the last queue).
-  // Returns false, leaving the packet to the caller, when the queue is over
-  // its limit or out of slots (tail drop). Call AdvanceTo(now, ...) first so
-  // packets that left before `now` no longer count.
-  bool Enqueue(rte_mbuf* pkt, uint8_t qid, Picoseconds now) {
-    if (qid >= queue_count_) qid = static_cast<uint8_t>(queue_count_ - 1);
+  // Enqueues `pkt` arriving at `now` into queue `info.qid` (clamped to the
+  // last queue). Returns false, leaving the packet to the caller, when the
+  // queue is over its limit or out of slots (tail drop). Call
+  // AdvanceTo(now, ...) first so packets that left before `now` no longer count.
+  bool Enqueue(rte_mbuf* pkt, const PacketInfo& info, Picoseconds now) {
+    const uint8_t qid = info.qid < queue_count_ ? info.qid : static_cast<uint8_t>(queue_count_ - 1);
     Queue& q = queues_[qid];
     const uint32_t len = pkt->pkt_len;
     const uint32_t cells = Cells(len);
@@ -74,6 +83,7 @@ class EgressPort {
     s.pkt = pkt;
     s.arrival = now;
     s.enq_qdepth_cells = q.depth_cells;
+    s.info = info;
     ++backlog_;
     return true;
   }
@@ -101,6 +111,10 @@ class EgressPort {
       const uint32_t len = s.pkt->pkt_len;
       Dequeued out;
       out.pkt = s.pkt;
+      out.departure = start;
+      out.md.egress_rid = s.info.rid;
+      out.md.instance_type = s.info.instance;
+      out.md.mirror_session = s.info.mirror_session;
       out.md.egress_port = port_;
       out.md.egress_qid = q->qid;
       out.md.pkt_length = static_cast<uint16_t>(len);
@@ -132,6 +146,7 @@ class EgressPort {
     rte_mbuf* pkt;
     Picoseconds arrival;
     uint32_t enq_qdepth_cells;
+    PacketInfo info;
   };
   struct Queue {
     std::vector<Slot> slots;  // ring, power-of-two size

@@ -1,0 +1,17 @@
+// The `multicast_groups` and `mirror_sessions` sections of the config file:
+//   "multicast_groups": [{"group": 1, "members": [{"port": 1, "rid": 10}, ...]}]
+//   "mirror_sessions":  [{"session": 5, "port": 3, "qid": 0, "max_len": 64}]
+// max_len truncates each copy (0 or absent: whole packets).
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "softfino/tm/replication.h"
+
+namespace softfino::control {
+
+absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config, uint16_t port_count);
+
+}  // namespace softfino::control
