@@ -174,4 +174,14 @@ void L3fwd::Ingress(PacketBurst& burst) const {
   }
 }
 
+std::vector<pipe::ResourceUse> L3fwd::Resources() const {
+  using pipe::ResourceKind;
+  return {
+      {"ipv4_lpm", ResourceKind::kLpmTable, 0, kIpv4LpmSize.max_rules, 32, 16},
+      {"ipv6_lpm", ResourceKind::kLpmTable, 0, kIpv6LpmSize.max_rules, 128, 16},
+      {"nexthop", ResourceKind::kExactTable, 1, kNexthopTableSize, 16, 9 + 48 + 48},
+      {"drop_counter", ResourceKind::kCounter, 2, 16, 0, 64},
+  };
+}
+
 }  // namespace softfino::pipelines

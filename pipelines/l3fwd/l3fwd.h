@@ -22,6 +22,7 @@ class L3fwd final : public pipe::Program {
 
   absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
   void Ingress(pipe::PacketBurst& burst) const override;
+  std::vector<pipe::ResourceUse> Resources() const override;
 
  private:
   // Action data of the nexthop table's `forward` action.

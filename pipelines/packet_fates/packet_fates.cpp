@@ -183,4 +183,10 @@ void PacketFates::Egress(pipe::EgressBurst& burst) const {
   }
 }
 
+std::vector<pipe::ResourceUse> PacketFates::Resources() const {
+  // Ingress and egress share the MAU stages on Tofino.
+  return {{"fate", pipe::ResourceKind::kExactTable, 0, 1024, 16, 16 + 16},
+          {"egress_mirror", pipe::ResourceKind::kExactTable, 0, 512, 9, 10}};
+}
+
 }  // namespace softfino::pipelines

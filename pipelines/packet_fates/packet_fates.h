@@ -21,6 +21,7 @@ class PacketFates final : public pipe::Program {
 
   absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
   void Ingress(pipe::PacketBurst& burst) const override;
+  std::vector<pipe::ResourceUse> Resources() const override;
   void Egress(pipe::EgressBurst& burst) const override;
   bool UsesResubmit() const override { return true; }
   bool UsesRecirculation() const override { return true; }

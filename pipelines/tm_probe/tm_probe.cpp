@@ -97,4 +97,8 @@ void TmProbe::Egress(pipe::EgressBurst& burst) const {
   }
 }
 
+std::vector<pipe::ResourceUse> TmProbe::Resources() const {
+  return {{"port_map", pipe::ResourceKind::kExactTable, 0, 512, 9, 9 + 7}};
+}
+
 }  // namespace softfino::pipelines

@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "nlohmann/json_fwd.hpp"
 #include "softfino/pipe/packet_burst.h"
+#include "softfino/pipe/resources.h"
 
 namespace softfino::pipe {
 
@@ -44,6 +46,10 @@ class Program {
   // time the pipe then runs ingress one packet at a time, so a recirculated
   // packet re-enters exactly when it comes back, before later arrivals.
   virtual bool UsesRecirculation() const { return false; }
+
+  // The tables and stateful objects the program would place on a Tofino,
+  // stage by stage (softfino --resources).
+  virtual std::vector<ResourceUse> Resources() const = 0;
   static constexpr uint32_t kResubmitBytes = 128;
 };
 
