@@ -13,11 +13,14 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "pipelines/registry.h"
+#include "softfino/control/command_registry.h"
 #include "softfino/control/config_file.h"
+#include "softfino/control/control_server.h"
 #include "softfino/control/port_config.h"
 #include "softfino/control/replication_config.h"
 #include "softfino/control/signals.h"
 #include "softfino/control/slow_path.h"
+#include "softfino/control/stats_commands.h"
 #include "softfino/control/stats_report.h"
 #include "softfino/control/telemetry.h"
 #include "softfino/dataplane/switch.h"
@@ -36,6 +39,8 @@ struct AppOptions {
   uint16_t tx_descriptors = 1024;
   bool no_promiscuous = false;
   std::string clock = "auto";
+  std::string control_socket;
+  bool no_control_socket = false;
   bool list_pipelines = false;
 };
 
@@ -82,6 +87,14 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
       ->check(CLI::IsMember({"auto", "real", "virtual"}))
       ->default_val("auto");
   app.add_flag("--no-promiscuous", o.no_promiscuous, "Leave ports out of promiscuous mode");
+  auto* control_socket =
+      app.add_option("--control-socket", o.control_socket,
+                     "UNIX socket where softfino-ctl reaches the running switch (mode 0600, "
+                     "removed at exit). Default: softfino.sock in DPDK's runtime folder, "
+                     "/var/run/dpdk/<file-prefix>/ for root, else under $XDG_RUNTIME_DIR or "
+                     "/tmp, where `softfino-ctl --file-prefix` finds it");
+  app.add_flag("--no-control-socket", o.no_control_socket, "Serve no control socket")
+      ->excludes(control_socket);
   app.add_flag("--list-pipelines", o.list_pipelines, "Print the programs and exit");
 }
 
@@ -119,17 +132,45 @@ int RunSwitch(const AppOptions& o, const nlohmann::json& config) {
   options.ports.rx_descriptors = o.rx_descriptors;
   options.ports.tx_descriptors = o.tx_descriptors;
   options.ports.promiscuous = !o.no_promiscuous;
+
+  // The control socket comes up before the ports start, so a switch that
+  // finds another one serving its socket stops before it starts any port.
+  control::CommandRegistry commands;
+  std::unique_ptr<control::ControlServer> control_server;
+  if (!o.no_control_socket) {
+    control::ControlServerOptions server_options;
+    server_options.path = o.control_socket;
+    if (server_options.path.empty()) {
+      server_options.path =
+          absl::StrCat(rte_eal_get_runtime_dir(), "/", control::kControlSocketName);
+    }
+    auto server = control::ControlServer::Create(commands, std::move(server_options));
+    if (!server.ok()) return Fail(server.status().message());
+    control_server = *std::move(server);
+  }
+
   auto sw = dataplane::Switch::Create(*program, options);
   if (!sw.ok()) return Fail(sw.status().message());
+  if (absl::Status s = control::RegisterStatsCommands(commands, **sw, o.pipeline); !s.ok()) {
+    return Fail(s.message());
+  }
 
   control::InstallStopSignalHandlers();
   control::PublishTelemetry(sw->get(), o.pipeline);
-  control::SlowPath slow_path(**sw, {std::chrono::milliseconds(o.exit_when_idle_ms)});
-  std::fprintf(stderr, "softfino: %s running on %u port(s) with %u pipe(s), %s time\n",
+  control::SlowPath slow_path(**sw,
+                              {.exit_when_idle = std::chrono::milliseconds(o.exit_when_idle_ms),
+                               .control_server = control_server.get()});
+  const std::string control_line =
+      control_server ? absl::StrCat(", control socket ", control_server->path()) : "";
+  std::fprintf(stderr, "softfino: %s running on %u port(s) with %u pipe(s), %s time%s\n",
                o.pipeline.c_str(), (*sw)->port_count(), (*sw)->pipe_count(),
-               (*sw)->clock() == dataplane::ClockMode::kVirtual ? "virtual" : "real");
+               (*sw)->clock() == dataplane::ClockMode::kVirtual ? "virtual" : "real",
+               control_line.c_str());
   (*sw)->Run([&] { return slow_path.Tick(); });
   control::UnpublishTelemetry();
+  // Gone before the ports stop: a client now gets "no switch" at once
+  // rather than waiting on a socket nobody polls.
+  control_server.reset();
 
   const dataplane::StatsSnapshot stats = (*sw)->Snapshot();
   std::fputs(control::FormatStatsText(o.pipeline, stats, (*sw)->ports()).c_str(), stdout);

@@ -9,6 +9,7 @@ SlowPath::SlowPath(const dataplane::Switch& sw, SlowPathOptions options)
 
 bool SlowPath::Tick() {
   if (StopRequested()) return false;
+  if (options_.control_server != nullptr) options_.control_server->Poll();
   if (options_.exit_when_idle.count() == 0) return true;
   const uint64_t rx = switch_.TotalRxPackets();
   const Clock::time_point now = Clock::now();

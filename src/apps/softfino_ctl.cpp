@@ -1,0 +1,266 @@
+// softfino-ctl: asks a running switch over its control socket.
+//   softfino-ctl [--socket PATH | --file-prefix PREFIX] COMMAND [key=value ...]
+//   softfino-ctl [--socket PATH | --file-prefix PREFIX] --raw '<json request>'
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+#include "softfino/control/control_server.h"
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct CtlOptions {
+  std::string socket;
+  std::string file_prefix = "rte";
+  std::string raw;
+  double timeout_s = 5;
+  std::string command;
+  std::vector<std::string> args;
+};
+
+constexpr char kFooter[] = R"(Commands (`softfino-ctl help` asks the switch for all of them):
+  info                  pipeline, number of ports and pipes, clock mode, pid, uptime
+  stats                 every counter (the same JSON as softfino --stats-json)
+  ports [port=N]        per-port counters and traffic-manager settings
+  pipes [pipe=N]        per-pipe counters
+  queues [port=N] [qid=Q]  traffic-manager queues: enqueued, tail drops, depth
+  drops                 dropped packets by reason
+  help [command=NAME]   every command with its help
+
+Arguments are key=value; a value that parses as JSON is sent as that JSON
+(port=1 sends the number 1, on=true a boolean, list=[1,2] an array), any
+other value as a string (prefix=10.0.0.0/8). Quote JSON strings to force a
+string: name='"1"'.
+
+Protocol (what --raw sends): one JSON object per line,
+  {"id": 1, "cmd": "ports", "args": {"port": 0}}
+answered by one line,
+  {"id": 1, "ok": true, "result": ...}  or  {"id": 1, "ok": false, "error": "..."}
+The result is printed as indented JSON on stdout; an error goes to stderr as
+"softfino-ctl: <error>".
+
+Finding the switch: softfino serves its socket at --control-socket PATH, by
+default at softfino.sock in DPDK's runtime folder for its --file-prefix
+(/var/run/dpdk/<prefix>/ for root, $XDG_RUNTIME_DIR/dpdk/<prefix>/ or
+/tmp/dpdk/<prefix>/ for other users). Give softfino-ctl the same --socket, or
+the same --file-prefix (default "rte", as DPDK's). The socket is mode 0600:
+run softfino-ctl as the user running the switch.
+
+Examples:
+  softfino-ctl info
+  softfino-ctl --file-prefix sw1 ports port=1
+  softfino-ctl --socket /run/sw.sock --raw '{"id": 7, "cmd": "queues", "args": {"port": 1}}'
+
+Exit status: 0 on success; 1 when the switch answers with an error, cannot be
+reached or does not answer in time.
+)";
+
+int Fail(absl::string_view message) {
+  std::fprintf(stderr, "softfino-ctl: %.*s\n", static_cast<int>(message.size()), message.data());
+  return 1;
+}
+
+// key=value words into the args object; returns an error message or "".
+std::string ParseArgs(const std::vector<std::string>& words, json& args) {
+  args = json::object();
+  for (const std::string& word : words) {
+    const size_t eq = word.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::StrCat("argument '", word, "' is not key=value (e.g. port=1)");
+    }
+    const std::string key = word.substr(0, eq);
+    if (args.contains(key)) return absl::StrCat("argument '", key, "' is given twice");
+    json value = json::parse(word.substr(eq + 1), nullptr, /*allow_exceptions=*/false);
+    args[key] = value.is_discarded() ? json(word.substr(eq + 1)) : std::move(value);
+  }
+  return "";
+}
+
+// Connects to `path`; returns the socket, or -1 with `error` set to what the
+// user should do about it.
+int Connect(const std::string& path, const std::string& how_started, double timeout_s,
+            std::string& error) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    error = absl::StrCat("socket path ", path, " is longer than UNIX sockets allow (",
+                         sizeof(addr.sun_path) - 1, " bytes)");
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = absl::StrCat("socket: ", std::strerror(errno));
+    return -1;
+  }
+  // connect() to a listener whose backlog is full waits, up to this.
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout_s);
+  tv.tv_usec = static_cast<suseconds_t>((timeout_s - static_cast<double>(tv.tv_sec)) * 1e6);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+  const int err = errno;
+  close(fd);
+  switch (err) {
+    case ENOENT:
+      error = absl::StrCat("no switch at ", path, ": is softfino running with ", how_started, "?");
+      break;
+    case ECONNREFUSED:
+      error = absl::StrCat("no switch at ", path,
+                           ": the socket is left over from a switch that is not running; is "
+                           "softfino running with ",
+                           how_started, "?");
+      break;
+    case EACCES:
+    case EPERM:
+      error = absl::StrCat("permission denied on ", path,
+                           ": the control socket is mode 0600; run softfino-ctl as the user "
+                           "running the switch");
+      break;
+    case EAGAIN:
+    case EINPROGRESS:
+      error = absl::StrCat("the switch at ", path, " accepted no connection within ", timeout_s,
+                           " s (is it stuck, or serving too many clients?)");
+      break;
+    default:
+      error = absl::StrCat("cannot connect to ", path, ": ", std::strerror(err));
+  }
+  return -1;
+}
+
+// Sends `line` and reads one reply line, all within `timeout_s`.
+bool Exchange(int fd, const std::string& path, const std::string& line, double timeout_s,
+              std::string& reply, std::string& error) {
+  const Clock::time_point deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                        std::chrono::duration<double>(timeout_s));
+  for (size_t sent = 0; sent < line.size();) {
+    const ssize_t n = send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    // The switch hung up mid-request (it refuses oversize requests so); its
+    // reply, if any, says why, so read on.
+    if (n < 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  char buf[4096];
+  for (;;) {
+    const size_t newline = reply.find('\n');
+    if (newline != std::string::npos) {
+      reply.resize(newline);
+      return true;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd pfd{fd, POLLIN, 0};
+    const int ready = left > 0 ? poll(&pfd, 1, static_cast<int>(left)) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      error = absl::StrCat("no reply from the switch at ", path, " within ", timeout_s, " s");
+      return false;
+    }
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (!reply.empty()) return true;  // a last line without '\n'
+      error = absl::StrCat("the switch at ", path, " closed the connection without replying");
+      return false;
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app;
+  CtlOptions o;
+  app.name("softfino-ctl");
+  app.description(
+      "softfino-ctl: ask a running softfino switch over its control socket.\n\n"
+      "  softfino-ctl [--socket PATH | --file-prefix PREFIX] COMMAND [key=value ...]\n"
+      "  softfino-ctl [--socket PATH | --file-prefix PREFIX] --raw '<json request>'");
+  app.footer(kFooter);
+  auto* socket_opt = app.add_option("--socket", o.socket,
+                                    "The switch's control socket (softfino --control-socket)");
+  app.add_option("--file-prefix", o.file_prefix,
+                 "Find the socket of the switch started with this DPDK --file-prefix")
+      ->default_val("rte")
+      ->excludes(socket_opt);
+  auto* raw_opt = app.add_option(
+      "--raw", o.raw, "Send this request line as it is and print the result of its reply");
+  app.add_option("--timeout", o.timeout_s, "Seconds to wait for the switch's reply")
+      ->default_val(5)
+      ->check(CLI::Range(0.001, 3600.0));
+  auto* command_opt =
+      app.add_option("command", o.command, "The command (see below; `help` lists them all)")
+          ->excludes(raw_opt);
+  app.add_option("args", o.args, "The command's arguments, key=value")->needs(command_opt);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (o.raw.empty() && o.command.empty()) {
+    return Fail(
+        "give a COMMAND (e.g. info, or help for the list) or --raw; see softfino-ctl --help");
+  }
+
+  std::string line;
+  if (!o.raw.empty()) {
+    // A request that parses travels compacted onto one line; one that does
+    // not travels as given (on one line) so the switch can say what is wrong.
+    const json request = json::parse(o.raw, nullptr, /*allow_exceptions=*/false);
+    line = request.is_discarded() ? absl::StrReplaceAll(o.raw, {{"\n", " "}, {"\r", " "}})
+                                  : request.dump();
+  } else {
+    json args;
+    if (std::string error = ParseArgs(o.args, args); !error.empty()) return Fail(error);
+    line = json{{"id", getpid()}, {"cmd", o.command}, {"args", args}}.dump();
+  }
+  line += '\n';
+
+  const bool by_prefix = o.socket.empty();
+  const std::string path = by_prefix
+                               ? absl::StrCat(softfino::control::DpdkRuntimeDir(o.file_prefix), "/",
+                                              softfino::control::kControlSocketName)
+                               : o.socket;
+  const std::string how_started =
+      by_prefix ? absl::StrCat("--file-prefix ", o.file_prefix,
+                               " and its default control socket (or give --socket PATH)")
+                : absl::StrCat("--control-socket ", path);
+  std::string error;
+  const int fd = Connect(path, how_started, o.timeout_s, error);
+  if (fd < 0) return Fail(error);
+  std::string text;
+  const bool answered = Exchange(fd, path, line, o.timeout_s, text, error);
+  close(fd);
+  if (!answered) return Fail(error);
+
+  const json reply = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (reply.is_discarded() || !reply.is_object() || !reply.contains("ok")) {
+    return Fail(absl::StrCat("the switch at ", path,
+                             " sent something that is not a reply: ", text.substr(0, 200)));
+  }
+  if (reply["ok"] != true) {
+    const json& message = reply.contains("error") ? reply["error"] : reply;
+    return Fail(message.is_string() ? message.get<std::string>() : message.dump());
+  }
+  const json& result = reply.contains("result") ? reply["result"] : json();
+  std::printf("%s\n", result.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+  return 0;
+}
