@@ -42,6 +42,7 @@ struct AppOptions {
   std::string control_socket;
   bool no_control_socket = false;
   bool list_pipelines = false;
+  bool resources = false;
 };
 
 std::string ProgramList() {
@@ -96,6 +97,9 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
   app.add_flag("--no-control-socket", o.no_control_socket, "Serve no control socket")
       ->excludes(control_socket);
   app.add_flag("--list-pipelines", o.list_pipelines, "Print the programs and exit");
+  app.add_flag("--resources", o.resources,
+               "Print what --pipeline would use on a Tofino-1, stage by stage (SRAM, TCAM, "
+               "stateful ALUs), and exit: 0 when it fits, 1 when it would not");
 }
 
 int Fail(absl::string_view message) {
@@ -219,6 +223,12 @@ int main(int argc, char** argv) {
   }
   if (options.pipeline.empty()) {
     return Fail("--pipeline is required (after --); see softfino --help");
+  }
+  if (options.resources) {
+    const auto uses = pipelines::FindProgram(options.pipeline)->create()->Resources();
+    const pipe::ResourceReport report = pipe::BuildResourceReport(uses);
+    std::fputs(pipe::FormatResourceReport(options.pipeline, uses, report).c_str(), stdout);
+    return report.fits() ? 0 : 1;
   }
 
   // Syntax errors in the config are reported before DPDK starts.
