@@ -344,12 +344,11 @@ TEST(RangeTable, CloneIsIndependentAndSharesTheCommittedIndex) {
     ASSERT_TRUE(clone->Delete(s).ok());
     clone_naive.entries.pop_back();
   }
-  ASSERT_TRUE(clone->Add(S(6, 0, 65535, 0, 65535, 0), {42, {42}}).ok());
+  const Spec catch_all = S(6, 0, 65535, 0, 65535, 0);
+  ASSERT_TRUE(clone->Add(catch_all, {42, {42}}).ok());
   clone_naive.entries.push_back(
-      {std::vector<uint8_t>(S(6, 0, 65535, 0, 65535, 0).low.bytes,
-                            S(6, 0, 65535, 0, 65535, 0).low.bytes + kWidth),
-       std::vector<uint8_t>(S(6, 0, 65535, 0, 65535, 0).high.bytes,
-                            S(6, 0, 65535, 0, 65535, 0).high.bytes + kWidth),
+      {std::vector<uint8_t>(catch_all.low.bytes, catch_all.low.bytes + kWidth),
+       std::vector<uint8_t>(catch_all.high.bytes, catch_all.high.bytes + kWidth),
        0,
        clone_naive.next_seq++,
        {42, {42}}});
