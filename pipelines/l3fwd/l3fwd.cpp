@@ -3,9 +3,11 @@
 #include <rte_byteorder.h>
 #include <rte_prefetch.h>
 
+#include <chrono>
+#include <iterator>
 #include <cstring>
+#include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "softfino/net/checksum.h"
 #include "softfino/pipe/parser.h"
@@ -21,81 +23,48 @@ using pipe::ParsedHeaders;
 std::unique_ptr<pipe::Program> L3fwd::Create() { return std::make_unique<L3fwd>(); }
 
 absl::Status L3fwd::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
-  if (auto s = pipe::CheckTableNames(config, {"nexthop", "ipv4_lpm", "ipv6_lpm"}); !s.ok()) return s;
-
-  // Build everything aside and install only when the whole config is good.
-  std::vector<Nexthop> nexthops;
-  absl::flat_hash_map<uint64_t, uint32_t> index_of_id;
-  absl::Status s = pipe::ForEachEntry(config, "nexthop", [&](const pipe::TableEntry& e) {
-    if (auto shape = e.CheckShape({"nexthop_id"}, {"forward"}, {"port", "src_mac", "dst_mac"});
-        !shape.ok()) {
-      return shape;
-    }
-    auto id = e.KeyUint("nexthop_id", 0xffff);
-    auto port = e.DataUint("port", 0xffff);
-    auto src = e.DataMac("src_mac");
-    auto dst = e.DataMac("dst_mac");
-    for (const absl::Status& field : {id.status(), port.status(), src.status(), dst.status()}) {
-      if (!field.ok()) return field;
-    }
-    if (*port >= info.port_count) {
-      return e.Error("data.port", absl::StrCat("port ", *port, " does not exist; this switch has ",
-                                               info.port_count, " port(s), 0..",
-                                               info.port_count - 1));
-    }
-    if (!index_of_id.emplace(*id, nexthops.size()).second) {
-      return e.Error("key.nexthop_id", absl::StrCat("nexthop_id ", *id, " is defined twice"));
-    }
-    if (nexthops.size() == kNexthopTableSize) {
-      return e.Error("", absl::StrCat("the nexthop table holds at most ", kNexthopTableSize, " entries"));
-    }
-    nexthops.push_back({static_cast<pipe::PortId>(*port), *src, *dst});
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-
-  // Resolves a route entry's nexthop_id to the dense index its table stores.
-  const auto route_target = [&](const pipe::TableEntry& e) -> absl::StatusOr<uint32_t> {
-    if (auto shape = e.CheckShape({"dst_addr"}, {"set_nexthop"}, {"nexthop_id"}); !shape.ok()) {
-      return shape;
-    }
-    auto id = e.DataUint("nexthop_id", 0xffff);
-    if (!id.ok()) return id.status();
-    const auto it = index_of_id.find(*id);
-    if (it == index_of_id.end()) {
-      return e.Error("data.nexthop_id",
-                     absl::StrCat("nexthop_id ", *id, " is not in the nexthop table"));
-    }
-    return it->second;
-  };
-
-  // Both route tables load the same way; only the prefix type differs.
-  const auto load_routes = [&](absl::string_view table, auto& lpm,
-                               auto parse_prefix) -> absl::Status {
-    return pipe::ForEachEntry(config, table, [&](const pipe::TableEntry& e) -> absl::Status {
-      auto target = route_target(e);
-      if (!target.ok()) return target.status();
-      auto prefix = parse_prefix(e);
-      if (!prefix.ok()) return prefix.status();
-      if (auto added = lpm.Add(*prefix, *target); !added.ok()) return e.Error("", added.message());
-      return absl::OkStatus();
+  if (auto s = pipe::CheckTableNames(config, kL3fwdTableNames); !s.ok()) return s;
+  port_count_ = info.port_count;
+  // The config is one batch of adds, next hops first so routes may name
+  // them whatever order the file lists its tables in.
+  L3fwdTableBuilder builder(L3fwdTables(), port_count_);
+  for (absl::string_view table : kL3fwdTableNames) {
+    // ForEachEntry visits the entries in order and stops at the first error.
+    size_t index = 0;
+    absl::Status s = pipe::ForEachEntry(config, table, [&](const pipe::TableEntry& e) {
+      const nlohmann::json& entry = config["tables"][std::string(table)][index++];
+      return builder.Apply(pipe::TableOpKind::kAdd, table, entry, e.path(), /*from_config=*/true);
     });
-  };
-  auto ipv4 = pipe::Ipv4LpmTable::Create("l3fwd_ipv4", kIpv4LpmSize);
-  if (!ipv4.ok()) return ipv4.status();
-  s = load_routes("ipv4_lpm", **ipv4,
-                  [](const pipe::TableEntry& e) { return e.KeyIpv4Prefix("dst_addr"); });
-  if (!s.ok()) return s;
-  auto ipv6 = pipe::Ipv6LpmTable::Create("l3fwd_ipv6", kIpv6LpmSize);
-  if (!ipv6.ok()) return ipv6.status();
-  s = load_routes("ipv6_lpm", **ipv6,
-                  [](const pipe::TableEntry& e) { return e.KeyIpv6Prefix("dst_addr"); });
-  if (!s.ok()) return s;
-
-  nexthops_ = std::move(nexthops);
-  ipv4_lpm_ = *std::move(ipv4);
-  ipv6_lpm_ = *std::move(ipv6);
+    if (!s.ok()) return s;
+  }
+  auto tables = builder.Finish();
+  if (!tables.ok()) return tables.status();
+  tables_.ResetUnshared(*std::move(tables));
   return absl::OkStatus();
+}
+
+std::vector<std::string> L3fwd::TableNames() const {
+  return {std::begin(kL3fwdTableNames), std::end(kL3fwdTableNames)};
+}
+
+absl::StatusOr<pipe::CommitStats> L3fwd::Commit(absl::Span<const pipe::TableOp> ops,
+                                                const pipe::RcuDomain& rcu) {
+  const auto start = std::chrono::steady_clock::now();
+  L3fwdTableBuilder builder(tables_.current(), port_count_);
+  for (const pipe::TableOp& op : ops) {
+    if (auto s = builder.Apply(op.kind, op.table, *op.entry, op.path); !s.ok()) return s;
+  }
+  auto next = builder.Finish();
+  if (!next.ok()) return next.status();
+  const auto built = std::chrono::steady_clock::now();
+  tables_.Publish(*std::move(next), rcu);
+  const auto done = std::chrono::steady_clock::now();
+  using Us = std::chrono::duration<double, std::micro>;
+  return pipe::CommitStats{ops.size(), Us(built - start).count(), Us(done - built).count()};
+}
+
+absl::StatusOr<nlohmann::json> L3fwd::Dump(absl::string_view table) const {
+  return tables_.current().Dump(table);
 }
 
 void L3fwd::Ingress(PacketBurst& burst) const {
@@ -129,15 +98,18 @@ void L3fwd::Ingress(PacketBurst& burst) const {
   }
 
   // Stage 2: route lookups, one bulk call per family so misses overlap.
+  // One version of the tables serves the whole burst: a commit never shows
+  // a pipe half of a batch.
+  const L3fwdTables& tables = *tables_.Acquire();
   uint32_t v4_nh[pipe::kBurstSize];
   uint32_t v6_nh[pipe::kBurstSize];
-  if (n4) ipv4_lpm_->LookupBulk(v4_addr, v4_nh, n4);
-  if (n6) ipv6_lpm_->LookupBulk(v6_addr, v6_nh, n6);
+  if (n4) tables.ipv4_lpm->LookupBulk(v4_addr, v4_nh, n4);
+  if (n6) tables.ipv6_lpm->LookupBulk(v6_addr, v6_nh, n6);
 
   // Stage 3: next hop and TTL. No route is decided before TTL, as a router
   // that found no route never looks at the TTL.
   const auto forward = [&](uint16_t i, uint32_t nh) {
-    const Nexthop& hop = nexthops_[nh];
+    const L3fwdNexthop& hop = tables.nexthops[nh];
     burst.md[i].ig_intr_md_for_tm.ucast_egress_port = hop.port;
     std::memcpy(&hdr[i].eth->dst_addr, hop.dst_mac.data(), 6);
     std::memcpy(&hdr[i].eth->src_addr, hop.src_mac.data(), 6);

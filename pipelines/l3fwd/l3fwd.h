@@ -4,38 +4,41 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
-#include "softfino/net/address.h"
+#include "pipelines/l3fwd/l3fwd_tables.h"
 #include "softfino/pipe/lpm_table.h"
 #include "softfino/pipe/program.h"
+#include "softfino/pipe/table_control.h"
+#include "softfino/pipe/versioned.h"
 
 namespace softfino::pipelines {
 
-class L3fwd final : public pipe::Program {
+// Its tables change at run time through TableControl (softfino-ctl
+// table_add ...): each commit publishes a whole new L3fwdTables.
+class L3fwd final : public pipe::Program, public pipe::TableControl {
  public:
-  static constexpr uint32_t kNexthopTableSize = 1024;
-  static constexpr pipe::LpmTableSize kIpv4LpmSize{16384, 4096};
-  static constexpr pipe::LpmTableSize kIpv6LpmSize{4096, 16384};
+  static constexpr uint32_t kNexthopTableSize = L3fwdTables::kNexthopTableSize;
+  static constexpr pipe::LpmTableSize kIpv4LpmSize = L3fwdTables::kIpv4LpmSize;
+  static constexpr pipe::LpmTableSize kIpv6LpmSize = L3fwdTables::kIpv6LpmSize;
 
   static std::unique_ptr<pipe::Program> Create();
+  L3fwd() : tables_(std::make_unique<const L3fwdTables>()) {}
 
   absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
   void Ingress(pipe::PacketBurst& burst) const override;
   std::vector<pipe::ResourceUse> Resources() const override;
+  pipe::TableControl* table_control() override { return this; }
+
+  std::vector<std::string> TableNames() const override;
+  absl::StatusOr<pipe::CommitStats> Commit(absl::Span<const pipe::TableOp> ops,
+                                           const pipe::RcuDomain& rcu) override;
+  absl::StatusOr<nlohmann::json> Dump(absl::string_view table) const override;
 
  private:
-  // Action data of the nexthop table's `forward` action.
-  struct Nexthop {
-    pipe::PortId port;
-    net::MacAddress src_mac;
-    net::MacAddress dst_mac;
-  };
-
-  // Route values index nexthops_ (dense), not the user's nexthop_id.
-  std::vector<Nexthop> nexthops_;
-  std::unique_ptr<pipe::Ipv4LpmTable> ipv4_lpm_;
-  std::unique_ptr<pipe::Ipv6LpmTable> ipv6_lpm_;
+  uint16_t port_count_ = 0;
+  pipe::Versioned<L3fwdTables> tables_;
 };
 
 }  // namespace softfino::pipelines

@@ -22,8 +22,10 @@
 #include "softfino/control/slow_path.h"
 #include "softfino/control/stats_commands.h"
 #include "softfino/control/stats_report.h"
+#include "softfino/control/table_commands.h"
 #include "softfino/control/telemetry.h"
 #include "softfino/dataplane/switch.h"
+#include "softfino/pipe/table_control.h"
 
 namespace {
 
@@ -157,6 +159,11 @@ int RunSwitch(const AppOptions& o, const nlohmann::json& config) {
   if (!sw.ok()) return Fail(sw.status().message());
   if (absl::Status s = control::RegisterStatsCommands(commands, **sw, o.pipeline); !s.ok()) {
     return Fail(s.message());
+  }
+  if (pipe::TableControl* tables = program->table_control()) {
+    if (absl::Status s = control::RegisterTableCommands(commands, *tables, (*sw)->rcu()); !s.ok()) {
+      return Fail(s.message());
+    }
   }
 
   control::InstallStopSignalHandlers();

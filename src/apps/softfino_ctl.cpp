@@ -42,6 +42,10 @@ constexpr char kFooter[] = R"(Commands (`softfino-ctl help` asks the switch for 
   queues [port=N] [qid=Q]  traffic-manager queues: enqueued, tail drops, depth
   drops                 dropped packets by reason
   help [command=NAME]   every command with its help
+  table_add|table_modify table=T entry='{"key": ..., "action": ..., "data": ...}'
+  table_delete table=T entry='{"key": {...}}'
+  table_batch ops='[{"op": "add", "table": T, "entry": {...}}, ...]'   all or nothing
+  table_dump [table=T]  entries as in the config file;  table_clear table=T
 
 Arguments are key=value; a value that parses as JSON is sent as that JSON
 (port=1 sends the number 1, on=true a boolean, list=[1,2] an array), any

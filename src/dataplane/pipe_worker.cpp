@@ -69,6 +69,8 @@ uint32_t PipeWorker::PollOnce() {
   }
   stats_.polls.Add(1);
   if (received) stats_.busy_polls.Add(1);
+  // Between polls this pipe holds no table version: old ones may be freed.
+  if (s_.qsbr != nullptr) rte_rcu_qsbr_quiescent(s_.qsbr, s_.id);
   return received;
 }
 

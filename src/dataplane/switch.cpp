@@ -6,7 +6,9 @@
 #include <rte_lcore.h>
 
 #include <rte_errno.h>
+#include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,7 @@ namespace {
 struct WorkerArgs {
   PipeWorker* pipe;
   const std::atomic<bool>* stop;
+  rte_rcu_qsbr* qsbr;
 };
 
 }  // namespace
@@ -103,7 +106,16 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
       inboxes_.push_back(ring);
     }
   }
+  // A pipe counts as a table reader only while it polls (online), so a
+  // commit never waits for a pipe that has not started or has stopped.
+  const size_t qsbr_size = rte_rcu_qsbr_get_memsize(pipes);
+  qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("softfino_rcu", qsbr_size, RTE_CACHE_LINE_SIZE));
+  if (qsbr_ == nullptr || rte_rcu_qsbr_init(qsbr_, pipes) != 0) {
+    return absl::ResourceExhaustedError("cannot create the RCU variable for table updates; give "
+                                        "DPDK more memory (EAL -m)");
+  }
   for (uint16_t p = 0; p < pipes; ++p) {
+    rte_rcu_qsbr_thread_register(qsbr_, p);
     PipeSetup setup;
     setup.id = p;
     setup.program = &program;
@@ -116,6 +128,7 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
     setup.replication = &replication_;
     setup.recirculation.rate_bps = 100'000'000'000;  // as Tofino-1's recirculation ports
     setup.pool = ports_->pool();
+    setup.qsbr = qsbr_;
     for (uint16_t port = 0; port < port_count; ++port) {
       setup.port_rate_bps.push_back(port_tm_[port].rate_bps);
       const uint16_t owner = port % pipes;
@@ -138,6 +151,7 @@ Switch::~Switch() {
   stop_.store(true, std::memory_order_relaxed);
   if (!inline_pipe_) rte_eal_mp_wait_lcore();
   pipes_.clear();
+  rte_free(qsbr_);
   for (rte_ring* ring : inboxes_) {
     void* pkt;
     while (rte_ring_dequeue(ring, &pkt) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(pkt));
@@ -148,7 +162,9 @@ Switch::~Switch() {
 
 int Switch::WorkerMain(void* arg) {
   const auto* args = static_cast<const WorkerArgs*>(arg);
+  rte_rcu_qsbr_thread_online(args->qsbr, args->pipe->id());
   while (!args->stop->load(std::memory_order_relaxed)) args->pipe->PollOnce();
+  rte_rcu_qsbr_thread_offline(args->qsbr, args->pipe->id());
   return 0;
 }
 
@@ -157,6 +173,9 @@ void Switch::Run(const std::function<bool()>& slow_path_tick) {
   const uint64_t tick_cycles = rte_get_tsc_hz() / 1000;
   if (inline_pipe_) {
     PipeWorker& pipe = *pipes_.front();
+    // Commits run inside slow_path_tick, between polls, as this same reader
+    // (rcu() names it), so their grace period never waits on itself.
+    rte_rcu_qsbr_thread_online(qsbr_, pipe.id());
     uint64_t next_tick = start_tsc_ + tick_cycles;
     for (;;) {
       pipe.PollOnce();
@@ -166,12 +185,13 @@ void Switch::Run(const std::function<bool()>& slow_path_tick) {
       if (!slow_path_tick()) break;
     }
     pipe.Flush();
+    rte_rcu_qsbr_thread_offline(qsbr_, pipe.id());
     return;
   }
   std::vector<WorkerArgs> args;
   args.reserve(pipes_.size());
   for (size_t p = 0; p < pipes_.size(); ++p) {
-    args.push_back({pipes_[p].get(), &stop_});
+    args.push_back({pipes_[p].get(), &stop_, qsbr_});
     rte_eal_remote_launch(&Switch::WorkerMain, &args.back(), lcores_[p]);
   }
   while (slow_path_tick()) rte_delay_us_sleep(1000);
@@ -182,6 +202,9 @@ void Switch::Run(const std::function<bool()>& slow_path_tick) {
   for (int round = 0; round < 2; ++round) {
     for (auto& pipe : pipes_) pipe->Flush();
   }
+  // Flushing polled the pipes here, which reported them quiescent and so
+  // online again; they read nothing more.
+  for (auto& pipe : pipes_) rte_rcu_qsbr_thread_offline(qsbr_, pipe->id());
 }
 
 uint64_t Switch::TotalRxPackets() const {

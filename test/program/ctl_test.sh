@@ -177,7 +177,8 @@ want_drops = {r: exp['drops'].get(r, 0) for r in drops}
 check('drops', drops == want_drops and set(exp['drops']) <= set(drops), drops)
 check('drops_match_stats', drops == stats['drops'])
 
-known = 'drops, help, info, pipes, ports, queues, stats'
+known = ('drops, help, info, pipes, ports, queues, stats, table_add, table_batch, table_clear, '
+         'table_delete, table_dump, table_modify')
 help_ = ok('help')
 check('help', sorted(help_) == known.split(', ') and all(help_.values()), help_)
 check('help_one', list(ok('help', 'command=ports')) == ['ports'])

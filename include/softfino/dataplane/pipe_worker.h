@@ -9,6 +9,7 @@
 // Every packet that does not leave is freed and counted under one reason.
 #pragma once
 
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include <cstdint>
@@ -52,6 +53,9 @@ struct PipeSetup {
   const tm::Replication* replication = nullptr;  // multicast groups, mirror sessions
   rte_mempool* pool = nullptr;                   // for copies
   tm::EgressPortConfig recirculation;            // this pipe's recirculation port's TM
+  // Table versions (pipe/versioned.h): this pipe reports a quiescent state
+  // after every poll, as reader `id`. Null: no reporting.
+  rte_rcu_qsbr* qsbr = nullptr;
 };
 
 class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {

@@ -14,6 +14,7 @@
 #include "softfino/dataplane/ports.h"
 #include "softfino/dataplane/stats.h"
 #include "softfino/pipe/program.h"
+#include "softfino/pipe/versioned.h"
 #include "softfino/tm/egress_port.h"
 #include "softfino/tm/replication.h"
 
@@ -54,6 +55,11 @@ class Switch {
   ClockMode clock() const { return clock_; }
   const std::vector<tm::EgressPortConfig>& port_tm() const { return port_tm_; }
   StatsSnapshot Snapshot() const;
+  // Where the pipes report quiescent states, for table commits made on the
+  // main lcore (pipe/versioned.h).
+  pipe::RcuDomain rcu() const {
+    return {qsbr_, inline_pipe_ ? 0u : static_cast<unsigned>(RTE_QSBR_THRID_INVALID)};
+  }
 
  private:
   Switch() = default;
@@ -70,6 +76,7 @@ class Switch {
   std::vector<unsigned> lcores_;  // lcore of each pipe
   bool inline_pipe_ = false;      // the single pipe runs on the main lcore
   std::atomic<bool> stop_{false};
+  rte_rcu_qsbr* qsbr_ = nullptr;  // one reader per pipe, reader id = pipe id
   uint64_t start_tsc_ = 0;
 };
 

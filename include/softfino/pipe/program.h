@@ -15,6 +15,8 @@
 
 namespace softfino::pipe {
 
+class TableControl;  // table_control.h
+
 // What the program may rely on about the switch it runs in.
 struct SwitchInfo {
   uint16_t port_count = 0;  // ports are numbered 0 .. port_count-1
@@ -50,6 +52,10 @@ class Program {
   // The tables and stateful objects the program would place on a Tofino,
   // stage by stage (softfino --resources).
   virtual std::vector<ResourceUse> Resources() const = 0;
+
+  // The tables the control plane may change while the switch runs
+  // (softfino-ctl table_add ...), or null when the program has none.
+  virtual TableControl* table_control() { return nullptr; }
   static constexpr uint32_t kResubmitBytes = 128;
 };
 
