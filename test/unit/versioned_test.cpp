@@ -55,11 +55,13 @@ TEST(Versioned, ReadersNeverSeeAFreedVersion) {
   Versioned<Version> versions(std::make_unique<const Version>(0));
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> bad{0}, reads{0};
+  std::atomic<unsigned> online{0};
   std::vector<std::thread> readers;
   for (unsigned r = 0; r < kReaders; ++r) {
     rte_rcu_qsbr_thread_register(qsbr.get(), r);
     readers.emplace_back([&, r] {
       rte_rcu_qsbr_thread_online(qsbr.get(), r);
+      online.fetch_add(1);
       uint32_t last = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         // One "burst": hold the version for a while, as a pipe does.
@@ -76,8 +78,15 @@ TEST(Versioned, ReadersNeverSeeAFreedVersion) {
       rte_rcu_qsbr_thread_offline(qsbr.get(), r);
     });
   }
+  // Publish only once every reader is online, and only after readers have
+  // read since the last publish: otherwise, on a loaded machine, all the
+  // publishes can finish before a reader thread first runs, and the test
+  // would check nothing (it once failed with reads == 0 for that reason).
+  while (online.load() < kReaders) std::this_thread::yield();
   const RcuDomain rcu{qsbr.get(), RTE_QSBR_THRID_INVALID};
   for (uint32_t id = 1; id <= kVersions; ++id) {
+    const uint64_t reads_before = reads.load();
+    while (reads.load() < reads_before + kReaders) std::this_thread::yield();
     versions.Publish(std::make_unique<const Version>(id), rcu);
     // Publish returns after the grace period: the previous one is gone.
     ASSERT_TRUE(destroyed[id - 1].load()) << id;
@@ -86,7 +95,7 @@ TEST(Versioned, ReadersNeverSeeAFreedVersion) {
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(bad.load(), 0u);
-  EXPECT_GT(reads.load(), 0u);
+  EXPECT_GE(reads.load(), uint64_t{kReaders} * kVersions);
 }
 
 TEST(Versioned, OldVersionOutlivesAReaderHoldingIt) {
