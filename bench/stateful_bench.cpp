@@ -12,7 +12,7 @@
 
 #include "benchmark/benchmark.h"
 #include "softfino/pipe/counter_array.h"
-#include "softfino/pipe/crc.h"
+#include "softfino/pipe/hash_unit.h"
 #include "softfino/pipe/meter.h"
 #include "softfino/pipe/register.h"
 

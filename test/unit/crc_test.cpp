@@ -2,7 +2,7 @@
 // RevEng catalogue publishes (the CRC of ASCII "123456789", copied here by
 // hand), and a bit-at-a-time shift register written straight from the
 // Rocksoft model, too slow to ship and too simple to be wrong.
-#include "softfino/pipe/crc.h"
+#include "softfino/pipe/hash_unit.h"
 
 #include <cstring>
 #include <map>

@@ -1,4 +1,4 @@
-#include "softfino/pipe/crc.h"
+#include "softfino/net/crc.h"
 
 #include <memory>
 #include <string>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace softfino::pipe {
+namespace softfino::net {
 namespace {
 
 struct CatalogueEntry {
@@ -85,7 +85,9 @@ absl::Status CheckFits(absl::string_view field, uint64_t value, int width) {
                                                  " bits; give at most ", width, " bits"));
 }
 
-absl::Status Validate(const CrcSpec& spec) {
+}  // namespace
+
+absl::Status ValidateCrcSpec(const CrcSpec& spec) {
   const int w = spec.width;
   if (w != 8 && w != 16 && w != 32 && w != 64) {
     return absl::InvalidArgumentError(
@@ -100,8 +102,6 @@ absl::Status Validate(const CrcSpec& spec) {
   if (absl::Status s = CheckFits("init", spec.init, w); !s.ok()) return s;
   return CheckFits("xor_out", spec.xor_out, w);
 }
-
-}  // namespace
 
 absl::StatusOr<CrcSpec> CrcSpecByName(absl::string_view name) {
   for (const CatalogueEntry& e : kCatalogue) {
@@ -121,25 +121,8 @@ std::vector<std::string> CrcNames() {
   return names;
 }
 
-absl::StatusOr<CrcSpec> CrcSpecFromTna(int width, uint64_t coeff, bool reversed, uint64_t init,
-                                       uint64_t xor_value) {
-  if (width != 8 && width != 16 && width != 32 && width != 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CRCPolynomial<bit<", width,
-                     ">> is not supported; use bit<8>, bit<16>, bit<32> or bit<64>"));
-  }
-  CrcSpec spec;
-  spec.width = static_cast<uint8_t>(width);
-  spec.poly = coeff | 1;
-  spec.init = init;
-  spec.reflect_in = spec.reflect_out = reversed;
-  spec.xor_out = reversed ? ReflectBits(xor_value, width) : xor_value;
-  if (absl::Status s = Validate(spec); !s.ok()) return s;
-  return spec;
-}
-
 absl::StatusOr<Crc> Crc::Create(const CrcSpec& spec, Engine engine) {
-  if (absl::Status s = Validate(spec); !s.ok()) return s;
+  if (absl::Status s = ValidateCrcSpec(spec); !s.ok()) return s;
   Crc crc;
   crc.spec_ = spec;
   const int w = spec.width;
@@ -179,21 +162,4 @@ absl::StatusOr<Crc> Crc::Create(const CrcSpec& spec, Engine engine) {
   return crc;
 }
 
-absl::StatusOr<HashUnit> HashUnit::Create(const CrcSpec& spec, int output_bits, bool msb,
-                                          bool extend, Crc::Engine engine) {
-  absl::StatusOr<Crc> crc = Crc::Create(spec, engine);
-  if (!crc.ok()) return crc.status();
-  if (output_bits < 1 || output_bits > 64) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "hash output width ", output_bits, " is not supported; use Hash<bit<N>> with N in 1..64"));
-  }
-  HashUnit unit(*crc);
-  unit.output_bits_ = output_bits;
-  unit.width_ = spec.width;
-  unit.msb_ = msb;
-  unit.extend_ = extend;
-  unit.out_mask_ = WidthMask(output_bits);
-  return unit;
-}
-
-}  // namespace softfino::pipe
+}  // namespace softfino::net
