@@ -16,6 +16,7 @@
 #include "softfino/control/command_registry.h"
 #include "softfino/control/config_file.h"
 #include "softfino/control/control_server.h"
+#include "softfino/control/eal_args.h"
 #include "softfino/control/port_config.h"
 #include "softfino/control/replication_config.h"
 #include "softfino/control/signals.h"
@@ -198,29 +199,12 @@ int RunSwitch(const AppOptions& o, const nlohmann::json& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // EAL args come before "--", ours after it.
-  int split = argc;
-  for (int i = 1; i < argc; ++i) {
-    if (absl::string_view(argv[i]) == "--") {
-      split = i;
-      break;
-    }
-  }
-  std::vector<char*> app_argv = {argv[0]};
-  for (int i = split + 1; i < argc; ++i) app_argv.push_back(argv[i]);
-  // `softfino --help` without "--" is a request for our help, not EAL's.
-  if (split == argc) {
-    for (int i = 1; i < argc; ++i) {
-      const absl::string_view arg = argv[i];
-      if (arg == "--help" || arg == "-h" || arg == "--list-pipelines") app_argv.push_back(argv[i]);
-    }
-  }
-
+  control::SplitArgs args = control::SplitEalArgs(argc, argv, {"--help", "-h", "--list-pipelines"});
   CLI::App app;
   AppOptions options;
   DefineOptions(app, options);
   try {
-    app.parse(static_cast<int>(app_argv.size()), app_argv.data());
+    app.parse(static_cast<int>(args.app_argv.size()), args.app_argv.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -246,8 +230,7 @@ int main(int argc, char** argv) {
     config = *std::move(loaded);
   }
 
-  const int eal_argc = split;
-  if (rte_eal_init(eal_argc, argv) < 0) {
+  if (rte_eal_init(args.eal_argc, argv) < 0) {
     return Fail(absl::StrCat("cannot initialise DPDK's EAL: ", rte_strerror(rte_errno),
                              " (see DPDK's message above; EAL args go before --)"));
   }
