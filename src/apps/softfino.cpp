@@ -1,6 +1,7 @@
 // softfino: the switch. `softfino [EAL args] -- [app args]`.
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "softfino/control/control_server.h"
 #include "softfino/control/eal_args.h"
 #include "softfino/control/port_config.h"
+#include "softfino/control/rdma_connections.h"
 #include "softfino/control/replication_config.h"
 #include "softfino/control/signals.h"
 #include "softfino/control/slow_path.h"
@@ -110,14 +112,32 @@ int Fail(absl::string_view message) {
   return 1;
 }
 
+absl::StatusOr<net::MacAddress> PortMac(uint16_t port) {
+  rte_ether_addr addr;
+  if (rte_eth_macaddr_get(port, &addr) != 0) {
+    return absl::NotFoundError(absl::StrCat("port ", port, " has no MAC address; give \"mac\""));
+  }
+  net::MacAddress mac;
+  for (size_t i = 0; i < mac.size(); ++i) mac[i] = addr.addr_bytes[i];
+  return mac;
+}
+
 // Everything after EAL is up. Returns the exit code.
-int RunSwitch(const AppOptions& o, const nlohmann::json& config) {
+int RunSwitch(const AppOptions& o, nlohmann::json config) {
   auto port_count = dataplane::CountPorts();
   if (!port_count.ok()) return Fail(port_count.status().message());
+  const uint16_t pipe_count = dataplane::Switch::PipeCountFor(o.fp_cores);
+
+  // Queue pairs with collectors come first: the program finds their
+  // parameters in its config, like table entries.
+  if (absl::Status s = control::ConnectRdmaQueuePairs(config, *port_count, pipe_count, PortMac);
+      !s.ok()) {
+    return Fail(absl::StrCat("config ", o.config, ": ", s.message()));
+  }
 
   const pipe::ProgramDescriptor* descriptor = pipelines::FindProgram(o.pipeline);
   std::unique_ptr<pipe::Program> program = descriptor->create();
-  if (absl::Status s = program->Configure(config, {*port_count}); !s.ok()) {
+  if (absl::Status s = program->Configure(config, {*port_count, pipe_count}); !s.ok()) {
     return Fail(o.config.empty() ? s.message() : absl::StrCat("config ", o.config, ": ", s.message()));
   }
 
@@ -234,7 +254,7 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("cannot initialise DPDK's EAL: ", rte_strerror(rte_errno),
                              " (see DPDK's message above; EAL args go before --)"));
   }
-  const int rc = RunSwitch(options, config);
+  const int rc = RunSwitch(options, std::move(config));
   rte_eal_cleanup();
   return rc;
 }

@@ -24,11 +24,17 @@ struct WorkerArgs {
 
 }  // namespace
 
+uint16_t Switch::PipeCountFor(uint16_t fp_cores) {
+  if (fp_cores != 0) return fp_cores;
+  const unsigned workers = rte_lcore_count() - 1;
+  return workers == 0 ? 1 : static_cast<uint16_t>(workers);
+}
+
 absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& program,
                                                        SwitchOptions options) {
   auto sw = std::unique_ptr<Switch>(new Switch());
   const unsigned workers = rte_lcore_count() - 1;
-  if (options.fp_cores == 0) options.fp_cores = workers == 0 ? 1 : static_cast<uint16_t>(workers);
+  options.fp_cores = PipeCountFor(options.fp_cores);
   if (workers == 0) {
     if (options.fp_cores > 1) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -43,6 +43,10 @@ class Switch {
                                                         SwitchOptions options);
   ~Switch();
 
+  // How many pipes Create will make for `fp_cores` (0: one per worker lcore,
+  // or one on the main lcore), so programs can be configured before it.
+  static uint16_t PipeCountFor(uint16_t fp_cores);
+
   // Forwards until `slow_path_tick` returns false. With worker lcores the
   // main lcore only runs the slow path; without, it interleaves it with the
   // one pipe's polling.

@@ -20,6 +20,7 @@ class TableControl;  // table_control.h
 // What the program may rely on about the switch it runs in.
 struct SwitchInfo {
   uint16_t port_count = 0;  // ports are numbered 0 .. port_count-1
+  uint16_t pipe_count = 1;  // pipes are numbered 0 .. pipe_count-1
 };
 
 class Program {

@@ -1,0 +1,102 @@
+#include "softfino/rdma/rc_requester.h"
+
+#include <algorithm>
+
+namespace softfino::rdma {
+
+namespace {
+
+uint32_t WindowSize(uint32_t requested) {
+  // A power of two, so an entry is found by masking.
+  uint32_t w = 1;
+  while (w < std::clamp<uint32_t>(requested, 1, 1024)) w <<= 1;
+  return w;
+}
+
+}  // namespace
+
+RcRequester::RcRequester(const RcRequesterConfig& config)
+    : config_(config),
+      entries_(new Entry[WindowSize(config.window)]),
+      mask_(WindowSize(config.window) - 1),
+      next_psn_(config.start_psn & net::kPsnMask) {
+  config_.window = mask_ + 1;
+}
+
+uint32_t RcRequester::PsnsOf(const PacketFields& f) const {
+  if (f.opcode != net::RcOpcode::kReadRequest) return 1;
+  return f.dma_length == 0 ? 1 : (f.dma_length + config_.mtu - 1) / config_.mtu;
+}
+
+bool RcRequester::Post(PacketFields& f, uint64_t cookie, uint64_t now_ns) {
+  if (error_) {
+    Count(RequesterEvent::kRefusedInError);
+    return false;
+  }
+  const uint32_t psns = PsnsOf(f);
+  if (!config_.retransmit) {
+    f.psn = next_psn_;
+    next_psn_ = (next_psn_ + psns) & net::kPsnMask;
+    Count(RequesterEvent::kPosted);
+    return true;
+  }
+  if (count_ == config_.window) {
+    Count(RequesterEvent::kWindowFull);
+    return false;
+  }
+  if (f.payload.size() > kMaxKeptPayload) {
+    Count(RequesterEvent::kPayloadTooLarge);
+    return false;
+  }
+  Entry& e = At(count_);
+  e.fields = f;
+  e.fields.psn = next_psn_;
+  std::copy(f.payload.begin(), f.payload.end(), e.payload.begin());
+  e.fields.payload = std::span<const uint8_t>(e.payload.data(), f.payload.size());
+  e.cookie = cookie;
+  e.psns = psns;
+  e.read_received = 0;
+  f.psn = next_psn_;
+  next_psn_ = (next_psn_ + psns) & net::kPsnMask;
+  const bool resending = resend_ < count_;
+  if (count_ == 0) oldest_sent_ns_ = now_ns;
+  ++count_;
+  // While older requests are being resent this one, sent now, arrives out
+  // of order and is refused; it goes again after them.
+  if (!resending) resend_ = count_;
+  Count(RequesterEvent::kPosted);
+  return true;
+}
+
+int RcRequester::Find(uint32_t psn) {
+  for (uint32_t i = 0; i < count_; ++i) {
+    const Entry& e = At(i);
+    if (((psn - e.fields.psn) & net::kPsnMask) < e.psns) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int RcRequester::FirstAwaitingAnswer(int upto) {
+  for (int i = 0; i < upto; ++i) {
+    const net::RcOpcode op = At(static_cast<uint32_t>(i)).fields.opcode;
+    if (op == net::RcOpcode::kReadRequest || op == net::RcOpcode::kFetchAdd ||
+        op == net::RcOpcode::kCompareSwap) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+void RcRequester::ResendFrom(int index, uint64_t now_ns) {
+  resend_ = static_cast<uint32_t>(index);
+  oldest_sent_ns_ = now_ns;
+}
+
+void RcRequester::Reset(uint32_t start_psn) {
+  head_ = count_ = resend_ = 0;
+  retries_ = 0;
+  error_ = false;
+  next_psn_ = start_psn & net::kPsnMask;
+}
+
+}  // namespace softfino::rdma
