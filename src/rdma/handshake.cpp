@@ -24,6 +24,10 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// How long an answered connection may stay open for the client to read its
+// reply and hang up, at most.
+constexpr auto kLinger = std::chrono::milliseconds(1000);
+
 // A reply is a few hundred bytes; anything much longer is not ours.
 constexpr size_t kMaxReplyBytes = 64 * 1024;
 
@@ -121,6 +125,7 @@ struct HandshakeServer::Client {
   std::string out;
   size_t sent = 0;
   std::optional<QpParams> reply;  // accepted: abandoned unless fully sent
+  bool finished = false;          // all sent and half-closed: waiting for EOF
 };
 
 absl::StatusOr<std::unique_ptr<HandshakeServer>> HandshakeServer::Create(
@@ -171,7 +176,8 @@ void HandshakeServer::Poll() {
   fds.clear();
   fds.push_back({listen_fd_, POLLIN, 0});
   for (const auto& c : clients_) {
-    fds.push_back({c->fd, static_cast<short>(c->answered ? POLLOUT : POLLIN), 0});
+    const bool writing = c->answered && !c->finished;
+    fds.push_back({c->fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0});
   }
   if (poll(fds.data(), fds.size(), 0) < 0) return;  // EINTR: next time
 
@@ -181,19 +187,27 @@ void HandshakeServer::Poll() {
   for (size_t i = clients_.size(); i-- > 0;) {
     Client& c = *clients_[i];
     const short revents = fds[i + 1].revents;
+    const bool readable = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
     bool keep = (revents & POLLNVAL) == 0;
-    if (keep && !c.answered && (revents & (POLLIN | POLLHUP | POLLERR)) != 0) keep = Read(c);
+    if (keep && readable && !c.answered) keep = Read(c);
+    if (keep && readable && c.finished) keep = Drain(c);
     // Written in the same poll it was answered in: the reply almost always
     // fits the socket buffer at once.
-    if (keep && c.answered) keep = Write(c);
-    if (!keep) {
-      Close(i, false);
-    } else if (c.answered && c.sent == c.out.size()) {
+    if (keep && c.answered && !c.finished) keep = Write(c);
+    if (keep && c.answered && !c.finished && c.sent == c.out.size()) {
       if (c.reply) ++stats_.connected;
       c.reply.reset();  // delivered: nothing to abandon
+      // Not close() yet: closing with unread input (the rest of an oversize
+      // line, say) resets the connection, and a reset may overtake the
+      // reply. Half-close, and wait for the client to hang up.
+      shutdown(c.fd, SHUT_WR);
+      c.finished = true;
+      c.deadline = now + std::min<Clock::duration>(kLinger, options_.client_timeout);
+    }
+    if (!keep) {
       Close(i, false);
     } else if (now >= c.deadline) {
-      Close(i, true);
+      Close(i, !c.finished);
     }
   }
   if (fds[0].revents & POLLIN) Accept(now);
@@ -223,8 +237,9 @@ bool HandshakeServer::Read(Client& c) {
   const size_t old_size = c.in.size();
   c.in.resize(cap);
   const ssize_t got = recv(c.fd, c.in.data() + old_size, cap - old_size, MSG_DONTWAIT);
+  const int err = errno;
   c.in.resize(old_size + (got > 0 ? static_cast<size_t>(got) : 0));
-  if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  if (got < 0) return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
   if (got == 0) {
     // The client finished sending without a newline: take what it sent as
     // the line; with nothing sent, there is no one to answer.
@@ -280,6 +295,16 @@ void HandshakeServer::Answer(Client& c, absl::string_view line) {
   }
   c.out = QpParamsToJson(*reply, QpRole::kResponder).dump() + "\n";
   c.reply = std::move(*reply);
+}
+
+bool HandshakeServer::Drain(Client& c) {
+  char discard[4096];
+  for (int k = 0; k < 4; ++k) {  // bounded: a client may send for ever
+    const ssize_t n = recv(c.fd, discard, sizeof(discard), MSG_DONTWAIT);
+    if (n == 0) return false;  // it hung up: done
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  }
+  return true;
 }
 
 bool HandshakeServer::Write(Client& c) {

@@ -216,8 +216,9 @@ uint32_t RandomPsn() {
   return v & kMaxPsn;
 }
 
-QpnAllocator::QpnAllocator(size_t max_qps)
-    : max_qps_(std::min<size_t>(max_qps, kMaxQpn - 1)), next_(2 + RandomPsn() % (kMaxQpn - 1)) {}
+QpnAllocator::QpnAllocator(size_t max_qps, std::optional<uint32_t> first)
+    : max_qps_(std::min<size_t>(max_qps, kMaxQpn - 1)),
+      next_(first && *first >= 2 && *first <= kMaxQpn ? *first : 2 + RandomPsn() % (kMaxQpn - 1)) {}
 
 absl::StatusOr<uint32_t> QpnAllocator::Allocate() {
   if (used_.size() >= max_qps_) {

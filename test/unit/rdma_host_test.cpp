@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "gmock/gmock.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "softfino/rdma/handshake.h"
 #include "softfino/rdma/memory_region.h"

@@ -114,6 +114,7 @@ class HandshakeServer {
   bool Read(Client& client);  // false: close it now
   void Answer(Client& client, absl::string_view line);
   bool Write(Client& client);  // false: close it now
+  bool Drain(Client& client);  // after the reply: discards input; false at EOF
   void Close(size_t index, bool expired);
 
   const HandshakeServerOptions options_;

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
@@ -79,7 +80,8 @@ uint32_t RandomPsn();
 // from a random start and wrap at 2^24.
 class QpnAllocator {
  public:
-  explicit QpnAllocator(size_t max_qps = 4096);
+  // `first`: the first QPN to give (2..0xffffff; tests); by default a random one.
+  explicit QpnAllocator(size_t max_qps = 4096, std::optional<uint32_t> first = std::nullopt);
   absl::StatusOr<uint32_t> Allocate();
   void Release(uint32_t qpn);
   bool InUse(uint32_t qpn) const { return used_.contains(qpn); }
