@@ -94,7 +94,8 @@ BENCHMARK(BM_ParseReadResponse)->Arg(8)->Arg(1024);
 
 int main(int argc, char** argv) {
   char arg0[] = "rdma_bench", a1[] = "--no-huge", a2[] = "--no-shconf", a3[] = "-m", a4[] = "128",
-       a5[] = "--no-pci", a6[] = "-l", a7[] = "0", a8[] = "--no-telemetry", a9[] = "--log-level=error";
+       a5[] = "--no-pci", a6[] = "-l", a7[] = "0", a8[] = "--no-telemetry",
+       a9[] = "--log-level=error";
   char* eal_argv[] = {arg0, a1, a2, a3, a4, a5, a6, a7, a8, a9};
   if (rte_eal_init(sizeof(eal_argv) / sizeof(eal_argv[0]), eal_argv) < 0) return 1;
   softfino::rdma::pool =

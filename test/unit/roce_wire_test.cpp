@@ -701,6 +701,10 @@ TEST(RoceWire, ParserNamesEveryFailure) {
     expect(f, E::kBadIcrc, "ICRC bit");
   }
 
+  // Every reason was produced at least once.
+  for (size_t i = 1; i < kRoceParseErrorCount; ++i) {
+    EXPECT_GT(drops[static_cast<E>(i)], 0u) << RoceParseErrorName(static_cast<E>(i));
+  }
   EXPECT_EQ(drops[E::kOk], 0u);
   EXPECT_EQ(drops[E::kBadOpcode], 5u);
   EXPECT_EQ(drops[E::kBadIcrc], 3u);
