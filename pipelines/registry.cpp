@@ -4,6 +4,7 @@
 
 #include "pipelines/l3fwd/l3fwd.h"
 #include "pipelines/packet_fates/packet_fates.h"
+#include "pipelines/rdma_probe/rdma_probe.h"
 #include "pipelines/tm_probe/tm_probe.h"
 
 namespace softfino::pipelines {
@@ -15,6 +16,9 @@ constexpr std::array kPrograms = {
     pipe::ProgramDescriptor{"packet_fates",
                             "unicast, multicast, i2e/e2e mirroring and drop by UDP port",
                             &PacketFates::Create},
+    pipe::ProgramDescriptor{"rdma_probe",
+                            "command packets become RDMA WRITE/READ/FETCH_ADD to a collector",
+                            &RdmaProbe::Create},
     pipe::ProgramDescriptor{"tm_probe",
                             "forward by ingress port; egress stamps TM queueing metadata into UDP",
                             &TmProbe::Create},

@@ -209,7 +209,11 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
   int rc = 0;
   if (!o.stats_json.empty()) {
     std::ofstream out(o.stats_json);
-    out << control::StatsToJson(o.pipeline, stats, (*sw)->ports()).dump(2) << "\n";
+    nlohmann::json j = control::StatsToJson(o.pipeline, stats, (*sw)->ports());
+    if (nlohmann::json counters = program->Counters(); !counters.is_null()) {
+      j["program"] = std::move(counters);
+    }
+    out << j.dump(2) << "\n";
     if (!out) rc = Fail(absl::StrCat("cannot write ", o.stats_json));
   }
   sw->reset();  // stops and closes the ports, which flushes pcap output

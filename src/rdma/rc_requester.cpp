@@ -44,6 +44,10 @@ bool RcRequester::Post(PacketFields& f, uint64_t cookie, uint64_t now_ns) {
     Count(RequesterEvent::kWindowFull);
     return false;
   }
+  if (NeedsAnswer(f.opcode) && rd_atomic_ == config_.max_rd_atomic) {
+    Count(RequesterEvent::kRdAtomicFull);
+    return false;
+  }
   if (f.payload.size() > kMaxKeptPayload) {
     Count(RequesterEvent::kPayloadTooLarge);
     return false;
@@ -56,14 +60,19 @@ bool RcRequester::Post(PacketFields& f, uint64_t cookie, uint64_t now_ns) {
   e.cookie = cookie;
   e.psns = psns;
   e.read_received = 0;
+  if (NeedsAnswer(f.opcode)) ++rd_atomic_;
   f.psn = next_psn_;
   next_psn_ = (next_psn_ + psns) & net::kPsnMask;
-  const bool resending = resend_ < count_;
+  // While the window is being resent this one, sent now, arrives out of
+  // order and is refused: it goes again after them.
+  const bool go_back = resend_ < resend_end_ && resend_end_ == count_ && !probing_;
   if (count_ == 0) oldest_sent_ns_ = now_ns;
   ++count_;
-  // While older requests are being resent this one, sent now, arrives out
-  // of order and is refused; it goes again after them.
-  if (!resending) resend_ = count_;
+  if (go_back) {
+    resend_end_ = count_;
+  } else if (resend_ >= resend_end_) {
+    resend_ = resend_end_ = count_;
+  }
   Count(RequesterEvent::kPosted);
   return true;
 }
@@ -78,22 +87,21 @@ int RcRequester::Find(uint32_t psn) {
 
 int RcRequester::FirstAwaitingAnswer(int upto) {
   for (int i = 0; i < upto; ++i) {
-    const net::RcOpcode op = At(static_cast<uint32_t>(i)).fields.opcode;
-    if (op == net::RcOpcode::kReadRequest || op == net::RcOpcode::kFetchAdd ||
-        op == net::RcOpcode::kCompareSwap) {
-      return i;
-    }
+    if (NeedsAnswer(At(static_cast<uint32_t>(i)).fields.opcode)) return i;
   }
   return -1;
 }
 
 void RcRequester::ResendFrom(int index, uint64_t now_ns) {
   resend_ = static_cast<uint32_t>(index);
+  resend_end_ = count_;
+  probing_ = false;
   oldest_sent_ns_ = now_ns;
 }
 
 void RcRequester::Reset(uint32_t start_psn) {
-  head_ = count_ = resend_ = 0;
+  head_ = count_ = resend_ = resend_end_ = rd_atomic_ = 0;
+  probing_ = false;
   retries_ = 0;
   error_ = false;
   next_psn_ = start_psn & net::kPsnMask;

@@ -18,7 +18,6 @@ region's bytes at exit compared to the memory this script expects:
 """
 import json
 import os
-import re
 import signal
 import socket
 import struct
@@ -30,19 +29,10 @@ import time
 from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp, raw
 from scapy.contrib.roce import BTH, AETH
 
+from live_harness import check, finish, require_root, veth, wait_for_line
+
 collector = sys.argv[1]
-if os.geteuid() != 0:
-    print('SKIP: needs root for a veth pair')
-    sys.exit(77)
-
-failures = []
-
-
-def check(name, cond, detail=''):
-    print(('ok   ' if cond else 'FAIL ') + name + (f': {detail}' if detail and not cond else ''))
-    if not cond:
-        failures.append(name)
-
+require_root()
 
 tag = f'{os.getpid() % 100000}'
 host_if, rnic_if = f'sfc{tag}a', f'sfc{tag}b'
@@ -50,10 +40,7 @@ work = tempfile.mkdtemp(prefix='collector_test.')
 HOST_MAC, HOST_IP, RNIC_IP = '02:00:00:00:00:01', '10.9.0.1', '10.9.0.2'
 HOST_QPN, START_PSN, MTU = 0x22, 1000, 1024
 
-subprocess.run(['ip', 'link', 'add', host_if, 'type', 'veth', 'peer', 'name', rnic_if], check=True)
-for ifname in (host_if, rnic_if):
-    subprocess.run(['sysctl', '-qw', f'net.ipv6.conf.{ifname}.disable_ipv6=1'])
-    subprocess.run(['ip', 'link', 'set', ifname, 'up'], check=True)
+veth(host_if, rnic_if)
 
 proc = None
 try:
@@ -66,16 +53,8 @@ try:
          '--listen', '127.0.0.1:0', '--mtu', str(MTU), '--stats-json', stats_path,
          '--dump-region', f'kw={dump_path}'],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    port = None
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        m = re.search(r'handshake on 127\.0\.0\.1:(\d+)', line)
-        if m:
-            port = int(m.group(1))
-            break
+    m, _ = wait_for_line(proc, r'handshake on 127\.0\.0\.1:(\d+)')
+    port = int(m.group(1)) if m else None
     check('collector starts and names its handshake port', port is not None)
     if port is None:
         raise SystemExit(1)
@@ -260,5 +239,4 @@ finally:
         proc.kill()
     subprocess.run(['ip', 'link', 'del', host_if], stderr=subprocess.DEVNULL)
 
-print(f'{len(failures)} failure(s)')
-sys.exit(1 if failures else 0)
+finish()

@@ -294,5 +294,23 @@ TEST_F(RequesterTest, ADeadResponderErrorsTheQpAfterMaxRetries) {
   EXPECT_EQ(req.count(RequesterEvent::kTimeouts), 4u);
 }
 
+TEST_F(RequesterTest, ReadsAndAtomicsOutstandingAreBoundedByMaxRdAtomic) {
+  Connect(0);
+  RcRequester req({.start_psn = 0, .mtu = 256, .window = 64, .max_rd_atomic = 4});
+  PacketFields atomic;
+  atomic.opcode = RcOpcode::kFetchAdd;
+  atomic.vaddr = region_.iova;
+  atomic.rkey = region_.rkey;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(req.Post(atomic, i, 0));
+  EXPECT_FALSE(req.Post(atomic, 4, 0));
+  EXPECT_EQ(req.count(RequesterEvent::kRdAtomicFull), 1u);
+  PacketFields write;
+  write.opcode = RcOpcode::kWriteOnly;
+  write.vaddr = region_.iova + 8;
+  write.rkey = region_.rkey;
+  write.dma_length = 0;
+  EXPECT_TRUE(req.Post(write, 5, 0)) << "WRITEs are not limited by it";
+}
+
 }  // namespace
 }  // namespace softfino::rdma

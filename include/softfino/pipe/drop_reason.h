@@ -33,7 +33,12 @@ namespace softfino::pipe {
   X(kNoBufferForCopy, "no_buffer_for_copy")                 \
   X(kResubmitLoop, "resubmit_loop")                         \
   X(kRecirculationFull, "recirculation_full")               \
-  X(kTxFull, "tx_full")
+  X(kTxFull, "tx_full")                                     \
+  X(kRdmaWindowFull, "rdma_window_full")                    \
+  X(kRdmaAnswerConsumed, "rdma_answer_consumed")            \
+  X(kRdmaBadPacket, "rdma_bad_packet")                      \
+  X(kInjectedLoss, "injected_loss")                         \
+  X(kTimerUnused, "timer_unused")
 
 enum class DropReason : uint8_t {
 #define SOFTFINO_ENUM(name, text) name,

@@ -54,6 +54,11 @@ class Program {
   // stage by stage (softfino --resources).
   virtual std::vector<ResourceUse> Resources() const = 0;
 
+  // The program's own counters (e.g. its RDMA queue pairs' events), for the
+  // exit report and --stats-json under "program"; read by the slow path
+  // while pipes run, so values may be a little stale. Null when none.
+  virtual nlohmann::json Counters() const;
+
   // The tables the control plane may change while the switch runs
   // (softfino-ctl table_add ...), or null when the program has none.
   virtual TableControl* table_control() { return nullptr; }

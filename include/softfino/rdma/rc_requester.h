@@ -44,6 +44,10 @@ struct RcRequesterConfig {
   // Requests outstanding at most (a power of two, 1..1024); each READ counts
   // as one however many response packets it takes.
   uint32_t window = 64;
+  // READs and atomics outstanding at most (the QP's max_rd_atomic): no more
+  // than the responder remembers for duplicates (RcResponderQp::kHistory),
+  // or a resent atomic whose record is gone could never be answered.
+  uint32_t max_rd_atomic = 16;
   uint64_t timeout_ns = 2'000'000;  // the oldest request is due again after this
   uint32_t max_retries = 7;         // timeouts in a row before the QP errors
 };
@@ -52,6 +56,7 @@ struct RcRequesterConfig {
 #define SOFTFINO_REQUESTER_EVENTS(X)                                                        \
   X(kPosted, "posted")                                                                     \
   X(kWindowFull, "window_full")          /* Post refused: too many outstanding */          \
+  X(kRdAtomicFull, "rd_atomic_full")     /* Post refused: max_rd_atomic outstanding */     \
   X(kPayloadTooLarge, "payload_too_large") /* Post refused: cannot keep it to resend */    \
   X(kRefusedInError, "refused_in_error") /* Post refused: the QP is in the error state */  \
   X(kCompleted, "completed")             /* requests acknowledged or answered */           \
@@ -89,6 +94,7 @@ struct Completion {
     kError,     // failed: a fatal NAK, or flushed when the QP went to the error state
   };
   Kind kind = Kind::kDone;
+  net::RcOpcode opcode = net::RcOpcode::kWriteOnly;  // the request's
   uint32_t psn = 0;      // the request's (first) PSN
   uint64_t cookie = 0;   // what Post was given
   uint64_t original = 0;  // atomics: the value memory held before
@@ -144,6 +150,11 @@ class RcRequester {
   };
 
   Entry& At(uint32_t i) { return entries_[(head_ + i) & mask_]; }
+  // READs and atomics are answered with data, not just acknowledged.
+  static bool NeedsAnswer(net::RcOpcode op) {
+    return op == net::RcOpcode::kReadRequest || op == net::RcOpcode::kFetchAdd ||
+           op == net::RcOpcode::kCompareSwap;
+  }
   void Count(RequesterEvent e) { ++counts_[static_cast<size_t>(e)]; }
   // Index of the entry whose PSN range holds `psn`, or -1.
   int Find(uint32_t psn);
@@ -162,10 +173,16 @@ class RcRequester {
   uint32_t mask_;
   uint32_t head_ = 0;   // the oldest outstanding entry
   uint32_t count_ = 0;  // outstanding entries
+  uint32_t rd_atomic_ = 0;  // of them, READs and atomics
   uint32_t next_psn_;
-  // Retransmit mode: entries [resend_, count_) are due again, from a NAK or
-  // a timeout; count_ when none is.
+  // Retransmit mode: entries [resend_, resend_end_) are due again. A NAK
+  // makes all of them due (go-back-N). A timeout makes only the oldest due,
+  // as a probe (TCP does the same after an RTO): resending the whole window
+  // on every timeout can lock step with a periodic loss and lose the oldest
+  // every time; once the probe is acknowledged, the rest follow.
   uint32_t resend_ = 0;
+  uint32_t resend_end_ = 0;
+  bool probing_ = false;
   uint64_t oldest_sent_ns_ = 0;  // when the oldest entry was last sent
   uint32_t retries_ = 0;         // timeouts in a row
   bool error_ = false;
@@ -179,15 +196,25 @@ void RcRequester::CompleteUpTo(int index, OnComplete& on_complete) {
   for (int i = 0; i < index; ++i) {
     Entry& e = At(0);
     Completion c;
+    c.opcode = e.fields.opcode;
     c.psn = e.fields.psn;
     c.cookie = e.cookie;
     on_complete(c);
     Count(RequesterEvent::kCompleted);
+    if (NeedsAnswer(e.fields.opcode)) --rd_atomic_;
     head_ = (head_ + 1) & mask_;
     --count_;
     if (resend_ > 0) --resend_;
+    if (resend_end_ > 0) --resend_end_;
   }
-  if (index > 0) retries_ = 0;
+  if (index > 0) {
+    retries_ = 0;
+    if (probing_) {  // the probe got through: the rest goes again
+      probing_ = false;
+      resend_ = 0;
+      resend_end_ = count_;
+    }
+  }
 }
 
 template <typename OnComplete>
@@ -198,6 +225,7 @@ void RcRequester::EnterError(uint8_t syndrome, OnComplete& on_complete) {
     Entry& e = At(0);
     Completion c;
     c.kind = Completion::Kind::kError;
+    c.opcode = e.fields.opcode;
     c.psn = e.fields.psn;
     c.cookie = e.cookie;
     c.syndrome = syndrome;
@@ -206,7 +234,9 @@ void RcRequester::EnterError(uint8_t syndrome, OnComplete& on_complete) {
     head_ = (head_ + 1) & mask_;
     --count_;
   }
-  resend_ = 0;
+  rd_atomic_ = 0;
+  resend_ = resend_end_ = 0;
+  probing_ = false;
 }
 
 template <typename OnComplete>
@@ -250,9 +280,7 @@ void RcRequester::OnAnswer(const RocePacket& p, uint64_t now_ns, OnComplete&& on
   }
   Entry& e = At(static_cast<uint32_t>(index));
   const net::RcOpcode req = e.fields.opcode;
-  const bool answer_is_response = req == net::RcOpcode::kReadRequest ||
-                                  req == net::RcOpcode::kFetchAdd ||
-                                  req == net::RcOpcode::kCompareSwap;
+  const bool answer_is_response = NeedsAnswer(req);
   switch (op) {
     case net::RcOpcode::kAcknowledge: {
       if (aeth == nullptr) return;
@@ -296,14 +324,23 @@ void RcRequester::OnAnswer(const RocePacket& p, uint64_t now_ns, OnComplete&& on
       Count(RequesterEvent::kAtomicAcks);
       CompleteUpTo(index, on_complete);  // earlier requests are implied done
       Completion c;
+      c.opcode = req;
       c.psn = e.fields.psn;
       c.cookie = e.cookie;
       c.original = rte_be_to_cpu_64(p.atomic_ack_eth()->original);
       on_complete(c);
       Count(RequesterEvent::kCompleted);
+      --rd_atomic_;
       head_ = (head_ + 1) & mask_;
       --count_;
       if (resend_ > 0) --resend_;
+      if (resend_end_ > 0) --resend_end_;
+      retries_ = 0;
+      if (probing_) {
+        probing_ = false;
+        resend_ = 0;
+        resend_end_ = count_;
+      }
       oldest_sent_ns_ = now_ns;
       return;
     }
@@ -326,6 +363,7 @@ void RcRequester::OnAnswer(const RocePacket& p, uint64_t now_ns, OnComplete&& on
       ++e.read_received;
       Completion c;
       c.kind = Completion::Kind::kReadData;
+      c.opcode = req;
       c.psn = e.fields.psn;
       c.cookie = e.cookie;
       c.offset = part * config_.mtu;
@@ -344,7 +382,7 @@ void RcRequester::OnAnswer(const RocePacket& p, uint64_t now_ns, OnComplete&& on
 template <typename OnComplete>
 const PacketFields* RcRequester::NextResend(uint64_t now_ns, OnComplete&& on_complete) {
   if (!config_.retransmit || error_ || count_ == 0) return nullptr;
-  if (resend_ >= count_) {
+  if (resend_ >= resend_end_) {
     if (now_ns - oldest_sent_ns_ < config_.timeout_ns) return nullptr;
     Count(RequesterEvent::kTimeouts);
     if (++retries_ > config_.max_retries) {
@@ -352,6 +390,8 @@ const PacketFields* RcRequester::NextResend(uint64_t now_ns, OnComplete&& on_com
       return nullptr;
     }
     resend_ = 0;
+    resend_end_ = 1;
+    probing_ = true;
   }
   Entry& e = At(resend_++);
   e.read_received = 0;  // a READ asked again is answered from its start

@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""End to end: softfino's rdma_probe writes, reads and fetch-adds into a
+softfino-collector --backend soft over a lossy link, and everything lands
+exactly once.
+
+  scapy --veth-- softfino (rdma_probe) --veth-- softfino-collector
+                                                  (own network namespace,
+                                                   handshake over a third veth)
+
+The switch connects its queue pair over the TCP/JSON handshake at start.
+This script sends commands (WRITE 8 bytes, READ, FETCH_ADD) to the switch's
+command port; the program turns each into one RDMA request, with every k-th
+request and every k-th answer thrown away (drop_every), so the collector
+NAKs gaps and the requester resends from its window (carried by answers and
+by "tick" commands, spare packets standing in for timer packets). The truth
+is computed here from the commands alone:
+  - the collector's memory at exit holds every WRITE's bytes, and the
+    counter the sum of all FETCH_ADDs (one lost or doubled would show);
+  - each FETCH_ADD's result is the running sum before it, in command order;
+  - each READ returns the bytes written before it.
+  rdma_e2e_test.py SOFTFINO SOFTFINO_COLLECTOR [DROP_EVERY]
+"""
+import json
+import os
+import random
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp, raw
+
+from live_harness import check, finish, require_root, veth, wait_for_line
+
+softfino, collector = sys.argv[1], sys.argv[2]
+drop_every = int(sys.argv[3]) if len(sys.argv) > 3 else 7
+require_root()
+
+tag = f'{os.getpid() % 100000}'
+cmd_host, cmd_sw = f'sfe{tag}a', f'sfe{tag}b'
+rdma_sw, rdma_col = f'sfe{tag}c', f'sfe{tag}d'
+ctl_sw, ctl_col = f'sfe{tag}e', f'sfe{tag}f'
+# The collector lives in its own namespace: DPDK's af_packet names its
+# PACKET_FANOUT group after pid ^ ifindex, which two processes on adjacent
+# pids and interfaces can share by chance (EINVAL); groups are per namespace.
+netns = f'sfe{tag}'
+work = tempfile.mkdtemp(prefix='rdma_e2e.')
+REGION = 64 * 1024
+N_WRITES, N_ADDS, N_READS = 200, 100, 40
+
+
+eal = ['--no-huge', '--no-shconf', '-m', '256', '--no-pci', '-l', '0', '--log-level=error']
+procs = []
+try:
+    subprocess.run(['ip', 'netns', 'add', netns], check=True)
+    veth(cmd_host, cmd_sw)
+    veth(rdma_sw, rdma_col, netns)
+    veth(ctl_sw, ctl_col, netns)
+    subprocess.run(['ip', 'addr', 'add', '10.9.3.1/24', 'dev', ctl_sw], check=True)
+    subprocess.run(['ip', 'netns', 'exec', netns, 'ip', 'addr', 'add', '10.9.3.2/24', 'dev',
+                    ctl_col], check=True)
+    dump = f'{work}/region.bin'
+    col = subprocess.Popen(
+        ['ip', 'netns', 'exec', netns, collector, *eal, f'--file-prefix=e2ecol{tag}', f'--vdev=net_af_packet0,iface={rdma_col}',
+         '--', '--region', f'kw:{REGION}', '--ip', '10.9.2.2', '--listen', '10.9.3.2:0',
+         '--stats-json', f'{work}/collector.json', '--dump-region', f'kw={dump}'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    procs.append(col)
+    m, _ = wait_for_line(col, r'handshake on 10\.9\.3\.2:(\d+)')
+    port = int(m.group(1)) if m else None
+    check('collector is up', port is not None)
+    if port is None:
+        raise SystemExit(1)
+
+    config = {
+        'rdma': {'connections': [{'name': 'collector', 'collector': f'10.9.3.2:{port}',
+                                  'region': 'kw', 'port': 1, 'ip': '10.9.2.1',
+                                  'mac': '02:00:00:00:02:01'}]},
+        'probe': {'command_port': 0, 'drop_every': drop_every, 'timeout_us': 3000},
+    }
+    with open(f'{work}/config.json', 'w') as f:
+        json.dump(config, f)
+    sw = subprocess.Popen(
+        [softfino, *eal, f'--file-prefix=e2esw{tag}', f'--vdev=net_af_packet0,iface={cmd_sw}',
+         f'--vdev=net_af_packet1,iface={rdma_sw}', '--', '--pipeline', 'rdma_probe',
+         '--config', f'{work}/config.json', '--clock', 'real', '--no-control-socket',
+         '--stats-json', f'{work}/switch.json'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    procs.append(sw)
+    m, said = wait_for_line(sw, r'running on')
+    started = m is not None
+    check('switch connects its queue pair and starts', started, ''.join(said))
+    if not started:
+        raise SystemExit(1)
+
+    results = {}
+    reads = {}
+
+    def on_result(p):
+        data = raw(p[UDP].payload)
+        kind, syndrome, cookie, offset, length, value = struct.unpack('!BBxxIIIQ', data[:24])
+        if kind == 1:
+            reads.setdefault(cookie, {})[offset] = data[24:24 + length]
+        else:
+            results.setdefault(cookie, []).append((kind, syndrome, value))
+
+    sniffer = AsyncSniffer(iface=cmd_host, store=False,
+                           lfilter=lambda p: UDP in p and p[UDP].dport == 4793, prn=on_result)
+    sniffer.start()
+    time.sleep(0.5)
+
+    def command(op, cookie, offset=0, value=0, length=0):
+        return (Ether(src='02:00:00:00:01:01', dst='02:00:00:00:01:02') /
+                IP(src='192.168.1.1', dst='192.168.1.2') / UDP(sport=4792, dport=4792) /
+                Raw(struct.pack('!BxxxIQQI', op, cookie, offset, value, length)))
+
+    rng = random.Random(5)
+    memory = bytearray(REGION)
+    frames, expect_add, expect_read = [], {}, {}
+    running = 0
+    cookie = 0
+    # Writes to [8, 8 + 8 * N_WRITES), FETCH_ADDs on [0, 8), READs of what
+    # the writes left, each after the writes it reads.
+    plan = ['w'] * N_WRITES + ['a'] * N_ADDS
+    rng.shuffle(plan)
+    plan += ['r'] * N_READS
+    for op in plan:
+        cookie += 1
+        if op == 'w':
+            offset = 8 + 8 * (cookie % N_WRITES)
+            value = rng.getrandbits(64)
+            memory[offset:offset + 8] = struct.pack('!Q', value)  # the bytes as sent
+            frames.append(command(1, cookie, offset, value))
+        elif op == 'a':
+            add = rng.randrange(1, 1000)
+            expect_add[cookie] = running
+            running += add
+            frames.append(command(3, cookie, 0, add))
+        else:
+            offset = 8 + 8 * rng.randrange(0, N_WRITES - 100)
+            expect_read[cookie] = bytes(memory[offset:offset + 600])
+            frames.append(command(2, cookie, offset, 0, 600))
+    memory[0:8] = struct.pack('<Q', running)  # host order, as a NIC leaves it
+
+    def answered(c):
+        if c in expect_add:
+            return c in results
+        if c in expect_read:
+            return sum(len(v) for v in reads.get(c, {}).values()) >= 600
+        return True
+
+    # In batches of 16 (no more than the requester's window and its limit
+    # of 16 READs and atomics outstanding, so no command is refused), each waited for until its FETCH_ADDs
+    # and READs are answered; ticks carry resends meanwhile.
+    cookies = list(range(1, len(frames) + 1))
+    for start in range(0, len(frames), 16):
+        for frame in frames[start:start + 16]:
+            sendp(frame, iface=cmd_host, verbose=False)
+        deadline = time.time() + float(os.environ.get('E2E_BATCH_WAIT', '20'))
+        while time.time() < deadline and not all(answered(c)
+                                                 for c in cookies[start:start + 16]):
+            sendp(command(0, 0), iface=cmd_host, verbose=False)
+            time.sleep(0.005)
+    # The last WRITEs: ticks until their resends, if any, are through.
+    for _ in range(50):
+        sendp(command(0, 0), iface=cmd_host, verbose=False)
+        time.sleep(0.01)
+    sniffer.stop()
+
+    sw.send_signal(signal.SIGTERM)
+    sw.wait(timeout=30)
+    col.send_signal(signal.SIGTERM)
+    col.wait(timeout=30)
+    check('both exit cleanly', sw.returncode == 0 and col.returncode == 0,
+          f'switch {sw.returncode}, collector {col.returncode}')
+
+    got_adds = {c: results.get(c) for c in expect_add}
+    wrong = {c: (got_adds[c], expect_add[c]) for c in expect_add
+             if got_adds[c] is None or got_adds[c][0] != (2, 0, expect_add[c])}
+    check(f'each of {N_ADDS} FETCH_ADDs returned the running sum before it', not wrong,
+          list(wrong.items())[:5])
+    bad_reads = [c for c in expect_read
+                 if b''.join(reads.get(c, {}).get(o, b'') for o in sorted(reads.get(c, {})))
+                 != expect_read[c]]
+    check(f'each of {N_READS} READs returned what was written before it', not bad_reads,
+          bad_reads[:5])
+    errors = {c: r for c, r in results.items() if any(k == 3 for k, _, _ in r)}
+    check('no request failed', not errors, list(errors.items())[:5])
+    with open(dump, 'rb') as f:
+        region = f.read()
+    diff = [i for i in range(REGION) if region[i] != memory[i]]
+    check('collector memory holds every WRITE once and the sum of every FETCH_ADD',
+          not diff, f'{len(diff)} bytes differ, first at {diff[:4]}')
+    with open(f'{work}/switch.json') as f:
+        switch_stats = json.load(f)
+    with open(f'{work}/collector.json') as f:
+        col_stats = json.load(f)
+    drops = switch_stats.get('drops', {})
+    qp = col_stats['soft_rnic']['qps'][0]
+    print(f'switch drops: {drops}')
+    print(f'collector QP: {qp}')
+    print(f"switch program: {switch_stats.get('program')}")
+    check('loss was injected', drops.get('injected_loss', 0) > 0, drops)
+    check('the collector saw gaps and duplicates and NAKed them',
+          qp['psn_sequence_errors'] > 0 and qp['duplicates'] > 0, qp)
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    for ifname in (cmd_host, rdma_sw, ctl_sw):
+        subprocess.run(['ip', 'link', 'del', ifname], stderr=subprocess.DEVNULL)
+    subprocess.run(['ip', 'netns', 'del', netns], stderr=subprocess.DEVNULL)
+
+finish()
