@@ -17,16 +17,21 @@ std::unique_ptr<pipe::Program> TmProbe::Create() { return std::make_unique<TmPro
 
 absl::Status TmProbe::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
   if (auto s = pipe::CheckTableNames(config, {"port_map"}); !s.ok()) return s;
-  std::array<Destination, RTE_MAX_ETHPORTS> map{};
+  std::array<Destination, kPortKeys> map{};
   absl::Status s = pipe::ForEachEntry(config, "port_map", [&](const pipe::TableEntry& e) {
     if (auto shape = e.CheckShape({"ingress_port"}, {"send"}, {"port", "qid"}); !shape.ok()) {
       return shape;
     }
-    auto in = e.KeyUint("ingress_port", info.port_count - 1u);
+    auto in = e.KeyUint("ingress_port", kPortKeys - 1);
     auto out = e.DataUint("port", info.port_count - 1u);
     auto qid = e.DataUint("qid", 31);
     for (const absl::Status& field : {in.status(), out.status(), qid.status()}) {
       if (!field.ok()) return field;
+    }
+    if (*in >= info.port_count && !pipe::IsRecirculationPort(static_cast<pipe::PortId>(*in))) {
+      return e.Error("key.ingress_port",
+                     absl::StrCat("ingress_port ", *in, " is neither a port of this switch (0..",
+                                  info.port_count - 1, ") nor a pipe's port 68 (68, 196, ...)"));
     }
     if (map[*in].valid) {
       return e.Error("key.ingress_port", absl::StrCat("ingress_port ", *in, " is mapped twice"));
@@ -42,7 +47,7 @@ absl::Status TmProbe::Configure(const nlohmann::json& config, const pipe::Switch
 void TmProbe::Ingress(pipe::PacketBurst& burst) const {
   for (uint16_t i = 0; i < burst.count; ++i) {
     pipe::IngressMetadata& md = burst.md[i];
-    const Destination& d = port_map_[md.ig_intr_md.ingress_port];
+    const Destination& d = port_map_[md.ig_intr_md.ingress_port & (kPortKeys - 1)];
     if (!d.valid) {
       md.Drop(DropReason::kNoRoute);
       continue;

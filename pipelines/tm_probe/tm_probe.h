@@ -30,9 +30,11 @@ class TmProbe final : public pipe::Program {
     pipe::PortId port = 0;
     uint8_t qid = 0;
   };
-  // The port_map table: exact match on the ingress port, small enough to be
-  // a direct-indexed array, as a 9-bit key would be on Tofino.
-  std::array<Destination, RTE_MAX_ETHPORTS> port_map_{};
+  // The port_map table: exact match on the 9-bit ingress port, small enough
+  // to be a direct-indexed array. Front-panel ports and each pipe's port 68
+  // (recirculation and the packet generator's timer packets) are keys.
+  static constexpr size_t kPortKeys = 512;
+  std::array<Destination, kPortKeys> port_map_{};
 };
 
 }  // namespace softfino::pipelines

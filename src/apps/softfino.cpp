@@ -18,6 +18,7 @@
 #include "softfino/control/config_file.h"
 #include "softfino/control/control_server.h"
 #include "softfino/control/eal_args.h"
+#include "softfino/control/pktgen_config.h"
 #include "softfino/control/port_config.h"
 #include "softfino/control/rdma_connections.h"
 #include "softfino/control/replication_config.h"
@@ -149,7 +150,11 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
     return Fail(absl::StrCat("config ", o.config, ": ", replication.status().message()));
   }
 
+  auto pktgen = control::ParsePktgenConfig(config);
+  if (!pktgen.ok()) return Fail(absl::StrCat("config ", o.config, ": ", pktgen.status().message()));
+
   dataplane::SwitchOptions options;
+  options.pktgen = *std::move(pktgen);
   options.port_tm = *std::move(port_tm);
   options.replication = *std::move(replication);
   options.clock = o.clock == "real"      ? dataplane::ClockChoice::kReal

@@ -37,8 +37,9 @@ std::string FormatStatsText(absl::string_view pipeline, const dataplane::StatsSn
     if (stats.drops[r] == 0) continue;
     absl::StrAppendFormat(&out, "    %-26s %12u\n", pipe::kDropReasonNames[r], stats.drops[r]);
   }
-  const std::string copies =
+  std::string copies =
       stats.copies() ? absl::StrFormat(" + %u copies", stats.copies()) : std::string();
+  if (stats.generated()) absl::StrAppendFormat(&copies, " + %u generated", stats.generated());
   absl::StrAppendFormat(&out, "  total: %u received%s, %u forwarded, %u dropped\n",
                         stats.received(), copies, stats.forwarded(), stats.dropped());
   return out;
@@ -71,6 +72,7 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
                           {"polls", t.polls},
                           {"busy_polls", t.busy_polls},
                           {"copies", t.copies},
+                          {"generated", t.generated},
                           {"recirculated", t.recirculated},
                           {"resubmitted", t.resubmitted}});
   }
@@ -90,6 +92,7 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
   }
   j["totals"] = {{"received", stats.received()},
                  {"copies", stats.copies()},
+                 {"generated", stats.generated()},
                  {"forwarded", stats.forwarded()},
                  {"dropped", stats.dropped()}};
   return j;

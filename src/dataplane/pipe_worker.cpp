@@ -3,6 +3,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf_dyn.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace softfino::dataplane {
@@ -12,6 +13,7 @@ using pipe::DropReason;
 namespace {
 
 constexpr tm::Picoseconds kPsBitsPerSecond = 8'000'000'000'000;
+constexpr uint64_t kNotStarted = ~uint64_t{0};
 
 DropReason Charged(DropReason reason, DropReason otherwise) {
   return reason == DropReason::kNone ? otherwise : reason;
@@ -29,7 +31,9 @@ PipeWorker::PipeWorker(PipeSetup setup)
       recirc_(kRecircSlots),
       ingress_free_(s_.port_count, 0),
       egress_(s_.port_count + 1u),
-      departure_(s_.port_count + 1u) {}
+      departure_(s_.port_count + 1u),
+      next_fire_ns_(s_.pktgen.size(), kNotStarted),
+      pktgen_batch_(s_.pktgen.size(), 0) {}
 
 PipeWorker::~PipeWorker() {
   const auto free_all = [](const tm::Dequeued& d) { rte_pktmbuf_free(d.pkt); };
@@ -59,6 +63,9 @@ void PipeWorker::CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n) {
 
 uint32_t PipeWorker::PollOnce() {
   const uint32_t received = s_.clock == ClockMode::kReal ? ReceiveReal() : ReceiveVirtual();
+  // (In virtual time the timers fire inside ReceiveVirtual, in time order
+  // with the arrivals.)
+  if (!s_.pktgen.empty() && s_.clock == ClockMode::kReal) Generate(real_clock_.Now());
   DrainInbox();
   if (s_.clock == ClockMode::kReal) {
     AdvanceEgress(real_clock_.Now());
@@ -72,6 +79,58 @@ uint32_t PipeWorker::PollOnce() {
   // Between polls this pipe holds no table version: old ones may be freed.
   if (s_.qsbr != nullptr) rte_rcu_qsbr_quiescent(s_.qsbr, s_.id);
   return received;
+}
+
+void PipeWorker::Generate(tm::Picoseconds now) {
+  const uint64_t now_ns = now / tm::kPsPerNs;
+  for (size_t a = 0; a < s_.pktgen.size(); ++a) {
+    const pipe::PktgenApp& app = s_.pktgen[a];
+    if (next_fire_ns_[a] == kNotStarted) next_fire_ns_[a] = now_ns + app.period_ns;
+    // Virtual time jumps from arrival to arrival, so every firing it passed
+    // is made up (up to a bound, for replays with gaps of hours). In real
+    // time, firings missed while the pipe was busy are not made up in a
+    // burst: the timer slips, as a late timer would.
+    const unsigned max_firings = s_.clock == ClockMode::kVirtual ? 1024 : 1;
+    for (unsigned fired = 0; fired < max_firings && now_ns >= next_fire_ns_[a]; ++fired) {
+      next_fire_ns_[a] += app.period_ns;
+      (void)Fire(app, a, now);
+    }
+    if (next_fire_ns_[a] <= now_ns) next_fire_ns_[a] = now_ns + app.period_ns;
+  }
+}
+
+uint32_t PipeWorker::Fire(const pipe::PktgenApp& app, size_t a, tm::Picoseconds now) {
+  // In virtual time a firing enters at the arrival that passed its time:
+  // the traffic manager takes packets in time order.
+  const uint64_t now_ns = now / tm::kPsPerNs;
+  uint32_t made = 0;
+  for (uint16_t b = 0; b < app.batches; ++b) {
+    const uint16_t batch_id = pktgen_batch_[a]++;
+    for (uint32_t first = 0; first < app.packets_per_batch; first += pipe::kBurstSize) {
+      const uint16_t n = static_cast<uint16_t>(
+          std::min<uint32_t>(pipe::kBurstSize, app.packets_per_batch - first));
+      stats_.generated.Add(n);
+      made += n;
+      if (rte_pktmbuf_alloc_bulk(s_.pool, burst_.pkts, n) != 0) {
+        stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(n);
+        continue;
+      }
+      for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = burst_.pkts[i];
+        auto* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, app.packet_len));
+        std::memset(data, 0, app.packet_len);
+        pipe::PktgenTimerHeader h{};
+        h.pipe_app = static_cast<uint8_t>(((s_.id & 0x3) << 3) | (app.app_id & 0x7));
+        h.batch_id = rte_cpu_to_be_16(batch_id);
+        h.packet_id = rte_cpu_to_be_16(static_cast<uint16_t>(first + i));
+        std::memcpy(data, &h, sizeof(h));
+      }
+      burst_.Reset(n, pipe::PktgenPort(s_.id), now_ns, s_.id);
+      arrival_.fill(now);
+      RunIngress();
+    }
+  }
+  return made;
 }
 
 void PipeWorker::Flush() {
@@ -128,6 +187,7 @@ uint32_t PipeWorker::ReceiveVirtual() {
     CountRx(q.port, stage.pkts, stage.count);
   }
   burst_.count = 0;
+  bool timer_due = false;
   const size_t kRecircSource = rx_stages_.size();
   // A program that recirculates is run a packet at a time (see
   // Program::UsesRecirculation), and before each arrival the recirculation
@@ -152,6 +212,14 @@ uint32_t PipeWorker::ReceiveVirtual() {
       best = kRecircSource, best_port = recirc_port_, best_arrival = recirc_[recirc_head_].arrival;
     }
     if (best > kRecircSource) break;
+    if (!s_.pktgen.empty()) {
+      // Timers are a source like the ports: one due before this arrival
+      // ends the burst, and fires before the packet is taken.
+      if (NextTimerPs(best_arrival) <= best_arrival) {
+        timer_due = true;
+        break;
+      }
+    }
     rte_mbuf* pkt;
     bool stage_dry = false;
     if (best == kRecircSource) {
@@ -161,8 +229,9 @@ uint32_t PipeWorker::ReceiveVirtual() {
     } else {
       RxStage& stage = rx_stages_[best];
       pkt = stage.pkts[stage.next++];
-      ingress_free_[best_port] = best_arrival + (pkt->pkt_len + tm::kWireOverheadBytes) *
-                                                    (kPsBitsPerSecond / s_.port_rate_bps[best_port]);
+      ingress_free_[best_port] =
+          best_arrival + (pkt->pkt_len + tm::kWireOverheadBytes) *
+                             (kPsBitsPerSecond / s_.port_rate_bps[best_port]);
       stage_dry = stage.next == stage.count;
     }
     arrival_[burst_.count] = best_arrival;
@@ -172,7 +241,30 @@ uint32_t PipeWorker::ReceiveVirtual() {
   }
   const uint16_t taken = burst_.count;
   if (taken) RunIngress();
-  return taken;
+  if (!timer_due) return taken;
+  // The timers due first, before the next arrival, each at its own time.
+  uint32_t generated = 0;
+  for (size_t a = 0; a < s_.pktgen.size(); ++a) {
+    const tm::Picoseconds due = static_cast<tm::Picoseconds>(next_fire_ns_[a]) * tm::kPsPerNs;
+    if (next_fire_ns_[a] == kNotStarted || due > next_timer_bound_) continue;
+    next_fire_ns_[a] += s_.pktgen[a].period_ns;
+    virtual_now_ = std::max(virtual_now_, due);
+    generated += Fire(s_.pktgen[a], a, virtual_now_);
+  }
+  return taken + generated;
+}
+
+tm::Picoseconds PipeWorker::NextTimerPs(tm::Picoseconds first_arrival) {
+  tm::Picoseconds next = tm::kNever;
+  for (size_t a = 0; a < s_.pktgen.size(); ++a) {
+    // A timer starts with the first packet the replay brings.
+    if (next_fire_ns_[a] == kNotStarted) {
+      next_fire_ns_[a] = first_arrival / tm::kPsPerNs + s_.pktgen[a].period_ns;
+    }
+    next = std::min(next, static_cast<tm::Picoseconds>(next_fire_ns_[a]) * tm::kPsPerNs);
+  }
+  next_timer_bound_ = next;
+  return next;
 }
 
 void PipeWorker::RunIngress() {
@@ -303,8 +395,7 @@ void PipeWorker::Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original,
 
 void PipeWorker::Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
                          tm::Picoseconds arrival) {
-  tm::EgressPort* tm_port =
-      port == recirc_port_ ? recirc_tm_.get() : s_.owned_ports[port].get();
+  tm::EgressPort* tm_port = port == recirc_port_ ? recirc_tm_.get() : s_.owned_ports[port].get();
   if (tm_port == nullptr) {
     TmTag* tag = RTE_MBUF_DYNFIELD(pkt, s_.tm_tag_offset, TmTag*);
     tag->arrival = arrival;

@@ -14,6 +14,12 @@ uint64_t StatsSnapshot::copies() const {
   return n;
 }
 
+uint64_t StatsSnapshot::generated() const {
+  uint64_t n = 0;
+  for (const auto& p : pipes) n += p.generated;
+  return n;
+}
+
 uint64_t StatsSnapshot::forwarded() const {
   uint64_t n = 0;
   for (const auto& p : ports) n += p.tx_packets;

@@ -135,6 +135,7 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
     setup.recirculation.rate_bps = 100'000'000'000;  // as Tofino-1's recirculation ports
     setup.pool = ports_->pool();
     setup.qsbr = qsbr_;
+    setup.pktgen = options.pktgen;
     for (uint16_t port = 0; port < port_count; ++port) {
       setup.port_rate_bps.push_back(port_tm_[port].rate_bps);
       const uint16_t owner = port % pipes;
@@ -233,6 +234,7 @@ StatsSnapshot Switch::Snapshot() const {
     pipe_totals.polls = s.polls.value();
     pipe_totals.busy_polls = s.busy_polls.value();
     pipe_totals.copies = s.copies.value();
+    pipe_totals.generated = s.generated.value();
     pipe_totals.recirculated = s.recirculated.value();
     pipe_totals.resubmitted = s.resubmitted.value();
     for (uint16_t port = 0; port < ports_->count(); ++port) {

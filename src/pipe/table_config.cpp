@@ -147,7 +147,8 @@ absl::Status CheckTableNames(const nlohmann::json& config,
   if (!config.is_object()) return absl::InvalidArgumentError("the config must be a JSON object");
   // Everything but "tables" belongs to the switch (control/*_config.h).
   if (auto s = CheckMembers(config, "config",
-                            {"tables", "ports", "multicast_groups", "mirror_sessions"});
+                            {"tables", "ports", "multicast_groups", "mirror_sessions", "pktgen",
+                             "rdma"});
       !s.ok()) {
     return s;
   }

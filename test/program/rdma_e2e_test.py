@@ -79,6 +79,8 @@ try:
                                   'region': 'kw', 'port': 1, 'ip': '10.9.2.1',
                                   'mac': '02:00:00:00:02:01'}]},
         'probe': {'command_port': 0, 'drop_every': drop_every, 'timeout_us': 3000},
+        # Timer packets every millisecond: resends need no command to carry them.
+        'pktgen': [{'app': 0, 'period_us': 1000}],
     }
     with open(f'{work}/config.json', 'w') as f:
         json.dump(config, f)
@@ -203,6 +205,8 @@ try:
     print(f'collector QP: {qp}')
     print(f"switch program: {switch_stats.get('program')}")
     check('loss was injected', drops.get('injected_loss', 0) > 0, drops)
+    check('timer packets arrived (real-time packet generator)',
+          switch_stats['totals']['generated'] > 0, switch_stats['totals'])
     check('the collector saw gaps and duplicates and NAKed them',
           qp['psn_sequence_errors'] > 0 and qp['duplicates'] > 0, qp)
 finally:

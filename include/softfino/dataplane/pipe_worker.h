@@ -22,6 +22,7 @@
 #include "softfino/dataplane/ports.h"
 #include "softfino/dataplane/stats.h"
 #include "softfino/pipe/packet_burst.h"
+#include "softfino/pipe/pktgen.h"
 #include "softfino/pipe/program.h"
 #include "softfino/tm/egress_port.h"
 #include "softfino/tm/replication.h"
@@ -56,6 +57,7 @@ struct PipeSetup {
   // Table versions (pipe/versioned.h): this pipe reports a quiescent state
   // after every poll, as reader `id`. Null: no reporting.
   rte_rcu_qsbr* qsbr = nullptr;
+  std::vector<pipe::PktgenApp> pktgen;  // the packet generator's timer apps
 };
 
 class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
@@ -89,6 +91,13 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   uint32_t ReceiveVirtual();  // returns the packets taken into burst_
   void CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n);
   void RunIngress();
+  // Fires the packet generator's timer apps that are due at `now`.
+  void Generate(tm::Picoseconds now);
+  // One firing of app `index` at `now`; returns the packets it made.
+  uint32_t Fire(const pipe::PktgenApp& app, size_t index, tm::Picoseconds now);
+  // Virtual time: when the next timer is due (starting timers that have not
+  // started at `first_arrival`), remembered in next_timer_bound_.
+  tm::Picoseconds NextTimerPs(tm::Picoseconds first_arrival);
   // What the deparser and TM do with one packet after ingress.
   void Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Picoseconds arrival,
                uint16_t index);
@@ -128,6 +137,9 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   tm::Picoseconds virtual_now_ = 0;
   std::vector<pipe::EgressBurst> egress_;  // per port slot
   std::vector<std::array<tm::Picoseconds, pipe::kBurstSize>> departure_;  // of egress_ packets
+  std::vector<uint64_t> next_fire_ns_;  // per pktgen app; kNotStarted until the first poll
+  std::vector<uint16_t> pktgen_batch_;  // per pktgen app: the next batch_id
+  tm::Picoseconds next_timer_bound_ = 0;
   PipeStats stats_;
 };
 

@@ -23,6 +23,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) PipeStats {
   pipe::Counter polls;       // rounds over the pipe's RX queues
   pipe::Counter busy_polls;  // rounds that received at least one packet
   pipe::Counter copies;      // packets made by multicast and mirroring
+  pipe::Counter generated;   // packets made by the packet generator
   pipe::Counter recirculated, resubmitted;  // extra passes through ingress
   std::array<pipe::Counter, pipe::kDropReasonCount> drops;
   std::array<PortCounters, RTE_MAX_ETHPORTS> ports;
@@ -37,7 +38,7 @@ struct PortTotals {
 struct PipeTotals {
   unsigned lcore = 0;
   uint64_t polls = 0, busy_polls = 0;
-  uint64_t rx_packets = 0, tx_packets = 0, dropped = 0, copies = 0;
+  uint64_t rx_packets = 0, tx_packets = 0, dropped = 0, copies = 0, generated = 0;
   uint64_t recirculated = 0, resubmitted = 0;
 };
 
@@ -56,7 +57,8 @@ struct StatsSnapshot {
   double seconds = 0;  // since the switch started forwarding
 
   uint64_t received() const;
-  uint64_t copies() const;  // received + copies = forwarded + dropped
+  uint64_t copies() const;     // received + copies + generated = forwarded + dropped
+  uint64_t generated() const;
   uint64_t forwarded() const;
   uint64_t dropped() const;
 };

@@ -34,6 +34,7 @@ struct SwitchOptions {
   // link speed (10G when the device does not say) and the defaults.
   std::vector<std::optional<tm::EgressPortConfig>> port_tm;
   tm::Replication replication;  // multicast groups and mirror sessions
+  std::vector<pipe::PktgenApp> pktgen;  // timer apps, run in every pipe
 };
 
 class Switch {
