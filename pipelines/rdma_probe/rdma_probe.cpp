@@ -258,6 +258,13 @@ void RdmaProbe::Answer(rte_mbuf* m, pipe::IngressMetadata& md, PipeQp& qp) const
     return;
   }
   r.length = rte_cpu_to_be_32(len);
+  // The result's headers are longer than the answer's (an MTU-sized READ
+  // response at MTU 2048 or more would not fit the mbuf any more).
+  const uint32_t room = rte_pktmbuf_data_room_size(m->pool) - m->data_off;
+  if (kResultHeaders + sizeof(ResultWire) + len > room) {
+    md.Drop(DropReason::kRdmaBadPacket);
+    return;
+  }
   WriteResult(m, r, data, len);
   md.ig_intr_md_for_tm.ucast_egress_port = command_port_;
 }
