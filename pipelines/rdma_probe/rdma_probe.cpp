@@ -4,7 +4,9 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -93,11 +95,37 @@ nlohmann::json RdmaProbe::Counters() const {
 }
 
 absl::Status RdmaProbe::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
-  const nlohmann::json probe = config.is_object() ? config.value("probe", nlohmann::json::object())
-                                                  : nlohmann::json::object();
-  command_port_ = probe.value("command_port", uint16_t{0});
-  drop_every_ = probe.value("drop_every", 0u);
-  const uint64_t timeout_us = probe.value("timeout_us", uint64_t{1000});
+  if (info.pipe_count != 1) {
+    // Answers reach whichever pipe RSS picks, and a pipe can only act on
+    // its own queue pair.
+    return absl::InvalidArgumentError(
+        "rdma_probe runs in one pipe (--fp-cores 1): the collector's answers must reach the "
+        "pipe whose queue pair they belong to, which RSS does not promise");
+  }
+  nlohmann::json probe = nlohmann::json::object();
+  if (config.is_object() && config.contains("probe")) probe = config["probe"];
+  if (!probe.is_object()) return absl::InvalidArgumentError("probe: expected an object");
+  uint64_t fields[3] = {0, 0, 1000};  // command_port, drop_every, timeout_us
+  const char* names[3] = {"command_port", "drop_every", "timeout_us"};
+  for (const auto& [key, value] : probe.items()) {
+    const auto* at = std::find_if(std::begin(names), std::end(names),
+                                  [&](const char* n) { return key == n; });
+    if (at == std::end(names)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "probe: unknown field \"", key, "\"; it has command_port, drop_every, timeout_us"));
+    }
+    if (!value.is_number_unsigned()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("probe.", key, " must be a non-negative integer"));
+    }
+    fields[at - std::begin(names)] = value.get<uint64_t>();
+  }
+  if (fields[2] == 0 || fields[2] > 10'000'000) {
+    return absl::InvalidArgumentError("probe.timeout_us must be 1 .. 10000000");
+  }
+  command_port_ = static_cast<pipe::PortId>(std::min<uint64_t>(fields[0], 0xffff));
+  drop_every_ = static_cast<uint32_t>(std::min<uint64_t>(fields[1], 0xffffffff));
+  const uint64_t timeout_us = fields[2];
   if (command_port_ >= info.port_count) {
     return absl::InvalidArgumentError(absl::StrCat("probe.command_port ", command_port_,
                                                    " does not exist; the switch has ports 0..",
@@ -112,6 +140,11 @@ absl::Status RdmaProbe::Configure(const nlohmann::json& config, const pipe::Swit
   }
   qps_.clear();
   for (const rdma::ConnectedQueuePair& c : *conns) {
+    if (c.port == command_port_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "probe.command_port ", command_port_,
+          " is also the port towards the collector; commands and answers need their own ports"));
+    }
     auto builder = rdma::RoceBuilder::Create(c.RequestEndpoint(), c.remote.qpn);
     if (!builder.ok()) return builder.status();
     rdma::RcRequesterConfig rc;
@@ -203,7 +236,7 @@ void RdmaProbe::Command(rte_mbuf* m, pipe::IngressMetadata& md, PipeQp& qp) cons
   // job (and the test's point).
   const uint64_t now = md.ig_intr_md.ingress_mac_tstamp;
   if (!qp.requester.Post(f, rte_be_to_cpu_32(c.cookie), now)) {
-    md.Drop(DropReason::kRdmaWindowFull);
+    md.Drop(qp.requester.in_error() ? DropReason::kRdmaQpError : DropReason::kRdmaWindowFull);
     return;
   }
   // While older requests are due again, this packet carries the oldest of
@@ -232,7 +265,9 @@ void RdmaProbe::Answer(rte_mbuf* m, pipe::IngressMetadata& md, PipeQp& qp) const
   ResultWire r{};
   const uint8_t* data = nullptr;
   uint32_t len = 0;
+  std::optional<uint32_t> refused_psn;
   auto on_complete = [&](const rdma::Completion& c) {
+    if (c.kind == rdma::Completion::Kind::kError && c.syndrome != 0) refused_psn = c.psn;
     using Kind = rdma::Completion::Kind;
     if (c.kind == Kind::kReadData) {
       r.kind = static_cast<uint8_t>(Result::kReadData);
@@ -252,6 +287,11 @@ void RdmaProbe::Answer(rte_mbuf* m, pipe::IngressMetadata& md, PipeQp& qp) const
     r.cookie = rte_cpu_to_be_32(static_cast<uint32_t>(c.cookie));
   };
   qp.requester.OnAnswer(p, md.ig_intr_md.ingress_mac_tstamp, on_complete);
+  // A refused request (bad offset, unaligned atomic) puts an RC QP in the
+  // error state. softfino's collector keeps the refused PSN expected (see
+  // rc_responder.h), so the probe carries on from there, as a slow path
+  // reconnecting would; the refusal and every flushed request were counted.
+  if (refused_psn && qp.requester.in_error()) qp.requester.Reset(*refused_psn);
   if (r.kind == 0) {
     // Nothing to report: the packet is free to carry a resend.
     Resend(m, md, qp, DropReason::kRdmaAnswerConsumed);

@@ -144,7 +144,6 @@ try:
             offset = 8 + 8 * rng.randrange(0, N_WRITES - 100)
             expect_read[cookie] = bytes(memory[offset:offset + 600])
             frames.append(command(2, cookie, offset, 0, 600))
-    memory[0:8] = struct.pack('<Q', running)  # host order, as a NIC leaves it
 
     def answered(c):
         if c in expect_add:
@@ -165,6 +164,34 @@ try:
                                                  for c in cookies[start:start + 16]):
             sendp(command(0, 0), iface=cmd_host, verbose=False)
             time.sleep(0.005)
+    def await_result(c):
+        deadline = time.time() + 20
+        while time.time() < deadline and c not in results:
+            sendp(command(0, 0), iface=cmd_host, verbose=False)
+            time.sleep(0.005)
+        return results.get(c)
+
+    # A refused request: a WRITE past the region's end is NAKed (remote
+    # access error) and comes back as an error result; the queue pair goes
+    # on from there (a FETCH_ADD barrier first, so nothing waits behind it).
+    cookie += 1
+    expect_add[cookie] = running
+    running += 5
+    sendp(command(3, cookie, 0, 5), iface=cmd_host, verbose=False)
+    await_result(cookie)
+    cookie += 1
+    refused = cookie
+    sendp(command(1, refused, REGION, 1), iface=cmd_host, verbose=False)
+    check('a WRITE out of bounds comes back as an error result (NAK remote access error)',
+          await_result(refused) == [(3, 0x62, 0)], results.get(refused))
+    cookie += 1
+    expect_add[cookie] = running
+    running += 7
+    sendp(command(3, cookie, 0, 7), iface=cmd_host, verbose=False)
+    check('the queue pair carries on after it', await_result(cookie) == [(2, 0, expect_add[cookie])],
+          results.get(cookie))
+    memory[0:8] = struct.pack('<Q', running)  # host order, as a NIC leaves it
+
     # The last WRITEs: ticks until their resends, if any, are through.
     for _ in range(50):
         sendp(command(0, 0), iface=cmd_host, verbose=False)
@@ -188,7 +215,7 @@ try:
                  != expect_read[c]]
     check(f'each of {N_READS} READs returned what was written before it', not bad_reads,
           bad_reads[:5])
-    errors = {c: r for c, r in results.items() if any(k == 3 for k, _, _ in r)}
+    errors = {c: r for c, r in results.items() if c != refused and any(k == 3 for k, _, _ in r)}
     check('no request failed', not errors, list(errors.items())[:5])
     with open(dump, 'rb') as f:
         region = f.read()

@@ -38,7 +38,8 @@ namespace softfino::pipe {
   X(kRdmaAnswerConsumed, "rdma_answer_consumed")            \
   X(kRdmaBadPacket, "rdma_bad_packet")                      \
   X(kInjectedLoss, "injected_loss")                         \
-  X(kTimerUnused, "timer_unused")
+  X(kTimerUnused, "timer_unused")                           \
+  X(kRdmaQpError, "rdma_qp_error")
 
 enum class DropReason : uint8_t {
 #define SOFTFINO_ENUM(name, text) name,
