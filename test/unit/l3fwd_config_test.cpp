@@ -68,7 +68,7 @@ TEST(L3fwdConfig, NamesTheEntryAndTheProblem) {
             "tables.ipv4_lpm: must be an array of entries");
   EXPECT_EQ(ErrorAfter([](nlohmann::json& c) { c["routes"] = 3; }),
             "config: unknown field 'routes' (expected 'tables', 'ports', 'multicast_groups', "
-            "'mirror_sessions')");
+            "'mirror_sessions', 'pktgen', 'rdma')");
 }
 
 }  // namespace
