@@ -294,6 +294,46 @@ TEST_F(RequesterTest, ADeadResponderErrorsTheQpAfterMaxRetries) {
   EXPECT_EQ(req.count(RequesterEvent::kTimeouts), 4u);
 }
 
+TEST_F(RequesterTest, AReadResponseCompletesTheWritesBeforeItWhoseAcksWereLost) {
+  Connect(0);
+  RcRequester req({.start_psn = 0, .mtu = 256});
+  uint64_t value = 5;
+  PacketFields write;
+  write.opcode = RcOpcode::kWriteOnly;
+  write.vaddr = region_.iova + 64;
+  write.rkey = region_.rkey;
+  write.dma_length = 8;
+  write.ack_req = true;
+  write.payload = {reinterpret_cast<const uint8_t*>(&value), 8};
+  PacketFields read;
+  read.opcode = RcOpcode::kReadRequest;
+  read.vaddr = region_.iova + 64;
+  read.rkey = region_.rkey;
+  read.dma_length = 8;
+  std::vector<Completion> done;
+  std::vector<uint8_t> data;  // copied: the answer's mbuf is freed after OnAnswer
+  auto record = [&](const Completion& c) {
+    done.push_back(c);
+    if (c.kind == Completion::Kind::kReadData) data.assign(c.data.begin(), c.data.end());
+  };
+  int n = 0;
+  auto lose_the_ack = [&] { return n++ == 1; };  // request 0 arrives, its ACK does not
+  ASSERT_TRUE(req.Post(write, 1, 0));
+  Send(req, write, 0, lose_the_ack, record);
+  ASSERT_TRUE(req.Post(read, 2, 0));
+  Send(req, read, 0, lose_the_ack, record);
+  ASSERT_EQ(done.size(), 3u) << "the WRITE done, the READ's data, the READ done";
+  EXPECT_EQ(done[0].cookie, 1u);
+  EXPECT_EQ(done[1].kind, Completion::Kind::kReadData);
+  ASSERT_EQ(data.size(), 8u);
+  uint64_t got;
+  std::memcpy(&got, data.data(), 8);
+  EXPECT_EQ(got, 5u);
+  EXPECT_EQ(done[2].cookie, 2u);
+  EXPECT_EQ(req.outstanding(), 0u);
+  EXPECT_EQ(req.count(RequesterEvent::kOutOfOrderReads), 0u);
+}
+
 TEST_F(RequesterTest, ReadsAndAtomicsOutstandingAreBoundedByMaxRdAtomic) {
   Connect(0);
   RcRequester req({.start_psn = 0, .mtu = 256, .window = 64, .max_rd_atomic = 4});

@@ -353,12 +353,15 @@ void RcRequester::OnAnswer(const RocePacket& p, uint64_t now_ns, OnComplete&& on
         return;
       }
       const uint32_t part = (psn - e.fields.psn) & net::kPsnMask;
-      if (part != e.read_received || index != 0) {
-        // A response packet is missing before this one (or an earlier
-        // request is unanswered): the timeout will ask again.
+      if (part != e.read_received || FirstAwaitingAnswer(index) >= 0) {
+        // A response packet is missing before this one, or an earlier READ
+        // or atomic is unanswered: the timeout will ask again.
         Count(RequesterEvent::kOutOfOrderReads);
         return;
       }
+      // Requests before it were executed first (responses come in order):
+      // WRITEs whose ACKs were lost are done.
+      CompleteUpTo(index, on_complete);
       Count(RequesterEvent::kReadResponses);
       ++e.read_received;
       Completion c;
