@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -265,9 +264,7 @@ void RdmaProbe::Answer(rte_mbuf* m, pipe::IngressMetadata& md, PipeQp& qp) const
   ResultWire r{};
   const uint8_t* data = nullptr;
   uint32_t len = 0;
-  std::optional<uint32_t> refused_psn;
   auto on_complete = [&](const rdma::Completion& c) {
-    if (c.kind == rdma::Completion::Kind::kError && c.syndrome != 0) refused_psn = c.psn;
     using Kind = rdma::Completion::Kind;
     if (c.kind == Kind::kReadData) {
       r.kind = static_cast<uint8_t>(Result::kReadData);
@@ -286,12 +283,11 @@ void RdmaProbe::Answer(rte_mbuf* m, pipe::IngressMetadata& md, PipeQp& qp) const
     }
     r.cookie = rte_cpu_to_be_32(static_cast<uint32_t>(c.cookie));
   };
+  // A refused request (bad offset, unaligned atomic) puts the RC queue pair
+  // in the error state, as on a NIC; it stays there (restarting at the
+  // refused PSN would let a late second NAK for that PSN, from a resend,
+  // fail the next request that reuses it).
   qp.requester.OnAnswer(p, md.ig_intr_md.ingress_mac_tstamp, on_complete);
-  // A refused request (bad offset, unaligned atomic) puts an RC QP in the
-  // error state. softfino's collector keeps the refused PSN expected (see
-  // rc_responder.h), so the probe carries on from there, as a slow path
-  // reconnecting would; the refusal and every flushed request were counted.
-  if (refused_psn && qp.requester.in_error()) qp.requester.Reset(*refused_psn);
   if (r.kind == 0) {
     // Nothing to report: the packet is free to carry a resend.
     Resend(m, md, qp, DropReason::kRdmaAnswerConsumed);
