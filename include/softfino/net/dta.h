@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "softfino/net/address.h"
+#include "softfino/net/reason_counters.h"
 
 namespace softfino::net {
 
@@ -302,11 +303,7 @@ inline constexpr size_t kDtaParseErrorCount = static_cast<size_t>(DtaParseError:
 const char* DtaParseErrorName(DtaParseError e);
 
 // Drops by reason; index kOk counts frames that parsed.
-struct DtaDropCounters {
-  std::array<uint64_t, kDtaParseErrorCount> by_reason{};
-  void Count(DtaParseError e) { ++by_reason[static_cast<size_t>(e)]; }
-  uint64_t operator[](DtaParseError e) const { return by_reason[static_cast<size_t>(e)]; }
-};
+using DtaDropCounters = ReasonCounters<DtaParseError>;
 
 // Parses `frame` (from the Ethernet header) as a report whose base header
 // has `form`. On kOk `*out` holds the report; otherwise `*out` is unchanged.

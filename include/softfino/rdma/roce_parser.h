@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <span>
 
+#include "softfino/net/reason_counters.h"
 #include "softfino/net/roce.h"
 
 namespace softfino::rdma {
@@ -49,11 +50,7 @@ inline constexpr size_t kRoceParseErrorCount = static_cast<size_t>(RoceParseErro
 const char* RoceParseErrorName(RoceParseError e);
 
 // Drops by reason; index kOk counts packets that parsed.
-struct RoceDropCounters {
-  std::array<uint64_t, kRoceParseErrorCount> by_reason{};
-  void Count(RoceParseError e) { ++by_reason[static_cast<size_t>(e)]; }
-  uint64_t operator[](RoceParseError e) const { return by_reason[static_cast<size_t>(e)]; }
-};
+using RoceDropCounters = net::ReasonCounters<RoceParseError>;
 
 // A parsed packet: offsets into the frame it was parsed from, which must
 // outlive it. Offsets of absent extension headers are 0. The header
