@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "pipelines/dta_translator/dta_translator.h"
 #include "pipelines/l3fwd/l3fwd.h"
 #include "pipelines/packet_fates/packet_fates.h"
 #include "pipelines/rdma_probe/rdma_probe.h"
@@ -11,6 +12,9 @@ namespace softfino::pipelines {
 namespace {
 
 constexpr std::array kPrograms = {
+    pipe::ProgramDescriptor{"dta_translator",
+                            "DTA reports become RDMA WRITEs and FETCH_ADDs into collectors",
+                            &DtaTranslator::Create},
     pipe::ProgramDescriptor{"l3fwd", "IPv4/IPv6 LPM router: MAC rewrite, TTL decrement",
                             &L3fwd::Create},
     pipe::ProgramDescriptor{"packet_fates",

@@ -149,6 +149,11 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
   if (!replication.ok()) {
     return Fail(absl::StrCat("config ", o.config, ": ", replication.status().message()));
   }
+  if (absl::Status s = control::AddProgramReplication(program->Replication(), o.pipeline,
+                                                      *port_count, *replication);
+      !s.ok()) {
+    return Fail(absl::StrCat("config ", o.config, ": ", s.message()));
+  }
 
   auto pktgen = control::ParsePktgenConfig(config);
   if (!pktgen.ok()) return Fail(absl::StrCat("config ", o.config, ": ", pktgen.status().message()));

@@ -5,6 +5,8 @@
 #include <rte_errno.h>
 
 #include <cstdio>
+#include <cstring>
+#include <iterator>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -15,6 +17,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "softfino/control/collector.h"
+#include "softfino/control/config_file.h"
+#include "softfino/control/dta_queries.h"
+#include "softfino/dta/layout.h"
 #include "softfino/control/eal_args.h"
 #include "softfino/control/signals.h"
 
@@ -32,6 +37,14 @@ struct AppOptions {
   unsigned exit_when_idle_ms = 0;
   std::string stats_json;
   std::vector<std::string> dumps;
+  std::string dta_layout;
+};
+
+struct QueryOptions {
+  std::string dta_layout;
+  std::vector<std::string> memory;
+  std::vector<std::string> requests;
+  std::string requests_file;
 };
 
 void DefineOptions(CLI::App& app, AppOptions& o) {
@@ -50,8 +63,12 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
       ->default_val("soft");
   app.add_option("--region", o.regions,
                  "A memory region to host, name:size[:access], e.g. dta.keywrite:64M or "
-                 "tea.nat:1G:rw (access letters r, w, a; default rwa). Repeatable")
-      ->required();
+                 "tea.nat:1G:rw (access letters r, w, a; default rwa). Repeatable");
+  app.add_option("--dta-layout", o.dta_layout,
+                 "A JSON file of DTA structure sizes (the translator's \"layout\"): hosts "
+                 "the regions dta.keywrite, dta.keyincrement, dta.append, dta.postcarding "
+                 "that it turns on, sized for it")
+      ->check(CLI::ExistingFile);
   app.add_option("--ip", o.ip,
                  "The collector's IPv4 address on the RoCE network (its GID; the source "
                  "address of the soft RNIC's answers)")
@@ -77,6 +94,16 @@ int Fail(absl::string_view message) {
   return 1;
 }
 
+absl::StatusOr<dta::Layout> LoadLayout(const std::string& path) {
+  auto json = control::LoadJsonFile(path);
+  if (!json.ok()) return json.status();
+  auto config = dta::ParseLayoutConfig(*json);
+  if (!config.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", config.status().message()));
+  auto layout = dta::Layout::Create(*config);
+  if (!layout.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", layout.status().message()));
+  return layout;
+}
+
 int Run(const AppOptions& o) {
   control::CollectorOptions options;
   options.backend =
@@ -86,6 +113,14 @@ int Run(const AppOptions& o) {
     if (!spec.ok()) return Fail(spec.status().message());
     options.regions.push_back(*spec);
   }
+  if (!o.dta_layout.empty()) {
+    auto layout = LoadLayout(o.dta_layout);
+    if (!layout.ok()) return Fail(absl::StrCat("--dta-layout ", layout.status().message()));
+    for (const dta::RegionSize& r : layout->Regions()) {
+      options.regions.push_back({r.name, r.bytes, rdma::kAccessAllRemote});
+    }
+  }
+  if (options.regions.empty()) return Fail("no memory to host: give --region or --dta-layout");
   in_addr addr{};
   if (inet_pton(AF_INET, o.ip.c_str(), &addr) != 1) {
     return Fail(absl::StrCat("--ip '", o.ip, "' is not an IPv4 address like 10.0.0.2"));
@@ -139,9 +174,87 @@ int Run(const AppOptions& o) {
   return rc;
 }
 
+// `softfino-collector query ...`: DTA queries over dumps of the regions
+// (--dump-region), no EAL. One JSON answer per line, in request order.
+int Query(int argc, char** argv) {
+  CLI::App app;
+  QueryOptions o;
+  app.name("softfino-collector query");
+  app.description(
+      "Answers DTA queries from dumps of a collector's regions (--dump-region), one JSON\n"
+      "answer per line. A request (see control/dta_queries.h):\n"
+      "  {\"primitive\": \"keywrite\", \"key\": 7, \"redundancy\": 2, \"threshold\": 1}\n"
+      "  {\"primitive\": \"keyincrement\", \"key\": 7}\n"
+      "  {\"primitive\": \"postcarding\", \"key\": 7, \"known\": [1, 2, 3]}\n"
+      "  {\"primitive\": \"append\", \"list\": 0, \"from\": 0}");
+  app.add_option("--dta-layout", o.dta_layout, "The DTA layout the collector ran with")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--memory", o.memory, "A region's dump, NAME=FILE (dta.keywrite=kw.bin). Repeatable")
+      ->required();
+  app.add_option("--request", o.requests, "A request as JSON. Repeatable");
+  app.add_option("--requests", o.requests_file, "A file of requests, one JSON object per line")
+      ->check(CLI::ExistingFile);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto layout = LoadLayout(o.dta_layout);
+  if (!layout.ok()) return Fail(absl::StrCat("--dta-layout ", layout.status().message()));
+  // 8-byte aligned, as the layouts' reads need.
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> regions;
+  std::vector<std::pair<std::string, size_t>> sizes;
+  for (const std::string& m : o.memory) {
+    const std::vector<std::string> kv = absl::StrSplit(m, absl::MaxSplits('=', 1));
+    if (kv.size() != 2 || kv[0].empty() || kv[1].empty()) {
+      return Fail(absl::StrCat("--memory '", m, "' is not NAME=FILE"));
+    }
+    std::ifstream in(kv[1], std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) return Fail(absl::StrCat("cannot read ", kv[1]));
+    std::vector<uint64_t> words((bytes.size() + 7) / 8);
+    std::memcpy(words.data(), bytes.data(), bytes.size());
+    regions.emplace_back(kv[0], std::move(words));
+    sizes.emplace_back(kv[0], bytes.size());
+  }
+  auto lookup = [&](absl::string_view name) -> std::span<const uint8_t> {
+    for (size_t i = 0; i < regions.size(); ++i) {
+      if (regions[i].first == name) {
+        return {reinterpret_cast<const uint8_t*>(regions[i].second.data()), sizes[i].second};
+      }
+    }
+    return {};
+  };
+  std::vector<std::string> lines = o.requests;
+  if (!o.requests_file.empty()) {
+    std::ifstream in(o.requests_file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) lines.push_back(line);
+    }
+  }
+  int rc = 0;
+  std::string out;
+  for (const std::string& line : lines) {
+    nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
+    absl::StatusOr<nlohmann::json> answer =
+        request.is_discarded()
+            ? absl::InvalidArgumentError(absl::StrCat("query: not JSON: ", line))
+            : control::AnswerDtaQuery(*layout, lookup, request);
+    if (!answer.ok()) {
+      rc = 2;
+      answer = nlohmann::json{{"error", std::string(answer.status().message())}};
+    }
+    absl::StrAppend(&out, answer->dump(), "\n");
+  }
+  std::fputs(out.c_str(), stdout);
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "query") == 0) return Query(argc - 1, argv + 1);
   control::SplitArgs args = control::SplitEalArgs(argc, argv, {"--help", "-h"});
   CLI::App app;
   AppOptions options;

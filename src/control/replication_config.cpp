@@ -104,4 +104,38 @@ absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config,
   return out;
 }
 
+absl::Status AddProgramReplication(const pipe::ProgramReplication& entries,
+                                   absl::string_view program_name, uint16_t port_count,
+                                   tm::Replication& replication) {
+  for (const pipe::ProgramReplication::Group& g : entries.groups) {
+    if (g.group == 0 || replication.multicast_groups.contains(g.group)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "multicast group ", g.group, " is needed by program ", program_name,
+          g.group == 0 ? " (0 is no group)" : "; the config's multicast_groups uses it too: give "
+                                              "that one another id"));
+    }
+    auto& list = replication.multicast_groups[g.group];
+    for (const auto& m : g.members) {
+      if (m.port >= port_count) {
+        return absl::InvalidArgumentError(absl::StrCat("program ", program_name, " replicates to port ",
+                                                       m.port, ", which does not exist"));
+      }
+      list.push_back({m.port, m.rid});
+    }
+  }
+  for (const pipe::ProgramReplication::MirrorSession& s : entries.mirror_sessions) {
+    if (replication.mirror_sessions.contains(s.session)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mirror session ", s.session, " is needed by program ", program_name,
+          "; the config's mirror_sessions uses it too: give that one another id"));
+    }
+    if (s.port >= port_count) {
+      return absl::InvalidArgumentError(absl::StrCat("program ", program_name, " mirrors to port ",
+                                                     s.port, ", which does not exist"));
+    }
+    replication.mirror_sessions[s.session] = {s.port, 0, s.max_len};
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace softfino::control

@@ -343,13 +343,19 @@ void PipeWorker::Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pi
 
 void PipeWorker::Mirror(rte_mbuf* pkt, pipe::MirrorSessionId session, pipe::InstanceType instance,
                         tm::Picoseconds arrival) {
+  MirrorCopy copy = MakeMirrorCopy(pkt, session, instance);
+  if (copy.pkt != nullptr) Enqueue(copy.pkt, copy.port, copy.info, arrival);
+}
+
+PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,
+                                                  pipe::InstanceType instance) {
   const auto it = s_.replication->mirror_sessions.find(session);
   // A copy that cannot be made still counts as made and dropped, so that
   // received + copies = forwarded + dropped holds.
   stats_.copies.Add(1);
   if (it == s_.replication->mirror_sessions.end()) {
     stats_.drops[static_cast<size_t>(DropReason::kNoMirrorSession)].Add(1);
-    return;
+    return {};
   }
   const tm::MirrorSession& ms = it->second;
   // A truncated copy keeps only the first max_len bytes, as Tofino's
@@ -357,13 +363,15 @@ void PipeWorker::Mirror(rte_mbuf* pkt, pipe::MirrorSessionId session, pipe::Inst
   rte_mbuf* copy = rte_pktmbuf_copy(pkt, s_.pool, 0, ms.max_len ? ms.max_len : UINT32_MAX);
   if (copy == nullptr) {
     stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
-    return;
+    return {};
   }
-  tm::PacketInfo info;
-  info.qid = ms.qid;
-  info.instance = instance;
-  info.mirror_session = session;
-  Enqueue(copy, ms.port, info, arrival);
+  MirrorCopy out;
+  out.pkt = copy;
+  out.port = ms.port;
+  out.info.qid = ms.qid;
+  out.info.instance = instance;
+  out.info.mirror_session = session;
+  return out;
 }
 
 // One copy per group member; the original itself serves as the last copy
@@ -453,11 +461,21 @@ void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
   rte_mbuf* tx[pipe::kBurstSize];
   uint16_t n = 0;
   uint64_t bytes = 0;
+  // Egress-to-egress copies are made here, as egress left each packet, but
+  // enqueued only once this burst is done: a copy to this same port would
+  // otherwise run this port's egress again while its burst is half sent.
+  MirrorCopy copies[pipe::kBurstSize];
+  tm::Picoseconds copy_times[pipe::kBurstSize];
+  uint16_t copy_count = 0;
   for (uint16_t i = 0; i < eb.count; ++i) {
     const auto& dprsr = eb.eg_intr_md_for_dprsr[i];
-    if (dprsr.mirror_type != 0) {  // egress-to-egress: a copy as egress left it
-      Mirror(eb.pkts[i], dprsr.mirror_session, pipe::InstanceType::kEgressMirror,
-             departure_[slot][i]);
+    if (dprsr.mirror_type != 0) {
+      MirrorCopy c =
+          MakeMirrorCopy(eb.pkts[i], dprsr.mirror_session, pipe::InstanceType::kEgressMirror);
+      if (c.pkt != nullptr) {
+        copy_times[copy_count] = departure_[slot][i];
+        copies[copy_count++] = c;
+      }
     }
     if (dprsr.drop_ctl) {
       Drop(eb.pkts[i], Charged(dprsr.drop_reason, DropReason::kEgressDrop));
@@ -476,14 +494,18 @@ void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
     tx[n++] = eb.pkts[i];
   }
   eb.count = 0;
-  if (n == 0) return;
-  const uint16_t sent = rte_eth_tx_burst(port, s_.id, tx, n);
-  for (uint16_t i = sent; i < n; ++i) {
-    bytes -= tx[i]->pkt_len;
-    Drop(tx[i], DropReason::kTxFull);
+  if (n != 0) {
+    const uint16_t sent = rte_eth_tx_burst(port, s_.id, tx, n);
+    for (uint16_t i = sent; i < n; ++i) {
+      bytes -= tx[i]->pkt_len;
+      Drop(tx[i], DropReason::kTxFull);
+    }
+    stats_.ports[port].tx_packets.Add(sent);
+    stats_.ports[port].tx_bytes.Add(bytes);
   }
-  stats_.ports[port].tx_packets.Add(sent);
-  stats_.ports[port].tx_bytes.Add(bytes);
+  for (uint16_t i = 0; i < copy_count; ++i) {
+    Enqueue(copies[i].pkt, copies[i].port, copies[i].info, copy_times[i]);
+  }
 }
 
 }  // namespace softfino::dataplane

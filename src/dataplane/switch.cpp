@@ -138,7 +138,7 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
     setup.pktgen = options.pktgen;
     for (uint16_t port = 0; port < port_count; ++port) {
       setup.port_rate_bps.push_back(port_tm_[port].rate_bps);
-      const uint16_t owner = port % pipes;
+      const uint16_t owner = pipe::PipeOfPort(port, pipes);
       if (owner == p) {
         auto tm_port = tm::EgressPort::Create(port, port_tm_[port]);
         if (!tm_port.ok()) return tm_port.status();

@@ -43,7 +43,7 @@ expect help 0 "--pipeline" "--config" "--fp-cores" "--exit-when-idle" "l3fwd" "E
 expect help_after_dashes 0 "--pipeline" "l3fwd" -- "$softfino" -- --help
 expect list 0 "^  l3fwd " -- "$softfino" --list-pipelines
 expect resources 0 "ipv4_lpm +lpm +16384" "fits on Tofino-1" -- "$softfino" -- --pipeline l3fwd --resources
-expect unknown_pipeline nonzero "--pipeline: nosuch not in \{l3fwd" -- "$softfino" -- --pipeline nosuch
+expect unknown_pipeline nonzero "--pipeline: nosuch not in \{" "l3fwd" "dta_translator" -- "$softfino" -- --pipeline nosuch
 expect unknown_option nonzero "--bogus" -- "$softfino" -- --pipeline l3fwd --bogus
 expect missing_pipeline nonzero "--pipeline is required" -- "$softfino" "${eal[@]}" "${ports[@]}"
 expect missing_config nonzero "--config: File does not exist: $work/nope.json" -- \

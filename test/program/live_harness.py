@@ -51,3 +51,74 @@ def wait_for_line(proc, pattern, seconds=30):
 def finish():
     print(f'{len(failures)} failure(s)')
     sys.exit(1 if failures else 0)
+
+
+EAL = ['--no-huge', '--no-shconf', '-m', '256', '--no-pci', '-l', '0', '--log-level=error']
+
+
+class CollectorTestbed:
+    """The links of the RDMA tests, all made here and removed by down():
+
+      host --veth-- switch --veth-- collector (own network namespace)
+                      \\---veth (handshake, 10.9.3.1 -> 10.9.3.2)---/
+
+    The collector lives in its own namespace: DPDK's af_packet names its
+    PACKET_FANOUT group after pid ^ ifindex, which two processes on adjacent
+    pids and interfaces can share by chance (EINVAL); groups are per
+    namespace. The switch's RoCE address is 10.9.2.1, the collector's
+    10.9.2.2 (on the RDMA link, set by the programs, not the kernel)."""
+
+    def __init__(self, prefix):
+        tag = f'{prefix}{os.getpid() % 100000}'
+        self.tag = tag
+        self.host, self.sw_in = f'{tag}a', f'{tag}b'
+        self.sw_rdma, self.col_rdma = f'{tag}c', f'{tag}d'
+        self.sw_ctl, self.col_ctl = f'{tag}e', f'{tag}f'
+        self.netns = tag
+        self.procs = []
+
+    def up(self):
+        subprocess.run(['ip', 'netns', 'add', self.netns], check=True)
+        veth(self.host, self.sw_in)
+        veth(self.sw_rdma, self.col_rdma, self.netns)
+        veth(self.sw_ctl, self.col_ctl, self.netns)
+        subprocess.run(['ip', 'addr', 'add', '10.9.3.1/24', 'dev', self.sw_ctl], check=True)
+        subprocess.run(['ip', 'netns', 'exec', self.netns, 'ip', 'addr', 'add', '10.9.3.2/24',
+                        'dev', self.col_ctl], check=True)
+
+    def start_collector(self, collector, args):
+        """Starts softfino-collector with `args` (after --); returns its
+        handshake port, or None (checked) when it does not come up."""
+        col = subprocess.Popen(
+            ['ip', 'netns', 'exec', self.netns, collector, *EAL, f'--file-prefix={self.tag}col',
+             f'--vdev=net_af_packet0,iface={self.col_rdma}', '--', '--ip', '10.9.2.2',
+             '--listen', '10.9.3.2:0', *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.procs.append(col)
+        self.collector = col
+        m, _ = wait_for_line(col, r'handshake on 10\.9\.3\.2:(\d+)')
+        check('collector is up', m is not None)
+        return int(m.group(1)) if m else None
+
+    def start_switch(self, softfino, args):
+        """Starts softfino with ports 0 (from the host) and 1 (to the
+        collector) and `args` (after --); returns it once running, or None
+        (checked) when it does not start."""
+        sw = subprocess.Popen(
+            [softfino, *EAL, f'--file-prefix={self.tag}sw',
+             f'--vdev=net_af_packet0,iface={self.sw_in}',
+             f'--vdev=net_af_packet1,iface={self.sw_rdma}', '--', *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.procs.append(sw)
+        self.switch = sw
+        m, said = wait_for_line(sw, r'running on')
+        check('switch connects its queue pair(s) and starts', m is not None, ''.join(said))
+        return sw if m else None
+
+    def down(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        for ifname in (self.host, self.sw_rdma, self.sw_ctl):
+            subprocess.run(['ip', 'link', 'del', ifname], stderr=subprocess.DEVNULL)
+        subprocess.run(['ip', 'netns', 'del', self.netns], stderr=subprocess.DEVNULL)

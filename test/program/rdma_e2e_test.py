@@ -25,52 +25,30 @@ import os
 import random
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp, raw
 
-from live_harness import check, finish, require_root, veth, wait_for_line
+from live_harness import CollectorTestbed, check, finish, require_root
 
 softfino, collector = sys.argv[1], sys.argv[2]
 drop_every = int(sys.argv[3]) if len(sys.argv) > 3 else 7
 require_root()
 
-tag = f'{os.getpid() % 100000}'
-cmd_host, cmd_sw = f'sfe{tag}a', f'sfe{tag}b'
-rdma_sw, rdma_col = f'sfe{tag}c', f'sfe{tag}d'
-ctl_sw, ctl_col = f'sfe{tag}e', f'sfe{tag}f'
-# The collector lives in its own namespace: DPDK's af_packet names its
-# PACKET_FANOUT group after pid ^ ifindex, which two processes on adjacent
-# pids and interfaces can share by chance (EINVAL); groups are per namespace.
-netns = f'sfe{tag}'
+bed = CollectorTestbed('sfe')
 work = tempfile.mkdtemp(prefix='rdma_e2e.')
 REGION = 64 * 1024
 N_WRITES, N_ADDS, N_READS = 200, 100, 40
 
 
-eal = ['--no-huge', '--no-shconf', '-m', '256', '--no-pci', '-l', '0', '--log-level=error']
-procs = []
 try:
-    subprocess.run(['ip', 'netns', 'add', netns], check=True)
-    veth(cmd_host, cmd_sw)
-    veth(rdma_sw, rdma_col, netns)
-    veth(ctl_sw, ctl_col, netns)
-    subprocess.run(['ip', 'addr', 'add', '10.9.3.1/24', 'dev', ctl_sw], check=True)
-    subprocess.run(['ip', 'netns', 'exec', netns, 'ip', 'addr', 'add', '10.9.3.2/24', 'dev',
-                    ctl_col], check=True)
+    bed.up()
     dump = f'{work}/region.bin'
-    col = subprocess.Popen(
-        ['ip', 'netns', 'exec', netns, collector, *eal, f'--file-prefix=e2ecol{tag}', f'--vdev=net_af_packet0,iface={rdma_col}',
-         '--', '--region', f'kw:{REGION}', '--ip', '10.9.2.2', '--listen', '10.9.3.2:0',
-         '--stats-json', f'{work}/collector.json', '--dump-region', f'kw={dump}'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    procs.append(col)
-    m, _ = wait_for_line(col, r'handshake on 10\.9\.3\.2:(\d+)')
-    port = int(m.group(1)) if m else None
-    check('collector is up', port is not None)
+    port = bed.start_collector(collector, [
+        '--region', f'kw:{REGION}', '--stats-json', f'{work}/collector.json',
+        '--dump-region', f'kw={dump}'])
     if port is None:
         raise SystemExit(1)
 
@@ -84,18 +62,12 @@ try:
     }
     with open(f'{work}/config.json', 'w') as f:
         json.dump(config, f)
-    sw = subprocess.Popen(
-        [softfino, *eal, f'--file-prefix=e2esw{tag}', f'--vdev=net_af_packet0,iface={cmd_sw}',
-         f'--vdev=net_af_packet1,iface={rdma_sw}', '--', '--pipeline', 'rdma_probe',
-         '--config', f'{work}/config.json', '--clock', 'real', '--no-control-socket',
-         '--stats-json', f'{work}/switch.json'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    procs.append(sw)
-    m, said = wait_for_line(sw, r'running on')
-    started = m is not None
-    check('switch connects its queue pair and starts', started, ''.join(said))
-    if not started:
+    sw = bed.start_switch(softfino, [
+        '--pipeline', 'rdma_probe', '--config', f'{work}/config.json', '--clock', 'real',
+        '--no-control-socket', '--stats-json', f'{work}/switch.json'])
+    if sw is None:
         raise SystemExit(1)
+    col = bed.collector
 
     results = {}
     reads = {}
@@ -108,7 +80,7 @@ try:
         else:
             results.setdefault(cookie, []).append((kind, syndrome, value))
 
-    sniffer = AsyncSniffer(iface=cmd_host, store=False,
+    sniffer = AsyncSniffer(iface=bed.host, store=False,
                            lfilter=lambda p: UDP in p and p[UDP].dport == 4793, prn=on_result)
     sniffer.start()
     time.sleep(0.5)
@@ -158,16 +130,16 @@ try:
     cookies = list(range(1, len(frames) + 1))
     for start in range(0, len(frames), 16):
         for frame in frames[start:start + 16]:
-            sendp(frame, iface=cmd_host, verbose=False)
+            sendp(frame, iface=bed.host, verbose=False)
         deadline = time.time() + float(os.environ.get('E2E_BATCH_WAIT', '20'))
         while time.time() < deadline and not all(answered(c)
                                                  for c in cookies[start:start + 16]):
-            sendp(command(0, 0), iface=cmd_host, verbose=False)
+            sendp(command(0, 0), iface=bed.host, verbose=False)
             time.sleep(0.005)
     def await_result(c):
         deadline = time.time() + 20
         while time.time() < deadline and c not in results:
-            sendp(command(0, 0), iface=cmd_host, verbose=False)
+            sendp(command(0, 0), iface=bed.host, verbose=False)
             time.sleep(0.005)
         return results.get(c)
 
@@ -178,22 +150,22 @@ try:
     cookie += 1
     expect_add[cookie] = running
     running += 5
-    sendp(command(3, cookie, 0, 5), iface=cmd_host, verbose=False)
+    sendp(command(3, cookie, 0, 5), iface=bed.host, verbose=False)
     await_result(cookie)
     cookie += 1
     refused = cookie
-    sendp(command(1, refused, REGION, 1), iface=cmd_host, verbose=False)
+    sendp(command(1, refused, REGION, 1), iface=bed.host, verbose=False)
     check('a WRITE out of bounds comes back as an error result (NAK remote access error)',
           await_result(refused) == [(3, 0x62, 0)], results.get(refused))
     cookie += 1
     after = cookie
-    sendp(command(3, after, 0, 7), iface=cmd_host, verbose=False)
+    sendp(command(3, after, 0, 7), iface=bed.host, verbose=False)
     time.sleep(0.3)
     memory[0:8] = struct.pack('<Q', running)  # host order, as a NIC leaves it
 
     # The last WRITEs: ticks until their resends, if any, are through.
     for _ in range(50):
-        sendp(command(0, 0), iface=cmd_host, verbose=False)
+        sendp(command(0, 0), iface=bed.host, verbose=False)
         time.sleep(0.01)
     sniffer.stop()
 
@@ -238,11 +210,6 @@ try:
     check('the collector saw gaps and duplicates and NAKed them',
           qp['psn_sequence_errors'] > 0 and qp['duplicates'] > 0, qp)
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    for ifname in (cmd_host, rdma_sw, ctl_sw):
-        subprocess.run(['ip', 'link', 'del', ifname], stderr=subprocess.DEVNULL)
-    subprocess.run(['ip', 'netns', 'del', netns], stderr=subprocess.DEVNULL)
+    bed.down()
 
 finish()

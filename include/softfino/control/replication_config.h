@@ -7,11 +7,20 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
+#include "softfino/pipe/program.h"
 #include "softfino/tm/replication.h"
 
 namespace softfino::control {
 
 absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config, uint16_t port_count);
+
+// Adds the entries program `program_name` installs itself to `replication`.
+// A group or session id the config already uses is refused with both
+// owners named, so the user can move the config's entry.
+absl::Status AddProgramReplication(const pipe::ProgramReplication& entries,
+                                   absl::string_view program_name, uint16_t port_count,
+                                   tm::Replication& replication);
 
 }  // namespace softfino::control

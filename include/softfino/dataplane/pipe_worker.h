@@ -108,6 +108,15 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   // Sends a copy of `pkt` to mirror session `session`, arriving at `arrival`.
   void Mirror(rte_mbuf* pkt, pipe::MirrorSessionId session, pipe::InstanceType instance,
               tm::Picoseconds arrival);
+  // The copy Mirror enqueues, and where; pkt is null (and the drop counted)
+  // when the session does not exist or no buffer is left.
+  struct MirrorCopy {
+    rte_mbuf* pkt = nullptr;
+    pipe::PortId port = 0;
+    tm::PacketInfo info;
+  };
+  MirrorCopy MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,
+                            pipe::InstanceType instance);
   void Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original, tm::Picoseconds arrival);
   void DrainInbox();
   void AdvanceEgress(tm::Picoseconds now);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "softfino/dta/append.h"
 #include "softfino/dta/key_increment.h"
 #include "softfino/dta/key_write.h"
@@ -34,6 +35,13 @@ struct LayoutConfig {
   uint64_t postcarding_slots = 0;
   uint8_t postcarding_copies = 2;
 };
+
+// The same configuration as JSON, as the translator's config and the
+// collector's --dta-layout file both give it: an object with any of the
+// fields above by the same names ("keywrite_slots": 1048576, ...); absent
+// fields keep their defaults. Unknown fields and values out of range are
+// refused naming the field.
+absl::StatusOr<LayoutConfig> ParseLayoutConfig(const nlohmann::json& j);
 
 struct RegionSize {
   std::string name;

@@ -39,7 +39,11 @@ namespace softfino::pipe {
   X(kRdmaBadPacket, "rdma_bad_packet")                      \
   X(kInjectedLoss, "injected_loss")                         \
   X(kTimerUnused, "timer_unused")                           \
-  X(kRdmaQpError, "rdma_qp_error")
+  X(kRdmaQpError, "rdma_qp_error")                          \
+  X(kDtaBadReport, "dta_bad_report")       /* the program counts why */ \
+  X(kDtaBatched, "dta_batched")            /* Append: held for its batch's WRITE */ \
+  X(kDtaCached, "dta_cached")              /* Postcarding: held in the path cache */ \
+  X(kDtaCopyUnused, "dta_copy_unused")     /* a redundant copy with nothing to write */
 
 enum class DropReason : uint8_t {
 #define SOFTFINO_ENUM(name, text) name,

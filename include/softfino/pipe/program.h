@@ -17,10 +17,43 @@ namespace softfino::pipe {
 
 class TableControl;  // table_control.h
 
+// The pipe that owns `port`: it runs the port's traffic manager and egress
+// pipeline (and so is the only one to touch state an egress program keeps
+// for that port). Ports are dealt round-robin, as Tofino ties a port to the
+// pipe its number names.
+constexpr uint16_t PipeOfPort(PortId port, uint16_t pipe_count) {
+  return static_cast<uint16_t>(port % pipe_count);
+}
+
 // What the program may rely on about the switch it runs in.
 struct SwitchInfo {
   uint16_t port_count = 0;  // ports are numbered 0 .. port_count-1
   uint16_t pipe_count = 1;  // pipes are numbered 0 .. pipe_count-1
+
+  uint16_t PipeOf(PortId port) const { return PipeOfPort(port, pipe_count); }
+};
+
+// Packet replication entries a program needs (Tofino's PRE multicast groups
+// and mirror sessions), which its own control plane installs, as a
+// bfrt setup script does for a P4 program: e.g. a group that makes N copies
+// of a packet to one port. The switch adds them to those of the config
+// file; an id used by both is refused.
+struct ProgramReplication {
+  struct Member {
+    PortId port = 0;
+    uint16_t rid = 0;
+  };
+  struct Group {
+    uint16_t group = 0;
+    std::vector<Member> members;
+  };
+  struct MirrorSession {
+    MirrorSessionId session = 0;
+    PortId port = 0;
+    uint32_t max_len = 0;  // 0: whole packets
+  };
+  std::vector<Group> groups;
+  std::vector<MirrorSession> mirror_sessions;
 };
 
 class Program {
@@ -53,6 +86,9 @@ class Program {
   // The tables and stateful objects the program would place on a Tofino,
   // stage by stage (softfino --resources).
   virtual std::vector<ResourceUse> Resources() const = 0;
+
+  // The replication entries the program needs, valid after Configure.
+  virtual ProgramReplication Replication() const { return {}; }
 
   // The program's own counters (e.g. its RDMA queue pairs' events), for the
   // exit report and --stats-json under "program"; read by the slow path

@@ -1,0 +1,490 @@
+#include "pipelines/dta_translator/dta_translator.h"
+
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "softfino/rdma/roce_parser.h"
+
+namespace softfino::pipelines {
+
+using pipe::DropReason;
+
+namespace {
+
+constexpr const char* kStructureNames[] = {"keywrite", "keyincrement", "append", "postcarding"};
+constexpr const char* kRefusalNames[] = {"primitive_off", "unknown_list",
+                                         "redundancy_above_rows", "hop_beyond_path"};
+static_assert(std::size(kRefusalNames) == static_cast<size_t>(TranslatorRefusal::kCount));
+
+void EgressDrop(pipe::EgressIntrinsicMetadataForDeparser& dprsr, DropReason reason) {
+  dprsr.drop_ctl = 1;
+  dprsr.drop_reason = reason;
+}
+
+}  // namespace
+
+std::unique_ptr<pipe::Program> DtaTranslator::Create() {
+  return std::make_unique<DtaTranslator>();
+}
+DtaTranslator::~DtaTranslator() = default;
+
+absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
+  auto parsed = ParseTranslatorConfig(config);
+  if (!parsed.ok()) return parsed.status();
+  config_ = *std::move(parsed);
+  auto layout = dta::Layout::Create(config_.layout);
+  if (!layout.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dta_translator.layout: ", layout.status().message()));
+  }
+  layout_ = *std::move(layout);
+  if (!layout_.key_write && !layout_.key_increment && !layout_.append && !layout_.postcarding) {
+    return absl::InvalidArgumentError(
+        "dta_translator.layout turns every primitive off: give at least one of keywrite_slots, "
+        "keyincrement_slots, append_lists, postcarding_slots");
+  }
+  // The collector of a key: CRC-16/ARC, a polynomial none of the slot
+  // hashes use, so a collector's keys still spread over all its slots.
+  auto spread = net::Crc::Create(net::CrcSpec{16, 0x8005, 0, true, true, 0});
+  if (!spread.ok()) return spread.status();
+  spread_hash_.emplace(*std::move(spread));
+
+  collector_of_port_.assign(info.port_count, -1);
+  collectors_.clear();
+  const bool on[kStructures] = {layout_.key_write.has_value(), layout_.key_increment.has_value(),
+                                layout_.append.has_value(), layout_.postcarding.has_value()};
+  const uint64_t bytes[kStructures] = {
+      on[kKeyWrite] ? layout_.key_write->bytes() : 0,
+      on[kKeyIncrement] ? layout_.key_increment->bytes() : 0,
+      on[kAppend] ? layout_.append->bytes() : 0,
+      on[kPostcarding] ? layout_.postcarding->bytes() : 0};
+  for (size_t ci = 0; ci < config_.collectors.size(); ++ci) {
+    const std::string& name = config_.collectors[ci];
+    auto state = std::make_unique<CollectorState>();
+    state->index = static_cast<uint16_t>(ci);
+    bool have_port = false;
+    for (int s = 0; s < kStructures; ++s) {
+      if (!on[s]) continue;
+      const std::string conn_name = absl::StrCat(name, "/", kStructureNames[s]);
+      auto conns = rdma::FindConnection(config, conn_name);
+      if (!conns.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            conns.status().message(), " (the translator reaches collector ", name, "'s ",
+            kStructureNames[s], " structure through connection \"", conn_name, "\")"));
+      }
+      if (conns->empty()) return absl::InvalidArgumentError(conn_name + ": no queue pair");
+      const pipe::PortId port = (*conns)[0].port;
+      if (have_port && port != state->port) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "connection \"", conn_name, "\" uses port ", port, " but collector ", name,
+            "'s other connections use port ", state->port, "; one collector, one port"));
+      }
+      state->port = port;
+      have_port = true;
+      // Only the pipe owning the port runs its egress, so only its queue
+      // pair is used.
+      const uint16_t owner = info.PipeOf(port);
+      const auto it = std::find_if(conns->begin(), conns->end(),
+                                   [&](const rdma::ConnectedQueuePair& c) { return c.pipe == owner; });
+      if (it == conns->end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(conn_name, ": no queue pair for pipe ", owner, ", which owns port ", port));
+      }
+      if (it->remote.length < bytes[s]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "collector ", name, "'s region \"", it->remote.region, "\" is ", it->remote.length,
+            " bytes but the layout's ", kStructureNames[s], " needs ", bytes[s],
+            ": give the collector the same DTA layout as the translator"));
+      }
+      auto builder = rdma::RoceBuilder::Create(it->RequestEndpoint(), it->remote.qpn);
+      if (!builder.ok()) return builder.status();
+      rdma::RcRequesterConfig rc;
+      rc.start_psn = it->remote.psn;
+      rc.mtu = it->remote.mtu;
+      rc.retransmit = false;  // resync: DTA's decision for telemetry
+      state->qps[s] = std::make_unique<QueuePair>(*it, *builder, rc);
+    }
+    if (collector_of_port_[state->port] != -1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "collectors ", config_.collectors[collector_of_port_[state->port]], " and ", name,
+          " both use port ", state->port, "; each collector needs its own port"));
+    }
+    collector_of_port_[state->port] = static_cast<int>(ci);
+    if (layout_.append) {
+      auto batcher = dta::AppendBatcher::Create(*layout_.append);
+      if (!batcher.ok()) return batcher.status();
+      state->batcher.emplace(*std::move(batcher));
+    }
+    if (layout_.postcarding) {
+      auto cache = dta::PostcardCache::Create(*layout_.postcarding, config_.postcard_cache_rows,
+                                              config_.postcarding_path_length);
+      if (!cache.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("dta_translator: ", cache.status().message()));
+      }
+      state->cache.emplace(*std::move(cache));
+    }
+    collectors_.push_back(std::move(state));
+  }
+  ingress_.clear();
+  for (uint16_t p = 0; p < info.pipe_count; ++p) {
+    ingress_.push_back(std::make_unique<IngressCounters>());
+  }
+  return absl::OkStatus();
+}
+
+pipe::ProgramReplication DtaTranslator::Replication() const {
+  pipe::ProgramReplication r;
+  for (size_t c = 0; c < collectors_.size(); ++c) {
+    for (uint16_t copies = 2; copies <= net::kDtaMaxRedundancy; ++copies) {
+      pipe::ProgramReplication::Group g;
+      g.group = static_cast<uint16_t>(config_.multicast_group_base + 4 * c + copies - 1);
+      for (uint16_t rid = 0; rid < copies; ++rid) g.members.push_back({collectors_[c]->port, rid});
+      r.groups.push_back(std::move(g));
+    }
+    if (layout_.append) {
+      r.mirror_sessions.push_back(
+          {static_cast<pipe::MirrorSessionId>(config_.mirror_session_base + c),
+           collectors_[c]->port, 0});
+    }
+  }
+  return r;
+}
+
+int DtaTranslator::CollectorOfKey(uint32_t key) const {
+  if (collectors_.size() == 1) return 0;
+  const net::Crc& h = *spread_hash_;
+  const auto hash =
+      static_cast<uint32_t>(h.Finish(h.UpdateTail(h.Start(), __builtin_bswap32(key), 4)));
+  return static_cast<int>((uint64_t{hash} * collectors_.size()) >> 16);
+}
+
+// ---- ingress ----
+
+void DtaTranslator::Ingress(pipe::PacketBurst& burst) const {
+  IngressCounters& counters = *ingress_[burst.md[0].ig_intr_md.pipe];
+  for (uint16_t i = 0; i < burst.count; ++i) IngressOne(burst.pkts[i], burst.md[i], counters);
+}
+
+void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
+                               IngressCounters& counters) const {
+  const pipe::PortId in = md.ig_intr_md.ingress_port;
+  if (in < collector_of_port_.size() && collector_of_port_[in] >= 0) {
+    Answer(m, md, counters, collector_of_port_[in]);
+    return;
+  }
+  net::DtaReport r;
+  const net::DtaParseError e = net::ParseDtaReport(m, config_.base_form, &r);
+  counters.parse.Count(e);
+  if (e != net::DtaParseError::kOk) {
+    md.Drop(DropReason::kDtaBadReport);
+    return;
+  }
+  auto refuse = [&](TranslatorRefusal why) {
+    counters.refused.Count(why);
+    md.Drop(DropReason::kDtaBadReport);
+  };
+  uint8_t copies = 1;
+  uint32_t spread_key = r.key;
+  int collector = -1;
+  switch (r.opcode) {
+    case net::DtaOpcode::kKeyWrite:
+      if (!layout_.key_write) return refuse(TranslatorRefusal::kPrimitiveOff);
+      copies = r.redundancy;
+      break;
+    case net::DtaOpcode::kKeyIncrement:
+      if (!layout_.key_increment) return refuse(TranslatorRefusal::kPrimitiveOff);
+      if (r.redundancy > layout_.key_increment->rows()) {
+        return refuse(TranslatorRefusal::kRedundancyAboveRows);
+      }
+      copies = r.redundancy;
+      break;
+    case net::DtaOpcode::kAppend:
+      if (!layout_.append) return refuse(TranslatorRefusal::kPrimitiveOff);
+      if (r.list_id >= layout_.append->lists()) return refuse(TranslatorRefusal::kUnknownList);
+      // A list lives on one collector, whole: its ring and head.
+      collector = static_cast<int>(r.list_id % collectors_.size());
+      break;
+    case net::DtaOpcode::kPostcarding:
+      if (!layout_.postcarding) return refuse(TranslatorRefusal::kPrimitiveOff);
+      if (r.hop > config_.postcarding_path_length) return refuse(TranslatorRefusal::kHopBeyondPath);
+      copies = layout_.postcarding->copies();
+      break;
+  }
+  ++counters.reports[static_cast<uint8_t>(r.opcode)];
+  if (collector < 0) collector = CollectorOfKey(spread_key);
+  auto& for_tm = md.ig_intr_md_for_tm;
+  if (copies <= 1) {
+    for_tm.ucast_egress_port = collectors_[collector]->port;
+  } else {
+    for_tm.mcast_grp_a =
+        static_cast<uint16_t>(config_.multicast_group_base + 4 * collector + copies - 1);
+  }
+}
+
+void DtaTranslator::Answer(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounters& counters,
+                           int collector) const {
+  rdma::RocePacket p;
+  if (rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk) {
+    ++counters.answers_bad;
+    md.Drop(DropReason::kRdmaBadPacket);
+    return;
+  }
+  const net::Aeth* aeth = p.aeth();
+  if (p.opcode() == net::RcOpcode::kAcknowledge && aeth != nullptr &&
+      net::AethKindOf(aeth->syndrome) == net::AethKind::kNak) {
+    // The queue pair lives in the egress of the collector's port.
+    ++counters.naks;
+    md.ig_intr_md_for_tm.ucast_egress_port = collectors_[collector]->port;
+    return;
+  }
+  ++counters.acks;
+  md.Drop(DropReason::kRdmaAnswerConsumed);
+}
+
+// ---- egress ----
+
+void DtaTranslator::Egress(pipe::EgressBurst& burst) const {
+  for (uint16_t i = 0; i < burst.count; ++i) {
+    EgressOne(burst.pkts[i], burst.eg_intr_md[i], burst.eg_intr_md_for_dprsr[i]);
+  }
+}
+
+void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
+                              pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  const int ci = eg.egress_port < collector_of_port_.size() ? collector_of_port_[eg.egress_port] : -1;
+  if (ci < 0) {
+    EgressDrop(dprsr, DropReason::kBadEgressPort);
+    return;
+  }
+  CollectorState& c = *collectors_[ci];
+  if (eg.instance_type == pipe::InstanceType::kEgressMirror) {
+    PublishHead(m, c, dprsr);
+    return;
+  }
+  net::DtaReport r;
+  if (net::ParseDtaReport(m, config_.base_form, &r) == net::DtaParseError::kOk) {
+    Translate(m, r, eg.egress_rid, c, dprsr);
+    return;
+  }
+  // A NAK that ingress sent here: resync the queue pair it is for.
+  rdma::RocePacket p;
+  if (rdma::ParseRoce(m, &p) == rdma::RoceParseError::kOk) {
+    for (auto& qp : c.qps) {
+      if (qp && p.bth().qpn() == qp->conn.local.qpn) {
+        ++c.naks;
+        qp->requester.OnAnswer(p, 0, [](const rdma::Completion&) {});
+        break;
+      }
+    }
+  }
+  EgressDrop(dprsr, DropReason::kRdmaAnswerConsumed);
+}
+
+void DtaTranslator::Send(rte_mbuf* m, CollectorState& c, QueuePair& qp, rdma::PacketFields& f,
+                         pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  f.rkey = qp.conn.remote.rkey;
+  f.vaddr += qp.conn.remote.iova;
+  qp.requester.Post(f, 0, 0);  // resync mode: never refused, keeps nothing
+  ++c.requests;
+  if (config_.drop_every != 0 && ++c.sent % config_.drop_every == 0) {
+    ++c.injected_losses;
+    EgressDrop(dprsr, DropReason::kInjectedLoss);
+    return;
+  }
+  if (qp.builder.Build(m, f) != rdma::BuildStatus::kOk) {
+    ++c.build_failures;
+    EgressDrop(dprsr, DropReason::kRdmaBadPacket);
+  }
+}
+
+void DtaTranslator::Translate(rte_mbuf* m, const net::DtaReport& r, uint16_t rid,
+                              CollectorState& c,
+                              pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  rdma::PacketFields f;
+  switch (r.opcode) {
+    case net::DtaOpcode::kKeyWrite: {
+      const auto slot = layout_.key_write->SlotBytes(r.key, r.data);
+      f.opcode = net::RcOpcode::kWriteOnly;
+      f.vaddr = layout_.key_write->SlotOffset(r.key, static_cast<uint8_t>(rid));
+      f.dma_length = dta::kKeyWriteSlotBytes;
+      f.payload = slot;
+      Send(m, c, *c.qps[kKeyWrite], f, dprsr);
+      return;
+    }
+    case net::DtaOpcode::kKeyIncrement:
+      f.opcode = net::RcOpcode::kFetchAdd;
+      f.vaddr = layout_.key_increment->SlotOffset(r.key, static_cast<uint8_t>(rid));
+      f.swap_add = r.counter;
+      Send(m, c, *c.qps[kKeyIncrement], f, dprsr);
+      return;
+    case net::DtaOpcode::kAppend: {
+      dta::AppendBatch batch;
+      if (!c.batcher->Add(r.list_id, r.data, &batch)) {
+        EgressDrop(dprsr, DropReason::kDtaBatched);
+        return;
+      }
+      uint8_t entries[dta::kMaxAppendBatch * dta::kAppendEntryBytes];
+      dta::AppendLayout::PutEntries(batch.values, entries);
+      const dta::AppendLayout& a = *layout_.append;
+      f.opcode = net::RcOpcode::kWriteOnly;
+      f.vaddr = a.EntryOffset(batch.list, batch.position);
+      f.dma_length = static_cast<uint32_t>(a.BatchBytes());
+      f.payload = std::span<const uint8_t>(entries, a.BatchBytes());
+      Send(m, c, *c.qps[kAppend], f, dprsr);
+      if (!dprsr.drop_ctl && a.PublishesHead(batch.position + a.batch())) {
+        dprsr.mirror_type = 1;
+        dprsr.mirror_session =
+            static_cast<pipe::MirrorSessionId>(config_.mirror_session_base + c.index);
+      }
+      return;
+    }
+    case net::DtaOpcode::kPostcarding: {
+      if (rid == 0) {
+        dta::PostcardPath path;
+        const auto outcome = c.cache->Add(r.key, r.hop, r.data, &path);
+        if (outcome == dta::PostcardCache::Outcome::kCached) {
+          EgressDrop(dprsr, DropReason::kDtaCached);
+          return;
+        }
+        ++(outcome == dta::PostcardCache::Outcome::kComplete ? c.paths_complete : c.paths_evicted);
+        const uint8_t copies = layout_.postcarding->copies();
+        if (copies > 1) {
+          PendingPath& p = c.pending[c.next_pending++ % kPendingPaths];
+          p = {r.key, r.data, r.hop, static_cast<uint8_t>(((1u << copies) - 1) & ~1u), path};
+        }
+        SendPath(m, c, path, 0, dprsr);
+        return;
+      }
+      // A later copy of a postcard: write copy `rid` of the path its first
+      // copy emitted, if it emitted one.
+      for (PendingPath& p : c.pending) {
+        if ((p.copies_left & (1u << rid)) && p.report_key == r.key && p.report_hop == r.hop &&
+            p.report_data == r.data) {
+          p.copies_left = static_cast<uint8_t>(p.copies_left & ~(1u << rid));
+          SendPath(m, c, p.path, static_cast<uint8_t>(rid), dprsr);
+          return;
+        }
+      }
+      ++c.copies_unused;
+      EgressDrop(dprsr, DropReason::kDtaCopyUnused);
+      return;
+    }
+  }
+  EgressDrop(dprsr, DropReason::kDtaBadReport);
+}
+
+void DtaTranslator::SendPath(rte_mbuf* m, CollectorState& c, const dta::PostcardPath& path,
+                             uint8_t copy, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  uint8_t bytes[dta::kPostcardPathBytes];
+  dta::PostcardingLayout::PutEncodedPath(path.encoded, bytes);
+  rdma::PacketFields f;
+  f.opcode = net::RcOpcode::kWriteOnly;
+  f.vaddr = layout_.postcarding->SlotOffset(path.key, copy);
+  f.dma_length = dta::kPostcardPathBytes;
+  f.payload = bytes;
+  Send(m, c, *c.qps[kPostcarding], f, dprsr);
+}
+
+void DtaTranslator::PublishHead(rte_mbuf* m, CollectorState& c,
+                                pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  // The clone is of the batch's WRITE: its address names the list.
+  rdma::RocePacket p;
+  QueuePair& qp = *c.qps[kAppend];
+  const dta::AppendLayout& a = *layout_.append;
+  if (rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk || p.reth() == nullptr) {
+    EgressDrop(dprsr, DropReason::kRdmaBadPacket);
+    return;
+  }
+  const uint64_t offset = rte_be_to_cpu_64(p.reth()->vaddr) - qp.conn.remote.iova;
+  const auto list = static_cast<uint32_t>((offset - a.heads_bytes()) / a.ring_bytes());
+  // The list's position now: batches sent since the clone was made went
+  // before this WRITE on the queue pair, so they are in memory when the
+  // collector sees the head.
+  uint8_t head[dta::kAppendHeadBytes];
+  dta::AppendLayout::PutHead(c.batcher->Position(list), head);
+  rdma::PacketFields f;
+  f.opcode = net::RcOpcode::kWriteOnly;
+  f.vaddr = a.HeadOffset(list);
+  f.dma_length = dta::kAppendHeadBytes;
+  f.payload = head;
+  ++c.head_writes;
+  Send(m, c, qp, f, dprsr);
+}
+
+// ---- control path ----
+
+nlohmann::json DtaTranslator::Counters() const {
+  nlohmann::json ingress = {{"reports", nlohmann::json::object()},
+                            {"parse", nlohmann::json::object()},
+                            {"refused", nlohmann::json::object()}};
+  uint64_t acks = 0, naks = 0, bad = 0;
+  for (size_t op = 1; op <= 4; ++op) {
+    uint64_t n = 0;
+    for (const auto& p : ingress_) n += p->reports[op];
+    ingress["reports"][net::DtaOpcodeName(static_cast<net::DtaOpcode>(op))] = n;
+  }
+  for (size_t e = 1; e < net::kDtaParseErrorCount; ++e) {
+    uint64_t n = 0;
+    for (const auto& p : ingress_) n += p->parse.by_reason[e];
+    if (n != 0) ingress["parse"][net::DtaParseErrorName(static_cast<net::DtaParseError>(e))] = n;
+  }
+  for (size_t e = 0; e < std::size(kRefusalNames); ++e) {
+    uint64_t n = 0;
+    for (const auto& p : ingress_) n += p->refused.by_reason[e];
+    if (n != 0) ingress["refused"][kRefusalNames[e]] = n;
+  }
+  for (const auto& p : ingress_) {
+    acks += p->acks;
+    naks += p->naks;
+    bad += p->answers_bad;
+  }
+  ingress["acks"] = acks;
+  ingress["naks"] = naks;
+  ingress["bad_answers"] = bad;
+  nlohmann::json collectors = nlohmann::json::array();
+  for (size_t i = 0; i < collectors_.size(); ++i) {
+    const CollectorState& c = *collectors_[i];
+    nlohmann::json j = {{"name", config_.collectors[i]},
+                        {"port", c.port},
+                        {"requests", c.requests},
+                        {"injected_losses", c.injected_losses},
+                        {"build_failures", c.build_failures},
+                        {"naks", c.naks},
+                        {"head_writes", c.head_writes},
+                        {"paths_complete", c.paths_complete},
+                        {"paths_evicted", c.paths_evicted},
+                        {"copies_unused", c.copies_unused}};
+    if (c.cache) j["paths_cached"] = c.cache->occupied();
+    for (int s = 0; s < kStructures; ++s) {
+      if (!c.qps[s]) continue;
+      const rdma::RcRequester& rq = c.qps[s]->requester;
+      nlohmann::json q = {{"qpn", c.qps[s]->conn.local.qpn}, {"next_psn", rq.next_psn()}};
+      for (auto e : {rdma::RequesterEvent::kPosted, rdma::RequesterEvent::kSequenceNaks,
+                     rdma::RequesterEvent::kFatalNaks, rdma::RequesterEvent::kResyncs,
+                     rdma::RequesterEvent::kLost}) {
+        q[rdma::kRequesterEventNames[static_cast<size_t>(e)]] = rq.count(e);
+      }
+      j[kStructureNames[s]] = std::move(q);
+    }
+    collectors.push_back(std::move(j));
+  }
+  return {{"ingress", std::move(ingress)}, {"collectors", std::move(collectors)}};
+}
+
+std::vector<pipe::ResourceUse> DtaTranslator::Resources() const {
+  // As DTA's Tofino translator places them: ingress parses and picks the
+  // collector (a hash); egress keeps per-QP PSN registers, the Append batch
+  // registers (16 entries per list) and the Postcarding cache (key, hop
+  // bitmap and 5 values per row).
+  return {
+      {"psn", pipe::ResourceKind::kRegister, 1, 16, 32, 32},
+      {"append_position", pipe::ResourceKind::kRegister, 1, 1024, 32, 32},
+      {"append_batch", pipe::ResourceKind::kRegister, 2, 1024 * 16, 32, 32},
+      {"postcard_cache", pipe::ResourceKind::kRegister, 3, 65536 * 7, 32, 32},
+  };
+}
+
+}  // namespace softfino::pipelines

@@ -1,0 +1,149 @@
+// dta_translator: DTA's translator switch. Reports from reporters (UDP to
+// 40040, net/dta.h) become RoCEv2 requests into collectors' memory, laid out
+// as dta/ describes, so no collector CPU touches a report:
+//   Key-Write      N WRITEs of an 8-byte slot (N = the report's redundancy)
+//   Key-Increment  N FETCH_ADDs, one per Count-Min row
+//   Append         one WRITE of B entries per B reports of a list, and every
+//                  head_interval batches a WRITE of the list's head
+//   Postcarding    hop values gathered in a cache; one WRITE of the path per
+//                  copy when a flow's path is whole or evicted
+//
+// Where the work happens, as on a Tofino:
+//   ingress (any pipe)  parses and checks the report, picks the collector
+//                       (a hash of the key; list % collectors for Append) and
+//                       how many copies, and sends it to the collector's
+//                       port: unicast, or to a multicast group making N
+//                       copies with rid 0..N-1.
+//   egress of the collector's port (one pipe owns it)  holds everything
+//                       stateful: the queue pairs' PSNs, the Append batches,
+//                       the Postcarding cache. Each copy becomes one request
+//                       (copy rid = Key-Write copy / Key-Increment row /
+//                       Postcarding copy). An Append batch that must publish
+//                       the head is cloned egress-to-egress; the clone comes
+//                       back through the same egress and becomes the head
+//                       WRITE, right behind its batch.
+// Answers from a collector arrive at ingress on its port (in whichever pipe
+// RSS picks); NAKs are sent on to that port's egress, where the queue pair
+// lives, which resyncs its PSN to the one the collector expects (DTA's
+// decision: telemetry tolerates loss, so nothing is resent; what was lost is
+// counted). ACKs and atomic answers are consumed at ingress.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "pipelines/dta_translator/translator_config.h"
+#include "softfino/dta/append_batcher.h"
+#include "softfino/dta/layout.h"
+#include "softfino/dta/postcard_cache.h"
+#include "softfino/net/crc.h"
+#include "softfino/net/dta.h"
+#include "softfino/net/reason_counters.h"
+#include "softfino/pipe/program.h"
+#include "softfino/rdma/connection.h"
+#include "softfino/rdma/rc_requester.h"
+#include "softfino/rdma/roce_builder.h"
+
+namespace softfino::pipelines {
+
+// Why the translator refused a report that parsed: its config does not
+// allow it. Counted beside net::DtaParseError.
+enum class TranslatorRefusal : uint8_t {
+  kPrimitiveOff,         // the layout gives the primitive no memory
+  kUnknownList,          // Append list >= the layout's lists
+  kRedundancyAboveRows,  // Key-Increment redundancy > the sketch's rows
+  kHopBeyondPath,        // Postcarding hop > postcarding_path_length
+  kCount,
+};
+
+class DtaTranslator final : public pipe::Program {
+ public:
+  static std::unique_ptr<pipe::Program> Create();
+  ~DtaTranslator() override;
+
+  absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
+  void Ingress(pipe::PacketBurst& burst) const override;
+  void Egress(pipe::EgressBurst& burst) const override;
+  std::vector<pipe::ResourceUse> Resources() const override;
+  pipe::ProgramReplication Replication() const override;
+  nlohmann::json Counters() const override;
+
+ private:
+  enum Structure : uint8_t { kKeyWrite, kKeyIncrement, kAppend, kPostcarding, kStructures };
+
+  // One structure's queue pair to one collector: its PSN register (the
+  // requester, in resync mode) and the fields of its requests.
+  struct QueuePair {
+    QueuePair(const rdma::ConnectedQueuePair& c, rdma::RoceBuilder b,
+              const rdma::RcRequesterConfig& rc)
+        : conn(c), builder(b), requester(rc) {}
+    rdma::ConnectedQueuePair conn;
+    rdma::RoceBuilder builder;
+    rdma::RcRequester requester;
+  };
+
+  // A Postcarding path emitted by copy 0 of a postcard, waiting for the
+  // postcard's other copies (rid 1..N-1) to write its other copies. Copies
+  // of one postcard are queued together but other packets may come between
+  // them, so a few are kept, found by the postcard that made them.
+  struct PendingPath {
+    uint32_t report_key = 0, report_data = 0;
+    uint8_t report_hop = 0;
+    uint8_t copies_left = 0;  // bit r: copy r still to write
+    dta::PostcardPath path;
+  };
+  static constexpr int kPendingPaths = 16;
+
+  // Everything the egress of one collector's port keeps.
+  struct alignas(64) CollectorState {
+    pipe::PortId port = 0;
+    uint16_t index = 0;  // in config_.collectors
+    std::array<std::unique_ptr<QueuePair>, kStructures> qps;
+    std::optional<dta::AppendBatcher> batcher;
+    std::optional<dta::PostcardCache> cache;
+    std::array<PendingPath, kPendingPaths> pending{};
+    uint32_t next_pending = 0;
+    uint64_t sent = 0;  // for drop_every
+    // Counters of what this egress did.
+    uint64_t requests = 0, injected_losses = 0, build_failures = 0, naks = 0,
+             head_writes = 0, paths_complete = 0, paths_evicted = 0, copies_unused = 0;
+  };
+
+  // Per pipe ingress counters (each pipe's worker writes only its own).
+  struct alignas(64) IngressCounters {
+    net::DtaDropCounters parse;
+    net::ReasonCounters<TranslatorRefusal> refused;
+    std::array<uint64_t, 5> reports{};  // by opcode 1..4
+    uint64_t acks = 0, naks = 0, answers_bad = 0;
+  };
+
+  void IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounters& counters) const;
+  void Answer(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounters& counters,
+              int collector) const;
+  void EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
+                 pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  void Translate(rte_mbuf* m, const net::DtaReport& r, uint16_t rid, CollectorState& c,
+                 pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  void PublishHead(rte_mbuf* m, CollectorState& c,
+                   pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  // Posts `f` on `qp` and builds it into `m`, or drops `m` (injected loss,
+  // a build failure).
+  void Send(rte_mbuf* m, CollectorState& c, QueuePair& qp, rdma::PacketFields& f,
+            pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  void SendPath(rte_mbuf* m, CollectorState& c, const dta::PostcardPath& path, uint8_t copy,
+                pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  int CollectorOfKey(uint32_t key) const;
+
+  TranslatorConfig config_;
+  dta::Layout layout_;
+  std::optional<net::Crc> spread_hash_;  // key -> collector
+  std::vector<int> collector_of_port_;   // -1: not a collector's port
+  std::vector<std::unique_ptr<CollectorState>> collectors_;
+  std::vector<std::unique_ptr<IngressCounters>> ingress_;  // per pipe
+};
+
+}  // namespace softfino::pipelines
