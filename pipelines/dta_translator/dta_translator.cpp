@@ -105,6 +105,7 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
       rc.start_psn = it->remote.psn;
       rc.mtu = it->remote.mtu;
       rc.retransmit = false;  // resync: DTA's decision for telemetry
+      rc.timeout_ns = uint64_t{config_.probe_timeout_us} * 1000;
       state->qps[s] = std::make_unique<QueuePair>(*it, *builder, rc);
     }
     if (collector_of_port_[state->port] != -1) {
@@ -150,6 +151,12 @@ pipe::ProgramReplication DtaTranslator::Replication() const {
            collectors_[c]->port, 0});
     }
   }
+  if (collectors_.size() > 1) {
+    pipe::ProgramReplication::Group ticks;
+    ticks.group = TickGroup();
+    for (const auto& c : collectors_) ticks.members.push_back({c->port, 0});
+    r.groups.push_back(std::move(ticks));
+  }
   return r;
 }
 
@@ -173,6 +180,16 @@ void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
   const pipe::PortId in = md.ig_intr_md.ingress_port;
   if (in < collector_of_port_.size() && collector_of_port_[in] >= 0) {
     Answer(m, md, counters, collector_of_port_[in]);
+    return;
+  }
+  if (pipe::IsRecirculationPort(in)) {
+    // A timer packet of the packet generator: to every collector's egress.
+    ++counters.timer_packets;
+    if (collectors_.size() == 1) {
+      md.ig_intr_md_for_tm.ucast_egress_port = collectors_[0]->port;
+    } else {
+      md.ig_intr_md_for_tm.mcast_grp_a = TickGroup();
+    }
     return;
   }
   net::DtaReport r;
@@ -233,15 +250,11 @@ void DtaTranslator::Answer(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounte
     return;
   }
   const net::Aeth* aeth = p.aeth();
-  if (p.opcode() == net::RcOpcode::kAcknowledge && aeth != nullptr &&
-      net::AethKindOf(aeth->syndrome) == net::AethKind::kNak) {
-    // The queue pair lives in the egress of the collector's port.
-    ++counters.naks;
-    md.ig_intr_md_for_tm.ucast_egress_port = collectors_[collector]->port;
-    return;
-  }
-  ++counters.acks;
-  md.Drop(DropReason::kRdmaAnswerConsumed);
+  const bool nak = p.opcode() == net::RcOpcode::kAcknowledge && aeth != nullptr &&
+                   net::AethKindOf(aeth->syndrome) == net::AethKind::kNak;
+  ++(nak ? counters.naks : counters.acks);
+  // The queue pair lives in the egress of the collector's port.
+  md.ig_intr_md_for_tm.ucast_egress_port = collectors_[collector]->port;
 }
 
 // ---- egress ----
@@ -260,6 +273,10 @@ void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& 
     return;
   }
   CollectorState& c = *collectors_[ci];
+  // The egress clock, for the queue pairs' probe timeouts.
+  const uint32_t tstamp = eg.enq_tstamp + eg.deq_timedelta;
+  c.clock_ns += static_cast<uint32_t>(tstamp - c.last_tstamp);
+  c.last_tstamp = tstamp;
   if (eg.instance_type == pipe::InstanceType::kEgressMirror) {
     PublishHead(m, c, dprsr);
     return;
@@ -269,26 +286,56 @@ void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& 
     Translate(m, r, eg.egress_rid, c, dprsr);
     return;
   }
-  // A NAK that ingress sent here: resync the queue pair it is for.
+  // An answer that ingress sent here: to the queue pair it is for.
   rdma::RocePacket p;
   if (rdma::ParseRoce(m, &p) == rdma::RoceParseError::kOk) {
     for (auto& qp : c.qps) {
       if (qp && p.bth().qpn() == qp->conn.local.qpn) {
-        ++c.naks;
-        qp->requester.OnAnswer(p, 0, [](const rdma::Completion&) {});
+        ++c.answers;
+        qp->requester.OnAnswer(p, c.clock_ns, [](const rdma::Completion&) {});
         break;
       }
     }
+    EgressDrop(dprsr, DropReason::kRdmaAnswerConsumed);
+    return;
   }
-  EgressDrop(dprsr, DropReason::kRdmaAnswerConsumed);
+  Tick(m, c, dprsr);
+}
+
+void DtaTranslator::Tick(rte_mbuf* m, CollectorState& c,
+                         pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  for (int i = 0; i < kStructures; ++i) {
+    QueuePair* qp = c.qps[(c.next_probe_qp + i) % kStructures].get();
+    if (qp == nullptr) continue;
+    if (const rdma::PacketFields* probe = qp->requester.NextProbe(c.clock_ns)) {
+      c.next_probe_qp = static_cast<uint8_t>((c.next_probe_qp + i + 1) % kStructures);
+      rdma::PacketFields f = *probe;
+      f.vaddr = qp->conn.remote.iova;  // a zero-length WRITE touches nothing
+      f.rkey = qp->conn.remote.rkey;
+      ++c.probes;
+      Build(m, c, *qp, f, dprsr);
+      return;
+    }
+  }
+  EgressDrop(dprsr, DropReason::kTimerUnused);
 }
 
 void DtaTranslator::Send(rte_mbuf* m, CollectorState& c, QueuePair& qp, rdma::PacketFields& f,
                          pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
   f.rkey = qp.conn.remote.rkey;
   f.vaddr += qp.conn.remote.iova;
-  qp.requester.Post(f, 0, 0);  // resync mode: never refused, keeps nothing
   ++c.requests;
+  // Resync mode keeps nothing; it refuses only while recovering.
+  if (!qp.requester.Post(f, 0, c.clock_ns)) {
+    EgressDrop(dprsr, DropReason::kRdmaRecovering);
+    return;
+  }
+  Build(m, c, qp, f, dprsr);
+}
+
+void DtaTranslator::Build(rte_mbuf* m, CollectorState& c, QueuePair& qp,
+                          const rdma::PacketFields& f,
+                          pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
   if (config_.drop_every != 0 && ++c.sent % config_.drop_every == 0) {
     ++c.injected_losses;
     EgressDrop(dprsr, DropReason::kInjectedLoss);
@@ -420,7 +467,7 @@ nlohmann::json DtaTranslator::Counters() const {
   nlohmann::json ingress = {{"reports", nlohmann::json::object()},
                             {"parse", nlohmann::json::object()},
                             {"refused", nlohmann::json::object()}};
-  uint64_t acks = 0, naks = 0, bad = 0;
+  uint64_t acks = 0, naks = 0, bad = 0, timers = 0;
   for (size_t op = 1; op <= 4; ++op) {
     uint64_t n = 0;
     for (const auto& p : ingress_) n += p->reports[op];
@@ -440,7 +487,9 @@ nlohmann::json DtaTranslator::Counters() const {
     acks += p->acks;
     naks += p->naks;
     bad += p->answers_bad;
+    timers += p->timer_packets;
   }
+  ingress["timer_packets"] = timers;
   ingress["acks"] = acks;
   ingress["naks"] = naks;
   ingress["bad_answers"] = bad;
@@ -452,7 +501,8 @@ nlohmann::json DtaTranslator::Counters() const {
                         {"requests", c.requests},
                         {"injected_losses", c.injected_losses},
                         {"build_failures", c.build_failures},
-                        {"naks", c.naks},
+                        {"answers", c.answers},
+                        {"probes", c.probes},
                         {"head_writes", c.head_writes},
                         {"paths_complete", c.paths_complete},
                         {"paths_evicted", c.paths_evicted},
@@ -464,7 +514,8 @@ nlohmann::json DtaTranslator::Counters() const {
       nlohmann::json q = {{"qpn", c.qps[s]->conn.local.qpn}, {"next_psn", rq.next_psn()}};
       for (auto e : {rdma::RequesterEvent::kPosted, rdma::RequesterEvent::kSequenceNaks,
                      rdma::RequesterEvent::kFatalNaks, rdma::RequesterEvent::kResyncs,
-                     rdma::RequesterEvent::kLost}) {
+                     rdma::RequesterEvent::kLost, rdma::RequesterEvent::kProbes,
+                     rdma::RequesterEvent::kRecoveries, rdma::RequesterEvent::kHeldForRecovery}) {
         q[rdma::kRequesterEventNames[static_cast<size_t>(e)]] = rq.count(e);
       }
       j[kStructureNames[s]] = std::move(q);

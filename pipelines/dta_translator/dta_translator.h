@@ -23,10 +23,13 @@
 //                       back through the same egress and becomes the head
 //                       WRITE, right behind its batch.
 // Answers from a collector arrive at ingress on its port (in whichever pipe
-// RSS picks); NAKs are sent on to that port's egress, where the queue pair
-// lives, which resyncs its PSN to the one the collector expects (DTA's
-// decision: telemetry tolerates loss, so nothing is resent; what was lost is
-// counted). ACKs and atomic answers are consumed at ingress.
+// RSS picks) and are sent on to that port's egress, where the queue pairs
+// live: a NAK resyncs its queue pair's PSN to the one the collector expects
+// (DTA's decision: telemetry tolerates loss, so nothing is resent; what was
+// lost is counted); ACKs say what is known executed. Timer packets of the
+// packet generator go to every collector's egress too, where each may
+// carry a probe of a queue pair that went quiet (a NAK or the request after
+// it lost would otherwise stall it for good; see rc_requester.h).
 #pragma once
 
 #include <array>
@@ -108,9 +111,14 @@ class DtaTranslator final : public pipe::Program {
     std::array<PendingPath, kPendingPaths> pending{};
     uint32_t next_pending = 0;
     uint64_t sent = 0;  // for drop_every
+    // Egress time in ns, unwrapped from the TM's 32-bit timestamps.
+    uint64_t clock_ns = 0;
+    uint32_t last_tstamp = 0;
+    uint8_t next_probe_qp = 0;  // round robin over the queue pairs
     // Counters of what this egress did.
-    uint64_t requests = 0, injected_losses = 0, build_failures = 0, naks = 0,
-             head_writes = 0, paths_complete = 0, paths_evicted = 0, copies_unused = 0;
+    uint64_t requests = 0, injected_losses = 0, build_failures = 0, answers = 0,
+             head_writes = 0, paths_complete = 0, paths_evicted = 0, copies_unused = 0,
+             probes = 0;
   };
 
   // Per pipe ingress counters (each pipe's worker writes only its own).
@@ -118,7 +126,7 @@ class DtaTranslator final : public pipe::Program {
     net::DtaDropCounters parse;
     net::ReasonCounters<TranslatorRefusal> refused;
     std::array<uint64_t, 5> reports{};  // by opcode 1..4
-    uint64_t acks = 0, naks = 0, answers_bad = 0;
+    uint64_t acks = 0, naks = 0, answers_bad = 0, timer_packets = 0;
   };
 
   void IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounters& counters) const;
@@ -130,6 +138,11 @@ class DtaTranslator final : public pipe::Program {
                  pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   void PublishHead(rte_mbuf* m, CollectorState& c,
                    pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  // A timer packet: carries the first due probe, or is dropped.
+  void Tick(rte_mbuf* m, CollectorState& c, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  // Builds `f` (PSN set) into `m` for `qp`, or drops `m`.
+  void Build(rte_mbuf* m, CollectorState& c, QueuePair& qp, const rdma::PacketFields& f,
+             pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   // Posts `f` on `qp` and builds it into `m`, or drops `m` (injected loss,
   // a build failure).
   void Send(rte_mbuf* m, CollectorState& c, QueuePair& qp, rdma::PacketFields& f,
@@ -137,6 +150,10 @@ class DtaTranslator final : public pipe::Program {
   void SendPath(rte_mbuf* m, CollectorState& c, const dta::PostcardPath& path, uint8_t copy,
                 pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   int CollectorOfKey(uint32_t key) const;
+  // The multicast group of timer packets: one copy to every collector.
+  uint16_t TickGroup() const {
+    return static_cast<uint16_t>(config_.multicast_group_base + 4 * collectors_.size());
+  }
 
   TranslatorConfig config_;
   dta::Layout layout_;

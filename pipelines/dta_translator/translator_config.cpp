@@ -76,6 +76,10 @@ absl::StatusOr<TranslatorConfig> ParseTranslatorConfig(const nlohmann::json& con
       auto v = Unsigned(value, key, 1, 0xffff - 64);
       if (!v.ok()) return v.status();
       c.mirror_session_base = static_cast<uint16_t>(*v);
+    } else if (key == "probe_timeout_us") {
+      auto v = Unsigned(value, key, 1, 10'000'000);
+      if (!v.ok()) return v.status();
+      c.probe_timeout_us = static_cast<uint32_t>(*v);
     } else if (key == "drop_every") {
       auto v = Unsigned(value, key, 0, 0xffffffff);
       if (!v.ok()) return v.status();
@@ -84,7 +88,8 @@ absl::StatusOr<TranslatorConfig> ParseTranslatorConfig(const nlohmann::json& con
       return absl::InvalidArgumentError(absl::StrCat(
           "dta_translator: unknown field \"", key,
           "\"; it has base_form, collectors, layout, postcarding_path_length, "
-          "postcard_cache_rows, multicast_group_base, mirror_session_base, drop_every"));
+          "postcard_cache_rows, multicast_group_base, mirror_session_base, probe_timeout_us, "
+          "drop_every"));
     }
   }
   if (!has_collectors) {

@@ -35,6 +35,10 @@ struct TranslatorConfig {
   // batch for its head publication.
   uint16_t multicast_group_base = 0xd000;
   uint16_t mirror_session_base = 0xd00;
+  // A queue pair with requests not known executed and nothing heard for
+  // this long is probed (rdma/rc_requester.h, resync mode), on the packet
+  // generator's timer packets: configure "pktgen" to get them.
+  uint32_t probe_timeout_us = 1000;
   // Tests: drop every k-th request to a collector, as a lossy link would.
   uint32_t drop_every = 0;
 };

@@ -19,7 +19,8 @@ RcRequester::RcRequester(const RcRequesterConfig& config)
     : config_(config),
       entries_(new Entry[WindowSize(config.window)]),
       mask_(WindowSize(config.window) - 1),
-      next_psn_(config.start_psn & net::kPsnMask) {
+      next_psn_(config.start_psn & net::kPsnMask),
+      acked_psn_((config.start_psn - 1) & net::kPsnMask) {
   config_.window = mask_ + 1;
 }
 
@@ -35,6 +36,15 @@ bool RcRequester::Post(PacketFields& f, uint64_t cookie, uint64_t now_ns) {
   }
   const uint32_t psns = PsnsOf(f);
   if (!config_.retransmit) {
+    if (probe_ == Probe::kRecovering) {
+      // Until the recovery probe is answered nothing else goes out: then
+      // everything sent before it has reached the responder when it
+      // answers, and its answer names the exact next PSN.
+      Count(RequesterEvent::kHeldForRecovery);
+      return false;
+    }
+    // Requests become outstanding now: the probe clock starts.
+    if (next_psn_ == ((acked_psn_ + 1) & net::kPsnMask)) heard_ns_ = now_ns;
     f.psn = next_psn_;
     next_psn_ = (next_psn_ + psns) & net::kPsnMask;
     Count(RequesterEvent::kPosted);
@@ -105,6 +115,74 @@ void RcRequester::Reset(uint32_t start_psn) {
   retries_ = 0;
   error_ = false;
   next_psn_ = start_psn & net::kPsnMask;
+  acked_psn_ = (start_psn - 1) & net::kPsnMask;
+  probe_ = Probe::kNone;
+}
+
+void RcRequester::ResyncTo(uint32_t psn) {
+  if (next_psn_ == psn) return;
+  if (net::PsnIsAhead(psn, next_psn_)) {
+    counts_[static_cast<size_t>(RequesterEvent::kLost)] += net::PsnDistance(psn, next_psn_);
+  }
+  next_psn_ = psn;
+  Count(RequesterEvent::kResyncs);
+}
+
+void RcRequester::OnResyncAnswer(net::RcOpcode op, uint32_t psn, const net::Aeth* aeth,
+                                 uint64_t now_ns) {
+  if (op == net::RcOpcode::kAcknowledge && aeth != nullptr &&
+      net::AethKindOf(aeth->syndrome) == net::AethKind::kNak) {
+    const bool sequence =
+        (aeth->syndrome & 0x1f) == static_cast<uint8_t>(net::NakCode::kPsnSequenceError);
+    Count(sequence ? RequesterEvent::kSequenceNaks : RequesterEvent::kFatalNaks);
+    // Both leave the responder expecting `psn` (softfino's soft RNIC keeps
+    // a refused PSN expected): send the next request there.
+    ResyncTo(psn);
+    acked_psn_ = (psn - 1) & net::kPsnMask;
+    heard_ns_ = now_ns;
+    probe_ = Probe::kNone;
+    return;
+  }
+  // An ACK (or an atomic's or READ's answer): the responder executed
+  // everything up to `psn` and expects at least psn + 1.
+  const uint32_t expected = (psn + 1) & net::kPsnMask;
+  if (probe_ == Probe::kRecovering && !net::PsnIsAhead(psn, recovery_psn_)) {
+    // The answer to the recovery probe, or to a duplicate at or after it:
+    // exactly what the responder expects next.
+    ResyncTo(expected);
+    probe_ = Probe::kNone;
+  } else if (net::PsnIsAhead(next_psn_, expected)) {
+    ResyncTo(expected);  // never send what it would take as duplicates
+  }
+  if (net::PsnIsAhead(acked_psn_, psn)) {
+    acked_psn_ = psn;
+    heard_ns_ = now_ns;
+    if (probe_ == Probe::kAskedAck) probe_ = Probe::kNone;
+  }
+}
+
+const PacketFields* RcRequester::NextProbe(uint64_t now_ns) {
+  if (config_.retransmit || next_psn_ == ((acked_psn_ + 1) & net::kPsnMask) ||
+      now_ns - heard_ns_ < config_.timeout_ns) {
+    return nullptr;
+  }
+  probe_fields_ = PacketFields{};
+  probe_fields_.opcode = net::RcOpcode::kWriteOnly;
+  probe_fields_.ack_req = true;
+  probe_fields_.dma_length = 0;
+  heard_ns_ = now_ns;  // another timeout before the next step
+  if (probe_ == Probe::kNone) {
+    probe_fields_.psn = next_psn_;
+    next_psn_ = (next_psn_ + 1) & net::kPsnMask;
+    probe_ = Probe::kAskedAck;
+    Count(RequesterEvent::kProbes);
+  } else {
+    recovery_psn_ = (acked_psn_ + 1) & net::kPsnMask;
+    probe_fields_.psn = recovery_psn_;
+    probe_ = Probe::kRecovering;
+    Count(RequesterEvent::kRecoveries);
+  }
+  return &probe_fields_;
 }
 
 }  // namespace softfino::rdma

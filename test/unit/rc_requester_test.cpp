@@ -240,6 +240,101 @@ TEST_F(RequesterTest, ResyncModeMovesToTheExpectedPsnAndCountsTheLost) {
   EXPECT_EQ(rnic_.qp(kRnicQpn)->expected_psn(), 101u);
 }
 
+// DTA's way: WRITEs without ACK requests (the responder ACKs every 16th
+// on its own), requests and answers lost at random, NAKs included. A
+// responder NAKs a gap once and then drops everything until the PSN it
+// expects arrives, so without probes one lost NAK would stall the queue
+// pair for good. The truth is memory: request i writes i + 1 into its own
+// slot, and once the loss stops every request lands again.
+TEST_F(RequesterTest, ResyncModeProbesRecoverFromLostNaksAndNeverStallForGood) {
+  Connect(0xfffff0);
+  RcRequester req({.start_psn = 0xfffff0, .mtu = 256, .retransmit = false, .timeout_ns = 1000});
+  std::mt19937 rng(17);
+  bool lossy = true;
+  auto lose = [&] { return lossy && rng() % 6 == 0; };
+  auto ignore = [](const Completion&) {};
+  uint64_t now = 0;
+  uint64_t values[8192];
+  auto post = [&](uint32_t i) {
+    PacketFields f;
+    f.opcode = RcOpcode::kWriteOnly;
+    f.vaddr = region_.iova + 8 * i;
+    f.rkey = region_.rkey;
+    f.dma_length = 8;
+    values[i] = i + 1;
+    f.payload = {reinterpret_cast<const uint8_t*>(&values[i]), 8};
+    if (!req.Post(f, 0, now)) return;  // held: a recovery probe is unanswered
+    Send(req, f, now, lose, ignore);
+  };
+  auto tick = [&] {  // a timer packet: the chance to probe
+    now += 600;
+    if (const PacketFields* p = req.NextProbe(now)) {
+      PacketFields probe = *p;
+      probe.vaddr = region_.iova;
+      probe.rkey = region_.rkey;
+      Send(req, probe, now, lose, ignore);
+    }
+  };
+  constexpr uint32_t kLossy = 6000, kClean = 200;
+  for (uint32_t i = 0; i < kLossy; ++i) {
+    post(i);
+    if (i % 4 == 0) tick();
+  }
+  lossy = false;
+  for (int t = 0; t < 10; ++t) tick();  // recovers, if it must, without traffic
+  for (uint32_t i = kLossy; i < kLossy + kClean; ++i) post(i);
+  const auto* slots = reinterpret_cast<const uint64_t*>(region_.base);
+  uint32_t landed = 0, clean_landed = 0;
+  for (uint32_t i = 0; i < kLossy + kClean; ++i) {
+    if (slots[i] == 0) continue;
+    ASSERT_EQ(slots[i], i + 1u) << "slot " << i;
+    ++(i < kLossy ? landed : clean_landed);
+  }
+  EXPECT_EQ(clean_landed, kClean) << "the queue pair stayed stalled";
+  EXPECT_EQ(rnic_.qp(kRnicQpn)->expected_psn(), req.next_psn());
+  EXPECT_GT(landed, kLossy / 3);  // 1 in 6 frames lost each way: most gaps cost a few requests
+  EXPECT_GE(landed + req.count(RequesterEvent::kLost) +
+                req.count(RequesterEvent::kHeldForRecovery),
+            uint64_t{kLossy});
+  EXPECT_GT(req.count(RequesterEvent::kResyncs), 0u);
+  EXPECT_GT(req.count(RequesterEvent::kRecoveries), 0u) << "no stall happened: loss too low?";
+}
+
+// A healthy stream that went quiet with requests not yet ACKed: the probe
+// asks for an ACK at a fresh PSN, and nothing is resynced or lost.
+TEST_F(RequesterTest, ResyncModeProbeOfAHealthyStreamLosesNothing) {
+  Connect(40);
+  RcRequester req({.start_psn = 40, .mtu = 256, .retransmit = false, .timeout_ns = 1000});
+  auto never = [] { return false; };
+  auto ignore = [](const Completion&) {};
+  uint64_t value = 3;
+  PacketFields f;
+  f.opcode = RcOpcode::kWriteOnly;
+  f.vaddr = region_.iova;
+  f.rkey = region_.rkey;
+  f.dma_length = 8;
+  f.payload = {reinterpret_cast<const uint8_t*>(&value), 8};
+  for (int i = 0; i < 5; ++i) {  // fewer than the responder's ack_every: no ACK yet
+    ASSERT_TRUE(req.Post(f, 0, 0));
+    Send(req, f, 0, never, ignore);
+  }
+  EXPECT_EQ(req.NextProbe(500), nullptr);  // not quiet for long enough
+  const PacketFields* p = req.NextProbe(1000);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->psn, 45u);
+  EXPECT_TRUE(p->ack_req);
+  PacketFields probe = *p;
+  probe.vaddr = region_.iova;
+  probe.rkey = region_.rkey;
+  Send(req, probe, 1000, never, ignore);
+  EXPECT_EQ(req.NextProbe(5000), nullptr);  // everything is known executed
+  EXPECT_EQ(req.next_psn(), 46u);
+  EXPECT_EQ(rnic_.qp(kRnicQpn)->expected_psn(), 46u);
+  EXPECT_EQ(req.count(RequesterEvent::kResyncs), 0u);
+  EXPECT_EQ(req.count(RequesterEvent::kLost), 0u);
+  EXPECT_EQ(req.count(RequesterEvent::kRecoveries), 0u);
+}
+
 TEST_F(RequesterTest, FatalNakPutsTheQpInErrorUntilReset) {
   Connect(5);
   RcRequester req({.start_psn = 5, .mtu = 256});

@@ -19,6 +19,14 @@ inline constexpr uint16_t kRoceV2UdpPort = 4791;
 inline constexpr uint16_t kDefaultPkey = 0xffff;
 inline constexpr uint32_t kIcrcBytes = 4;
 inline constexpr uint32_t kPsnMask = 0xffffff;  // PSNs are 24 bits and wrap
+
+// PSN arithmetic modulo 2^24: how far `psn` is ahead of `base` (0 .. 2^24-1);
+// values of 2^23 and more mean `psn` is behind.
+constexpr uint32_t PsnDistance(uint32_t base, uint32_t psn) { return (psn - base) & kPsnMask; }
+constexpr bool PsnIsAhead(uint32_t base, uint32_t psn) {
+  const uint32_t d = PsnDistance(base, psn);
+  return d != 0 && d < (1u << 23);
+}
 inline constexpr uint32_t kQpnMask = 0xffffff;
 
 // Base Transport Header opcodes of the Reliable Connected service (opcode

@@ -17,7 +17,23 @@
 // - resync (DTA's decision for telemetry, which tolerates loss): nothing is
 //   kept; on a NAK the next PSN becomes the one the responder expects, so
 //   the stream goes on instead of being NAKed forever. What was lost is
-//   counted, not resent.
+//   counted, not resent. A responder NAKs a gap once and then drops
+//   everything until it sees the PSN it expects, so a lost NAK (or a lost
+//   first request after a resync) would stall the queue pair for good;
+//   NextProbe finds out and recovers, without losing a request of a
+//   healthy stream:
+//     1. requests are outstanding (not known executed) and nothing was
+//        heard for timeout_ns: a zero-length WRITE asking for an ACK, at
+//        the next PSN. A healthy responder ACKs it, and all is known done.
+//     2. still nothing after another timeout_ns: the responder is stuck
+//        waiting for a PSN at or after the last one acknowledged + 1. A
+//        zero-length WRITE at exactly that PSN either is it (executed,
+//        ACKed) or is a duplicate, which the responder re-ACKs with the
+//        newest PSN it executed. Either ACK says what it expects next: the
+//        next PSN goes there. Until that answer comes, Post refuses new
+//        requests: had they gone out, a responder that was only slow (not
+//        stuck) would execute them after answering the probe, and the next
+//        PSN would be moved back under them.
 //
 // Resends are pulled, not pushed (NextResend): the data plane sends one
 // whenever it has a packet to spare (a timer packet from the packet
@@ -66,6 +82,9 @@ struct RcRequesterConfig {
   X(kFatalNaks, "fatal_naks")            /* remote access, invalid request, ... */         \
   X(kRnrNaks, "rnr_naks")                                                                  \
   X(kResyncs, "resyncs")                 /* resync mode: next PSN moved to the expected */ \
+  X(kProbes, "probes")                   /* resync mode: zero-length WRITEs asking for an ACK */ \
+  X(kRecoveries, "recoveries")           /* resync mode: probes at the last ACKed PSN + 1 */ \
+  X(kHeldForRecovery, "held_for_recovery") /* resync mode: Post refused while recovering */ \
   X(kLost, "lost")                       /* resync mode: requests skipped by a resync */   \
   X(kResends, "resends")                                                                   \
   X(kTimeouts, "timeouts")                                                                 \
@@ -113,7 +132,8 @@ class RcRequester {
 
   // Gives `f` its PSN and remembers it (retransmit mode). False, counted,
   // when the window is full, the payload is too large to keep, or the QP is
-  // in the error state: the caller drops the request. A READ's PSNs are
+  // in the error state (resync mode: while a recovery probe is
+  // unanswered): the caller drops the request. A READ's PSNs are
   // those of its response packets: MessageSegments count of them.
   bool Post(PacketFields& f, uint64_t cookie, uint64_t now_ns);
 
@@ -130,6 +150,11 @@ class RcRequester {
   // to the error state, and on_complete gets every pending request's error.
   template <typename OnComplete>
   const PacketFields* NextResend(uint64_t now_ns, OnComplete&& on_complete);
+
+  // Resync mode: a probe to send now (see above), or null when none is
+  // due. The caller fills in a valid vaddr and rkey (any address of the
+  // region: a zero-length WRITE touches nothing) and builds it.
+  const PacketFields* NextProbe(uint64_t now_ns);
 
   // Slow path: starts over at `start_psn` (after a reconnect), out of the
   // error state, with nothing pending.
@@ -166,6 +191,10 @@ class RcRequester {
   template <typename OnComplete>
   void EnterError(uint8_t syndrome, OnComplete& on_complete);
   void ResendFrom(int index, uint64_t now_ns);
+  void OnResyncAnswer(net::RcOpcode op, uint32_t psn, const net::Aeth* aeth, uint64_t now_ns);
+  // Resync mode: the next PSN becomes `psn`, counted as a resync (and
+  // what it skips as lost) when it moves.
+  void ResyncTo(uint32_t psn);
   uint32_t PsnsOf(const PacketFields& f) const;
 
   RcRequesterConfig config_;
@@ -186,6 +215,14 @@ class RcRequester {
   uint64_t oldest_sent_ns_ = 0;  // when the oldest entry was last sent
   uint32_t retries_ = 0;         // timeouts in a row
   bool error_ = false;
+  // Resync mode: the newest PSN the responder is known to have executed,
+  // when that was last learnt (or requests became outstanding), and the
+  // probe state (see NextProbe).
+  uint32_t acked_psn_ = 0;
+  uint64_t heard_ns_ = 0;
+  enum class Probe : uint8_t { kNone, kAskedAck, kRecovering } probe_ = Probe::kNone;
+  uint32_t recovery_psn_ = 0;
+  PacketFields probe_fields_;
   std::array<uint64_t, kRequesterEventCount> counts_{};
 };
 
@@ -245,20 +282,7 @@ void RcRequester::OnAnswer(const RocePacket& p, uint64_t now_ns, OnComplete&& on
   const uint32_t psn = p.bth().psn_value();
   const net::Aeth* aeth = p.aeth();
   if (!config_.retransmit) {
-    // Resync mode keeps no requests: only NAKs matter.
-    if (op == net::RcOpcode::kAcknowledge && aeth != nullptr &&
-        net::AethKindOf(aeth->syndrome) == net::AethKind::kNak) {
-      const bool sequence = (aeth->syndrome & 0x1f) ==
-                            static_cast<uint8_t>(net::NakCode::kPsnSequenceError);
-      Count(sequence ? RequesterEvent::kSequenceNaks : RequesterEvent::kFatalNaks);
-      // Both leave the responder expecting `psn` (softfino's soft RNIC keeps
-      // a refused PSN expected): send the next request there.
-      if (next_psn_ != psn) {
-        counts_[static_cast<size_t>(RequesterEvent::kLost)] += (next_psn_ - psn) & net::kPsnMask;
-        next_psn_ = psn;
-        Count(RequesterEvent::kResyncs);
-      }
-    }
+    OnResyncAnswer(op, psn, aeth, now_ns);
     return;
   }
   if (error_) return;

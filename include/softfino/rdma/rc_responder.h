@@ -165,14 +165,7 @@ class RcResponderQp {
   std::array<uint64_t, kResponderEventCount> counts_{};
 };
 
-// PSN arithmetic modulo 2^24: how far `psn` is ahead of `base` (0 .. 2^24-1);
-// values of 2^23 and more mean `psn` is behind.
-constexpr uint32_t PsnDistance(uint32_t base, uint32_t psn) {
-  return (psn - base) & net::kPsnMask;
-}
-constexpr bool PsnIsAhead(uint32_t base, uint32_t psn) {
-  const uint32_t d = PsnDistance(base, psn);
-  return d != 0 && d < (1u << 23);
-}
+using net::PsnDistance;
+using net::PsnIsAhead;
 
 }  // namespace softfino::rdma
