@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "pipelines/dta_reporter/dta_reporter.h"
 #include "pipelines/dta_translator/dta_translator.h"
 #include "pipelines/l3fwd/l3fwd.h"
 #include "pipelines/packet_fates/packet_fates.h"
@@ -12,6 +13,9 @@ namespace softfino::pipelines {
 namespace {
 
 constexpr std::array kPrograms = {
+    pipe::ProgramDescriptor{"dta_reporter",
+                            "forwards by port and reports flows to a DTA translator",
+                            &DtaReporter::Create},
     pipe::ProgramDescriptor{"dta_translator",
                             "DTA reports become RDMA WRITEs and FETCH_ADDs into collectors",
                             &DtaTranslator::Create},

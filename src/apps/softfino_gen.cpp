@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "softfino/gen/dta_workload.h"
+#include "softfino/gen/flow_workload.h"
 #include "softfino/gen/pcap_writer.h"
 
 namespace {
@@ -68,10 +69,9 @@ int RunDta(DtaOptions& o) {
   o.config.form = *form;
   auto w = gen::MakeDtaWorkload(o.config);
   if (!w.ok()) return Fail(std::string(w.status().message()));
-  auto pcap = gen::PcapWriter::Open(o.out);
-  if (!pcap.ok()) return Fail(std::string(pcap.status().message()));
-  for (size_t i = 0; i < w->frames.size(); ++i) pcap->Write(w->frames[i], w->timestamps_ns[i]);
-  if (absl::Status s = pcap->Close(); !s.ok()) return Fail(std::string(s.message()));
+  if (absl::Status s = gen::WritePcap(o.out, w->frames, w->timestamps_ns); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
   if (!o.truth.empty()) {
     std::ofstream out(o.truth);
     out << w->truth.dump() << "\n";
@@ -82,6 +82,39 @@ int RunDta(DtaOptions& o) {
   return 0;
 }
 
+struct FlowOptions {
+  gen::FlowWorkloadConfig config;
+  std::string out;
+};
+
+void DefineFlows(CLI::App& app, FlowOptions& o) {
+  CLI::App* flows = app.add_subcommand(
+      "flows", "Plain IPv4 TCP/UDP traffic: many flows, uniform or Zipf popularity, a size mix");
+  gen::FlowWorkloadConfig& c = o.config;
+  flows->add_option("--flows", c.flows, "Distinct flows (5-tuples)")->default_val(1000);
+  flows->add_option("--packets", c.packets, "Packets to write")->default_val(100000);
+  flows->add_option("--zipf", c.zipf, "Popularity: 0 uniform, else the Zipf exponent (0.9, 0.99)")
+      ->default_val(0);
+  flows->add_option("--sizes", c.sizes, "imix (7:4:1 of 64, 570, 1514 bytes) or one frame size")
+      ->default_val("imix");
+  flows->add_option("--rate", c.rate_pps, "Packets per second, for the pcap timestamps")
+      ->default_val(1e6);
+  flows->add_option("--seed", c.seed, "Random seed: the same seed makes the same pcap")
+      ->default_val(1);
+  flows->add_option("--out", o.out, "The pcap to write")->required();
+}
+
+int RunFlows(const FlowOptions& o) {
+  auto w = gen::MakeFlowWorkload(o.config);
+  if (!w.ok()) return Fail(std::string(w.status().message()));
+  if (absl::Status s = gen::WritePcap(o.out, w->frames, w->timestamps_ns); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  std::fprintf(stderr, "softfino-gen: %zu packets of %zu flows in %s\n", w->frames.size(),
+               w->flows.size(), o.out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,11 +122,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   DtaOptions dta;
   DefineDta(app, dta);
+  FlowOptions flows;
+  DefineFlows(app, flows);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (app.got_subcommand("dta")) return RunDta(dta);
+  if (app.got_subcommand("flows")) return RunFlows(flows);
   return Fail("unknown workload");
 }

@@ -54,4 +54,12 @@ absl::Status PcapWriter::Close() {
   return absl::OkStatus();
 }
 
+absl::Status WritePcap(const std::string& path, const std::vector<std::vector<uint8_t>>& frames,
+                       const std::vector<uint64_t>& timestamps_ns) {
+  auto pcap = PcapWriter::Open(path);
+  if (!pcap.ok()) return pcap.status();
+  for (size_t i = 0; i < frames.size(); ++i) pcap->Write(frames[i], timestamps_ns[i]);
+  return pcap->Close();
+}
+
 }  // namespace softfino::gen

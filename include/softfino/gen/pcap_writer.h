@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -28,5 +29,9 @@ class PcapWriter {
   std::unique_ptr<Handles> h_;
   std::string path_;
 };
+
+// Writes every frame with its timestamp (same lengths) to `path`.
+absl::Status WritePcap(const std::string& path, const std::vector<std::vector<uint8_t>>& frames,
+                       const std::vector<uint64_t>& timestamps_ns);
 
 }  // namespace softfino::gen

@@ -1,0 +1,243 @@
+#include "pipelines/dta_reporter/dta_reporter.h"
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "softfino/pipe/parser.h"
+
+namespace softfino::pipelines {
+
+using pipe::DropReason;
+
+namespace {
+
+// What ingress hands egress in front of the packet (Tofino's bridged
+// metadata), network order.
+struct [[gnu::packed]] Bridge {
+  rte_be32_t key;
+  rte_be32_t written;  // Key-Write value
+  rte_be64_t count;    // Key-Increment counter
+};
+constexpr uint16_t kBridgeBytes = sizeof(Bridge);
+
+constexpr uint8_t Bit(net::DtaOpcode op) { return uint8_t(1u << (uint8_t(op) - 1)); }
+
+}  // namespace
+
+std::unique_ptr<pipe::Program> DtaReporter::Create() { return std::make_unique<DtaReporter>(); }
+DtaReporter::~DtaReporter() = default;
+
+absl::Status DtaReporter::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
+  auto parsed = ParseReporterConfig(config, info);
+  if (!parsed.ok()) return parsed.status();
+  config_ = *std::move(parsed);
+  auto crc = net::Crc::Create(*net::CrcSpecByName("crc_32"));
+  if (!crc.ok()) return crc.status();
+  flow_hash_.emplace(*std::move(crc));
+  forward_index_.assign(info.port_count, -1);
+  forward_ports_.clear();
+  for (pipe::PortId out : config_.forward) {
+    if (out == pipe::kInvalidPort || forward_index_[out] >= 0) continue;
+    forward_index_[out] = static_cast<int>(forward_ports_.size());
+    forward_ports_.push_back(out);
+  }
+  if (forward_ports_.size() > 64) {
+    return absl::InvalidArgumentError("dta_reporter.forward: at most 64 distinct output ports");
+  }
+  pipes_.clear();
+  for (uint16_t p = 0; p < info.pipe_count; ++p) {
+    auto st = std::make_unique<PipeState>();
+    st->flows.reset(new FlowSlot[config_.flow_slots]);
+    pipes_.push_back(std::move(st));
+  }
+  report_ = std::make_unique<ReportState>();
+  return absl::OkStatus();
+}
+
+uint16_t DtaReporter::Group(pipe::PortId out, uint8_t mask) const {
+  return static_cast<uint16_t>(config_.multicast_group_base + 16 * forward_index_[out] + mask);
+}
+
+pipe::ProgramReplication DtaReporter::Replication() const {
+  // One group per forwarding port and set of reports (a bit per opcode).
+  pipe::ProgramReplication r;
+  for (pipe::PortId out : forward_ports_) {
+    for (uint8_t mask = 1; mask < 16; ++mask) {
+      pipe::ProgramReplication::Group g;
+      g.group = Group(out, mask);
+      g.members.push_back({out, kForwardRid});
+      for (uint8_t op = 1; op <= 4; ++op) {
+        if (mask & (1u << (op - 1))) g.members.push_back({config_.report_port, op});
+      }
+      r.groups.push_back(std::move(g));
+    }
+  }
+  return r;
+}
+
+void DtaReporter::Ingress(pipe::PacketBurst& burst) const {
+  PipeState& st = *pipes_[burst.md[0].ig_intr_md.pipe];
+  for (uint16_t i = 0; i < burst.count; ++i) IngressOne(burst.pkts[i], burst.md[i], st);
+}
+
+void DtaReporter::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st) const {
+  const pipe::PortId in = md.ig_intr_md.ingress_port;
+  const pipe::PortId out = in < config_.forward.size() ? config_.forward[in] : pipe::kInvalidPort;
+  if (out == pipe::kInvalidPort) {
+    md.Drop(DropReason::kNoRoute);
+    return;
+  }
+  md.ig_intr_md_for_tm.ucast_egress_port = out;
+  pipe::ParsedHeaders hdr;
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (pipe::ParseL3(frame, m->data_len, m->pkt_len, hdr) != DropReason::kNone ||
+      hdr.l3_type != pipe::L3Type::kIpv4 ||
+      (hdr.ipv4->next_proto_id != IPPROTO_TCP && hdr.ipv4->next_proto_id != IPPROTO_UDP) ||
+      (hdr.ipv4->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
+    ++st.not_monitored;  // forwarded, not reported on
+    return;
+  }
+  const uint32_t ihl = (hdr.ipv4->version_ihl & 0xf) * 4u;
+  const uint8_t* l4 = reinterpret_cast<const uint8_t*>(hdr.ipv4) + ihl;
+  if (l4 + 4 > frame + m->data_len) {
+    ++st.not_monitored;
+    return;
+  }
+  uint8_t tuple[13];
+  std::memcpy(tuple, &hdr.ipv4->src_addr, 4);
+  std::memcpy(tuple + 4, &hdr.ipv4->dst_addr, 4);
+  tuple[8] = hdr.ipv4->next_proto_id;
+  std::memcpy(tuple + 9, l4, 4);  // source and destination ports
+  const auto key = static_cast<uint32_t>(flow_hash_->Compute(tuple, sizeof(tuple)));
+
+  FlowSlot& f = st.flows[key & (config_.flow_slots - 1)];
+  uint8_t mask = 0;
+  if (!f.used || f.key != key) {
+    f = FlowSlot{key, true, 0, 0, 0};
+    ++st.flow_starts;
+    if (config_.append) mask |= Bit(net::DtaOpcode::kAppend);
+    if (config_.postcarding) mask |= Bit(net::DtaOpcode::kPostcarding);
+    if (config_.key_write) f.last_written = ~0u;  // nothing reported yet: any value is news
+  }
+  Bridge b{};
+  b.key = rte_cpu_to_be_32(key);
+  if (config_.key_write) {
+    const uint32_t value = uint32_t{config_.switch_id} << 16 | in;
+    if (value != f.last_written) {
+      f.last_written = value;
+      mask |= Bit(net::DtaOpcode::kKeyWrite);
+      b.written = rte_cpu_to_be_32(value);
+    }
+  }
+  if (config_.key_increment) {
+    f.count += config_.key_increment->bytes ? rte_be_to_cpu_16(hdr.ipv4->total_length) : 1;
+    if (++f.packets == config_.key_increment->every) {
+      mask |= Bit(net::DtaOpcode::kKeyIncrement);
+      b.count = rte_cpu_to_be_64(f.count);
+      f.packets = 0;
+      f.count = 0;
+    }
+  }
+  if (mask == 0) return;
+  auto* room = reinterpret_cast<Bridge*>(rte_pktmbuf_prepend(m, kBridgeBytes));
+  if (room == nullptr) {  // no headroom: forwarded without its reports
+    ++st.not_monitored;
+    return;
+  }
+  std::memcpy(room, &b, sizeof(b));
+  for (uint8_t op = 1; op <= 4; ++op) st.reports[op] += (mask >> (op - 1)) & 1;
+  md.ig_intr_md_for_tm.ucast_egress_port = pipe::kInvalidPort;
+  md.ig_intr_md_for_tm.mcast_grp_a = Group(out, mask);
+}
+
+void DtaReporter::Egress(pipe::EgressBurst& burst) const {
+  for (uint16_t i = 0; i < burst.count; ++i) {
+    const uint16_t rid = burst.eg_intr_md[i].egress_rid;
+    if (rid == kForwardRid) {
+      rte_pktmbuf_adj(burst.pkts[i], kBridgeBytes);  // the bridged header goes
+    } else if (rid >= 1 && rid <= 4 && burst.eg_intr_md[i].egress_port == config_.report_port) {
+      MakeReport(burst.pkts[i], rid, burst.eg_intr_md_for_dprsr[i]);
+    }
+  }
+}
+
+void DtaReporter::MakeReport(rte_mbuf* m, uint16_t rid,
+                             pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  Bridge b;
+  std::memcpy(&b, rte_pktmbuf_mtod(m, const void*), sizeof(b));
+  const uint32_t key = rte_be_to_cpu_32(b.key);
+  net::DtaReport r;
+  switch (static_cast<net::DtaOpcode>(rid)) {
+    case net::DtaOpcode::kKeyWrite:
+      r = net::DtaKeyWrite(config_.key_write->redundancy, key, rte_be_to_cpu_32(b.written));
+      break;
+    case net::DtaOpcode::kAppend:
+      r = net::DtaAppend(config_.append->list, key);
+      break;
+    case net::DtaOpcode::kKeyIncrement:
+      r = net::DtaKeyIncrement(config_.key_increment->redundancy, key, rte_be_to_cpu_64(b.count));
+      break;
+    case net::DtaOpcode::kPostcarding:
+      r = net::DtaPostcard(key, config_.hop, config_.switch_id);
+      break;
+  }
+  r.seqnum = report_->seqnum++;
+  // The report replaces the copy: a report is far smaller than the packet
+  // it reports on, and fits any first segment.
+  if (m->nb_segs > 1) {
+    rte_pktmbuf_free(m->next);
+    m->next = nullptr;
+    m->nb_segs = 1;
+  }
+  const size_t n = net::BuildDtaReport(
+      std::span<uint8_t>(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m) + m->data_len),
+      config_.report, config_.base_form, r);
+  if (n == 0) {
+    ++report_->too_long;
+    dprsr.drop_ctl = 1;
+    dprsr.drop_reason = DropReason::kDtaBadReport;
+    return;
+  }
+  m->data_len = static_cast<uint16_t>(n);
+  m->pkt_len = static_cast<uint32_t>(n);
+  ++report_->built;
+}
+
+nlohmann::json DtaReporter::Counters() const {
+  uint64_t starts = 0, skipped = 0, reports[5] = {};
+  for (const auto& p : pipes_) {
+    starts += p->flow_starts;
+    skipped += p->not_monitored;
+    for (int op = 1; op <= 4; ++op) reports[op] += p->reports[op];
+  }
+  nlohmann::json by = nlohmann::json::object();
+  for (uint8_t op = 1; op <= 4; ++op) {
+    by[net::DtaOpcodeName(static_cast<net::DtaOpcode>(op))] = reports[op];
+  }
+  return {{"flow_starts", starts},
+          {"not_monitored", skipped},
+          {"reports", std::move(by)},
+          {"reports_built", report_->built},
+          {"reports_too_long", report_->too_long}};
+}
+
+std::vector<pipe::ResourceUse> DtaReporter::Resources() const {
+  // The flow table as registers (key, last value, packet and byte counts),
+  // one stateful ALU each, in consecutive stages after the flow hash.
+  const uint32_t slots = config_.flow_slots;
+  return {
+      {"forward", pipe::ResourceKind::kExactTable, 0, 64, 9, 9},
+      {"flow_key", pipe::ResourceKind::kRegister, 1, slots, 32, 32},
+      {"last_written", pipe::ResourceKind::kRegister, 2, slots, 32, 32},
+      {"packets", pipe::ResourceKind::kRegister, 2, slots, 32, 32},
+      {"count", pipe::ResourceKind::kRegister, 3, slots, 64, 64},
+      {"seqnum", pipe::ResourceKind::kRegister, 4, 1, 8, 8},
+  };
+}
+
+}  // namespace softfino::pipelines

@@ -1,0 +1,89 @@
+// dta_reporter: a switch that forwards traffic and reports on it with DTA
+// (Direct Telemetry Access): per-flow reports to a translator (UDP 40040),
+// which writes them into a collector's memory.
+//
+// Per IPv4 TCP/UDP packet forwarded (flow key: the CRC-32 of its 5-tuple,
+// src ip | dst ip | proto | src port | dst port in network order):
+//   Key-Write      on change: (switch_id << 16 | ingress port), the flow's
+//                  last-seen entry point into the network, when it differs
+//                  from what this switch last reported for the flow
+//   Key-Increment  the flow's bytes (IPv4 total length) or packets, one
+//                  report per `every` packets of the flow, carrying what
+//                  they add up to
+//   Append         the flow's key into list `list` when the flow starts
+//   Postcarding    (flow key, hop, switch_id) when the flow starts
+// A flow starts when its slot in a per-pipe table of `flow_slots` flows
+// (indexed by the key's low bits) holds another flow or none: a flow that
+// was evicted and comes back starts again. Flows of one pipe stay in that
+// pipe (symmetric RSS), so per-pipe tables see each flow whole, as Tofino's
+// per-pipe registers do.
+//
+// How one packet becomes several (Tofino's way): ingress decides which
+// reports the packet makes and sends it to a multicast group whose members
+// are the forwarding port (rid kForwardRid) and the report port once per
+// report (rid = the report's opcode). The values each report needs ride in
+// a bridged header that ingress puts in front of the packet; egress of the
+// report port turns its copy into the report (with the reporter's sequence
+// number, 3-byte form), egress of the forwarding port takes the header off.
+// Packets that make no report are forwarded as they are.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "pipelines/dta_reporter/reporter_config.h"
+#include "softfino/net/crc.h"
+#include "softfino/pipe/program.h"
+
+namespace softfino::pipelines {
+
+class DtaReporter final : public pipe::Program {
+ public:
+  static constexpr uint16_t kForwardRid = 0x100;
+
+  static std::unique_ptr<pipe::Program> Create();
+  ~DtaReporter() override;
+
+  absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
+  void Ingress(pipe::PacketBurst& burst) const override;
+  void Egress(pipe::EgressBurst& burst) const override;
+  std::vector<pipe::ResourceUse> Resources() const override;
+  pipe::ProgramReplication Replication() const override;
+  nlohmann::json Counters() const override;
+
+ private:
+  // A flow's slot: what this pipe remembers of the flow it holds.
+  struct FlowSlot {
+    uint32_t key = 0;
+    bool used = false;
+    uint32_t last_written = 0;  // Key-Write value last reported
+    uint32_t packets = 0;       // since the last Key-Increment report
+    uint64_t count = 0;         // bytes or packets since then
+  };
+  struct alignas(64) PipeState {
+    std::unique_ptr<FlowSlot[]> flows;
+    uint64_t flow_starts = 0, not_monitored = 0;
+    uint64_t reports[5] = {};  // by opcode, decided in ingress
+  };
+  // Egress of the report port (one pipe owns it).
+  struct alignas(64) ReportState {
+    uint8_t seqnum = 0;
+    uint64_t built = 0, too_long = 0;
+  };
+
+  void IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st) const;
+  void MakeReport(rte_mbuf* m, uint16_t rid, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  uint16_t Group(pipe::PortId out, uint8_t mask) const;
+
+  ReporterConfig config_;
+  std::vector<int> forward_index_;  // out port -> index among forwarding ports
+  std::vector<pipe::PortId> forward_ports_;
+  std::optional<net::Crc> flow_hash_;
+  std::vector<std::unique_ptr<PipeState>> pipes_;
+  std::unique_ptr<ReportState> report_;
+};
+
+}  // namespace softfino::pipelines
