@@ -73,7 +73,7 @@ absl::StatusOr<TranslatorConfig> ParseTranslatorConfig(const nlohmann::json& con
       if (!v.ok()) return v.status();
       c.multicast_group_base = static_cast<uint16_t>(*v);
     } else if (key == "mirror_session_base") {
-      auto v = Unsigned(value, key, 1, 0xffff - 64);
+      auto v = Unsigned(value, key, 1, 1023 - 64);  // TNA's MirrorId_t is 10 bits
       if (!v.ok()) return v.status();
       c.mirror_session_base = static_cast<uint16_t>(*v);
     } else if (key == "probe_timeout_us") {

@@ -34,7 +34,7 @@ struct TranslatorConfig {
   // collector's port; mirror session base + collector clones an Append
   // batch for its head publication.
   uint16_t multicast_group_base = 0xd000;
-  uint16_t mirror_session_base = 0xd00;
+  uint16_t mirror_session_base = 896;  // TNA's mirror ids are 10 bits: 896 + 64 <= 1023
   // A queue pair with requests not known executed and nothing heard for
   // this long is probed (rdma/rc_requester.h, resync mode), on the packet
   // generator's timer packets: configure "pktgen" to get them.

@@ -20,6 +20,7 @@
 #include "softfino/control/config_file.h"
 #include "softfino/control/dta_queries.h"
 #include "softfino/dta/layout.h"
+#include "softfino/rdma/handshake.h"
 #include "softfino/control/eal_args.h"
 #include "softfino/control/signals.h"
 
@@ -42,6 +43,7 @@ struct AppOptions {
 
 struct QueryOptions {
   std::string dta_layout;
+  std::string connect;
   std::vector<std::string> memory;
   std::vector<std::string> requests;
   std::string requests_file;
@@ -119,6 +121,7 @@ int Run(const AppOptions& o) {
     for (const dta::RegionSize& r : layout->Regions()) {
       options.regions.push_back({r.name, r.bytes, rdma::kAccessAllRemote});
     }
+    options.dta_layout = *std::move(layout);
   }
   if (options.regions.empty()) return Fail("no memory to host: give --region or --dta-layout");
   in_addr addr{};
@@ -174,6 +177,33 @@ int Run(const AppOptions& o) {
   return rc;
 }
 
+// Each request line to a running collector (its handshake port), one
+// connection each; answers (or {"error": ...}) in order.
+int QueryLive(const std::string& address, const std::vector<std::string>& lines) {
+  const std::vector<std::string> hp = absl::StrSplit(address, ':');
+  int port = 0;
+  if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &port) || port <= 0 || port > 65535) {
+    return Fail(absl::StrCat("--connect '", address, "' is not HOST:PORT like 10.0.0.2:18515"));
+  }
+  int rc = 0;
+  std::string out;
+  for (const std::string& line : lines) {
+    nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
+    absl::StatusOr<nlohmann::json> answer =
+        request.is_discarded()
+            ? absl::InvalidArgumentError(absl::StrCat("query: not JSON: ", line))
+            : rdma::CollectorRequest(hp[0], static_cast<uint16_t>(port), {{"query", request}},
+                                     std::chrono::milliseconds(5000));
+    if (!answer.ok()) {
+      rc = 2;
+      answer = nlohmann::json{{"error", std::string(answer.status().message())}};
+    }
+    absl::StrAppend(&out, answer->dump(), "\n");
+  }
+  std::fputs(out.c_str(), stdout);
+  return rc;
+}
+
 // `softfino-collector query ...`: DTA queries over dumps of the regions
 // (--dump-region), no EAL. One JSON answer per line, in request order.
 int Query(int argc, char** argv) {
@@ -181,17 +211,23 @@ int Query(int argc, char** argv) {
   QueryOptions o;
   app.name("softfino-collector query");
   app.description(
-      "Answers DTA queries from dumps of a collector's regions (--dump-region), one JSON\n"
-      "answer per line. A request (see control/dta_queries.h):\n"
+      "Answers DTA queries, one JSON answer per line: from a running collector (--connect,\n"
+      "its handshake port; it must run with --dta-layout) or from dumps of its regions\n"
+      "(--dump-region; then give --dta-layout and --memory). A request (see\n"
+      "control/dta_queries.h):\n"
       "  {\"primitive\": \"keywrite\", \"key\": 7, \"redundancy\": 2, \"threshold\": 1}\n"
       "  {\"primitive\": \"keyincrement\", \"key\": 7}\n"
       "  {\"primitive\": \"postcarding\", \"key\": 7, \"known\": [1, 2, 3]}\n"
       "  {\"primitive\": \"append\", \"list\": 0, \"from\": 0}");
-  app.add_option("--dta-layout", o.dta_layout, "The DTA layout the collector ran with")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* connect = app.add_option("--connect", o.connect,
+                                 "A running collector's handshake address, HOST:PORT");
+  auto* layout_option =
+      app.add_option("--dta-layout", o.dta_layout, "The DTA layout the collector ran with")
+                     ->check(CLI::ExistingFile)
+                     ->excludes(connect);
   app.add_option("--memory", o.memory, "A region's dump, NAME=FILE (dta.keywrite=kw.bin). Repeatable")
-      ->required();
+      ->excludes(connect)
+      ->needs(layout_option);
   app.add_option("--request", o.requests, "A request as JSON. Repeatable");
   app.add_option("--requests", o.requests_file, "A file of requests, one JSON object per line")
       ->check(CLI::ExistingFile);
@@ -199,6 +235,17 @@ int Query(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  std::vector<std::string> lines = o.requests;
+  if (!o.requests_file.empty()) {
+    std::ifstream in(o.requests_file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) lines.push_back(line);
+    }
+  }
+  if (!o.connect.empty()) return QueryLive(o.connect, lines);
+  if (o.dta_layout.empty() || o.memory.empty()) {
+    return Fail("query: give --connect HOST:PORT, or --dta-layout and --memory NAME=FILE");
   }
   auto layout = LoadLayout(o.dta_layout);
   if (!layout.ok()) return Fail(absl::StrCat("--dta-layout ", layout.status().message()));
@@ -226,13 +273,6 @@ int Query(int argc, char** argv) {
     }
     return {};
   };
-  std::vector<std::string> lines = o.requests;
-  if (!o.requests_file.empty()) {
-    std::ifstream in(o.requests_file);
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) lines.push_back(line);
-    }
-  }
   int rc = 0;
   std::string out;
   for (const std::string& line : lines) {

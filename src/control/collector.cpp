@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "softfino/control/dta_queries.h"
 #include "softfino/control/signals.h"
 #include "softfino/dataplane/ports.h"
 #include "softfino/rdma/soft_rnic.h"
@@ -217,6 +218,20 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(const CollectorOpti
   rdma::HandshakeServerOptions server_options;
   server_options.address = options.listen_address;
   server_options.port = options.listen_port;
+  if (options.dta_layout) {
+    // Answered between bursts on this same thread, so the soft RNIC never
+    // writes while a query reads (a verbs NIC may: the layouts read slots
+    // with single loads, see dta/region.h).
+    server_options.query = [layout = *options.dta_layout,
+                            regions = &c.regions](const nlohmann::json& q) {
+      auto lookup = [regions](absl::string_view name) -> std::span<const uint8_t> {
+        auto r = regions->Find(name);
+        if (!r.ok()) return {};
+        return {r->base, r->length};
+      };
+      return AnswerDtaQuery(layout, lookup, q);
+    };
+  }
   auto server = rdma::HandshakeServer::Create(server_options, *handler);
   if (!server.ok()) return server.status();
   c.server = *std::move(server);
@@ -262,7 +277,8 @@ nlohmann::json Collector::Stats() const {
   const rdma::HandshakeStats& h = c.server->stats();
   j["handshakes"] = {{"connections", h.connections}, {"connected", h.connected},
                      {"refused", h.refused},         {"timed_out", h.timed_out},
-                     {"too_many", h.too_many},       {"abandoned", h.abandoned}};
+                     {"too_many", h.too_many},       {"abandoned", h.abandoned},
+                     {"queries", h.queries}};
   if (!c.rnic) return j;
   const rdma::SoftRnic& rnic = *c.rnic;
   nlohmann::json& s = j["soft_rnic"];

@@ -263,6 +263,14 @@ void HandshakeServer::Answer(Client& c, absl::string_view line) {
   c.answered = true;
   line = absl::StripAsciiWhitespace(line);  // "\r\n" from telnet
   const json request = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (request.is_object() && request.contains("query")) {
+    ++stats_.queries;
+    absl::StatusOr<json> answer =
+        options_.query ? options_.query(request["query"])
+                       : absl::UnimplementedError("this collector answers no queries");
+    c.out = answer.ok() ? answer->dump() + "\n" : ErrorLine(answer.status().message());
+    return;
+  }
   absl::StatusOr<QpParams> reply;
   if (request.is_discarded()) {
     reply = absl::InvalidArgumentError(
@@ -338,15 +346,14 @@ void HandshakeServer::Close(size_t index, bool expired) {
 
 // ----------------------------------------------------------------- client
 
-absl::StatusOr<QpParams> RequestQueuePair(absl::string_view host, uint16_t port,
-                                          const QpParams& hello,
-                                          std::chrono::milliseconds timeout) {
+namespace {
+
+// One JSON line to the collector's handshake port and its one-line JSON
+// reply, within `timeout` in all. An {"error": ...} reply is an error.
+absl::StatusOr<json> ExchangeLine(absl::string_view host, uint16_t port, const json& request,
+                                  std::chrono::milliseconds timeout) {
   const Clock::time_point deadline = Clock::now() + timeout;
   const std::string where = absl::StrCat("collector at ", host, ":", port);
-  if (absl::Status s = ValidateQpParams(hello, QpRole::kRequester); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("hello for the ", where, ": ", s.message()));
-  }
-
   addrinfo hints{};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
@@ -382,7 +389,7 @@ absl::StatusOr<QpParams> RequestQueuePair(absl::string_view host, uint16_t port,
     if (err != 0) return unreachable(err);
   }
 
-  const std::string line = QpParamsToJson(hello, QpRole::kRequester).dump() + "\n";
+  const std::string line = request.dump() + "\n";
   const auto no_reply = [&] {
     return absl::DeadlineExceededError(absl::StrCat("the ", where, " sent no reply within ",
                                                     timeout.count(), " ms; is it overloaded?"));
@@ -395,7 +402,7 @@ absl::StatusOr<QpParams> RequestQueuePair(absl::string_view host, uint16_t port,
       if (!WaitFor(fd.get(), POLLOUT, deadline)) return no_reply();
     } else {
       return absl::UnavailableError(absl::StrCat("the ", where, " closed the connection (",
-                                                 std::strerror(errno), ") before the hello"));
+                                                 std::strerror(errno), ") before the request"));
     }
   }
 
@@ -435,7 +442,27 @@ absl::StatusOr<QpParams> RequestQueuePair(absl::string_view host, uint16_t port,
     return absl::FailedPreconditionError(absl::StrCat(
         where, " refused: ", error.is_string() ? error.get<std::string>() : error.dump()));
   }
-  absl::StatusOr<QpParams> params = QpParamsFromJson(reply, QpRole::kResponder);
+  return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> CollectorRequest(absl::string_view host, uint16_t port,
+                                                const nlohmann::json& request,
+                                                std::chrono::milliseconds timeout) {
+  return ExchangeLine(host, port, request, timeout);
+}
+
+absl::StatusOr<QpParams> RequestQueuePair(absl::string_view host, uint16_t port,
+                                          const QpParams& hello,
+                                          std::chrono::milliseconds timeout) {
+  const std::string where = absl::StrCat("collector at ", host, ":", port);
+  if (absl::Status s = ValidateQpParams(hello, QpRole::kRequester); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("hello for the ", where, ": ", s.message()));
+  }
+  absl::StatusOr<json> reply = ExchangeLine(host, port, QpParamsToJson(hello, QpRole::kRequester), timeout);
+  if (!reply.ok()) return reply.status();
+  absl::StatusOr<QpParams> params = QpParamsFromJson(*reply, QpRole::kResponder);
   if (!params.ok()) {
     return absl::DataLossError(
         absl::StrCat("the ", where, " sent a bad reply: ", params.status().message()));

@@ -209,6 +209,15 @@ try:
         sendp(frames[start:start + 100], iface=bed.host, verbose=False)
         time.sleep(0.05)
     time.sleep(1.0)
+    # Live queries over the collector's handshake port, for a sample of
+    # keys; compared below with the same queries over its memory dumps.
+    live_requests = [{'primitive': 'keywrite', 'key': k, 'redundancy': n}
+                     for k, n in list(kw_redundancy.items())[:20]]
+    live_requests += [{'primitive': 'append', 'list': 0}]
+    with open(f'{work}/live.jsonl', 'w') as f:
+        f.writelines(json.dumps(r) + '\n' for r in live_requests)
+    live = subprocess.run([collector, 'query', '--connect', f'10.9.3.2:{port}',
+                           '--requests', f'{work}/live.jsonl'], capture_output=True, text=True)
     sw.send_signal(signal.SIGTERM)
     sw.wait(timeout=30)
     col.send_signal(signal.SIGTERM)
@@ -237,6 +246,7 @@ try:
         requests.append({'primitive': 'append', 'list': lst})
     for key in pc_truth:
         requests.append({'primitive': 'postcarding', 'key': key, 'known': switch_ids})
+    requests += live_requests
     requests.append({'primitive': 'keywrite', 'key': BAD_KEY, 'redundancy': 4})
     requests.append({'primitive': 'keyincrement', 'key': BAD_KEY})
     with open(f'{work}/requests.jsonl', 'w') as f:
@@ -249,6 +259,11 @@ try:
     answers = [json.loads(line) for line in q.stdout.splitlines()]
     check('every query answered', q.returncode == 0 and len(answers) == len(requests),
           q.stderr[-500:])
+    live_answers = [json.loads(line) for line in live.stdout.splitlines()]
+    at = len(requests) - 2 - len(live_requests)
+    check('queries over the live collector\'s socket answer as over its memory dumps',
+          live.returncode == 0 and live_answers == answers[at:at + len(live_requests)],
+          live.stderr[-300:] or live_answers[:2])
     by = list(zip(requests, answers))
     kw = [(r['key'], a) for r, a in by if r['primitive'] == 'keywrite' and r['key'] != BAD_KEY]
     ki = [(r['key'], a) for r, a in by if r['primitive'] == 'keyincrement' and r['key'] != BAD_KEY]

@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
+#include "softfino/dta/layout.h"
 #include "softfino/rdma/handshake.h"
 #include "softfino/rdma/memory_region.h"
 
@@ -44,6 +46,9 @@ struct CollectorOptions {
   uint32_t mtu = 1024;             // the largest path MTU it offers
   std::string verbs_device;        // --backend verbs: "" for the first
   std::chrono::milliseconds exit_when_idle{0};  // 0: until SIGINT/SIGTERM
+  // The DTA layout the regions hold, when it does: then {"query": ...}
+  // requests on the handshake port are answered (control/dta_queries.h).
+  std::optional<dta::Layout> dta_layout;
 };
 
 class Collector {

@@ -75,6 +75,10 @@ struct HandshakeServerOptions {
   size_t max_line_bytes = 4096;           // a longer hello is refused
   // From connect to the reply written: a client slower than this is closed.
   std::chrono::milliseconds client_timeout{2000};
+  // Requests {"query": Q} are answered with query(Q) (a JSON line), or an
+  // {"error": ...} line; without it they are refused. The collector answers
+  // DTA queries this way.
+  std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json&)> query;
 };
 
 struct HandshakeStats {
@@ -84,6 +88,7 @@ struct HandshakeStats {
   uint64_t timed_out = 0;    // no hello, or the reply not read, in time
   uint64_t too_many = 0;     // turned away at max_clients
   uint64_t abandoned = 0;    // accepted, but the reply never got out
+  uint64_t queries = 0;      // {"query": ...} requests answered (errors included)
 };
 
 class HandshakeServer {
@@ -133,5 +138,12 @@ class HandshakeServer {
 // refused: no region named dta.keywrite; it has dta.append, tea.nat").
 absl::StatusOr<QpParams> RequestQueuePair(absl::string_view host, uint16_t port,
                                           const QpParams& hello, std::chrono::milliseconds timeout);
+
+// Any other request to the collector's handshake port (e.g. {"query": ...},
+// see HandshakeServerOptions::query): one JSON line out, its one-line JSON
+// reply back; an {"error": ...} reply comes back as an error.
+absl::StatusOr<nlohmann::json> CollectorRequest(absl::string_view host, uint16_t port,
+                                                const nlohmann::json& request,
+                                                std::chrono::milliseconds timeout);
 
 }  // namespace softfino::rdma
