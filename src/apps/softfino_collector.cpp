@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iterator>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,28 @@ int Run(const AppOptions& o) {
   return rc;
 }
 
+// Prints answer(request) for each request line, one JSON line each, in
+// order; a line that is not JSON, or a refused request, prints {"error": ...}
+// and makes the exit status 2.
+int AnswerLines(const std::vector<std::string>& lines,
+                const std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json&)>& answer) {
+  int rc = 0;
+  std::string out;
+  for (const std::string& line : lines) {
+    const nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
+    absl::StatusOr<nlohmann::json> a =
+        request.is_discarded() ? absl::InvalidArgumentError(absl::StrCat("query: not JSON: ", line))
+                               : answer(request);
+    if (!a.ok()) {
+      rc = 2;
+      a = nlohmann::json{{"error", std::string(a.status().message())}};
+    }
+    absl::StrAppend(&out, a->dump(), "\n");
+  }
+  std::fputs(out.c_str(), stdout);
+  return rc;
+}
+
 // Each request line to a running collector (its handshake port), one
 // connection each; answers (or {"error": ...}) in order.
 int QueryLive(const std::string& address, const std::vector<std::string>& lines) {
@@ -185,23 +208,10 @@ int QueryLive(const std::string& address, const std::vector<std::string>& lines)
   if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &port) || port <= 0 || port > 65535) {
     return Fail(absl::StrCat("--connect '", address, "' is not HOST:PORT like 10.0.0.2:18515"));
   }
-  int rc = 0;
-  std::string out;
-  for (const std::string& line : lines) {
-    nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
-    absl::StatusOr<nlohmann::json> answer =
-        request.is_discarded()
-            ? absl::InvalidArgumentError(absl::StrCat("query: not JSON: ", line))
-            : rdma::CollectorRequest(hp[0], static_cast<uint16_t>(port), {{"query", request}},
-                                     std::chrono::milliseconds(5000));
-    if (!answer.ok()) {
-      rc = 2;
-      answer = nlohmann::json{{"error", std::string(answer.status().message())}};
-    }
-    absl::StrAppend(&out, answer->dump(), "\n");
-  }
-  std::fputs(out.c_str(), stdout);
-  return rc;
+  return AnswerLines(lines, [&](const nlohmann::json& request) {
+    return rdma::CollectorRequest(hp[0], static_cast<uint16_t>(port), {{"query", request}},
+                                  std::chrono::milliseconds(5000));
+  });
 }
 
 // `softfino-collector query ...`: DTA queries over dumps of the regions
@@ -273,22 +283,9 @@ int Query(int argc, char** argv) {
     }
     return {};
   };
-  int rc = 0;
-  std::string out;
-  for (const std::string& line : lines) {
-    nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
-    absl::StatusOr<nlohmann::json> answer =
-        request.is_discarded()
-            ? absl::InvalidArgumentError(absl::StrCat("query: not JSON: ", line))
-            : control::AnswerDtaQuery(*layout, lookup, request);
-    if (!answer.ok()) {
-      rc = 2;
-      answer = nlohmann::json{{"error", std::string(answer.status().message())}};
-    }
-    absl::StrAppend(&out, answer->dump(), "\n");
-  }
-  std::fputs(out.c_str(), stdout);
-  return rc;
+  return AnswerLines(lines, [&](const nlohmann::json& request) {
+    return control::AnswerDtaQuery(*layout, lookup, request);
+  });
 }
 
 }  // namespace
