@@ -1,5 +1,6 @@
 #include "pipelines/dta_translator/dta_translator.h"
 
+#include <rte_ether.h>
 #include <rte_mbuf.h>
 
 #include <algorithm>
@@ -52,6 +53,7 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
   if (!spread.ok()) return spread.status();
   spread_hash_.emplace(*std::move(spread));
 
+  pipe_count_ = info.pipe_count;
   collector_of_port_.assign(info.port_count, -1);
   collectors_.clear();
   const bool on[kStructures] = {layout_.key_write.has_value(), layout_.key_increment.has_value(),
@@ -131,7 +133,15 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
   }
   ingress_.clear();
   for (uint16_t p = 0; p < info.pipe_count; ++p) {
-    ingress_.push_back(std::make_unique<IngressCounters>());
+    auto counters = std::make_unique<IngressCounters>();
+    if (config_.nack_reporters) counters->reporters.reset(new ReporterSlot[config_.reporter_slots]);
+    ingress_.push_back(std::move(counters));
+  }
+  nacks_sent_.reset(new std::atomic<uint64_t>[info.pipe_count]());
+  if (config_.nack_reporters && config_.nack_session_base + info.port_count > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dta_translator.nack_session_base ", config_.nack_session_base, " + ", info.port_count,
+        " ports passes TNA's 1023 mirror sessions; give a smaller base"));
   }
   return absl::OkStatus();
 }
@@ -149,6 +159,13 @@ pipe::ProgramReplication DtaTranslator::Replication() const {
       r.mirror_sessions.push_back(
           {static_cast<pipe::MirrorSessionId>(config_.mirror_session_base + c),
            collectors_[c]->port, 0});
+    }
+  }
+  if (config_.nack_reporters) {
+    for (pipe::PortId port = 0; port < collector_of_port_.size(); ++port) {
+      if (collector_of_port_[port] >= 0) continue;
+      r.mirror_sessions.push_back(
+          {static_cast<pipe::MirrorSessionId>(config_.nack_session_base + port), port, 0});
     }
   }
   if (collectors_.size() > 1) {
@@ -199,6 +216,7 @@ void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
     md.Drop(DropReason::kDtaBadReport);
     return;
   }
+  if (config_.nack_reporters) TrackSequence(r, md, counters);
   auto refuse = [&](TranslatorRefusal why) {
     counters.refused.Count(why);
     md.Drop(DropReason::kDtaBadReport);
@@ -241,6 +259,69 @@ void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
   }
 }
 
+void DtaTranslator::TrackSequence(const net::DtaReport& r, pipe::IngressMetadata& md,
+                                  IngressCounters& counters) const {
+  // Fibonacci hashing of the source address picks the slot.
+  const uint32_t index =
+      static_cast<uint32_t>((uint64_t{r.src_ip} * 0x9e3779b97f4a7c15ull) >> 40) &
+      (config_.reporter_slots - 1);
+  ReporterSlot& s = counters.reporters[index];
+  const uint8_t next = static_cast<uint8_t>(r.seqnum + 1);
+  if (!s.used || s.ip != r.src_ip) {
+    s = {r.src_ip, next, true};
+    return;
+  }
+  if (r.seqnum != s.expected) {
+    ++counters.sequence_gaps;
+    counters.missing_reports += static_cast<uint8_t>(r.seqnum - s.expected);
+    // The copy goes back where the report came from, carrying the first
+    // missing sequence number in its mirror header.
+    auto& dprsr = md.ig_intr_md_for_dprsr;
+    dprsr.mirror_type = 1;
+    dprsr.mirror_session =
+        static_cast<pipe::MirrorSessionId>(config_.nack_session_base + md.ig_intr_md.ingress_port);
+    dprsr.mirror_header_len = 2;
+    dprsr.mirror_header[0] = kNackMirrorMagic;
+    dprsr.mirror_header[1] = s.expected;
+  }
+  s.expected = next;
+}
+
+void DtaTranslator::MakeNack(rte_mbuf* m, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  const uint8_t* header = rte_pktmbuf_mtod(m, const uint8_t*);
+  net::DtaReport r;
+  if (m->data_len < 2 || header[0] != kNackMirrorMagic) {
+    EgressDrop(dprsr, DropReason::kDtaBadReport);
+    return;
+  }
+  const uint8_t missing = header[1];
+  rte_pktmbuf_adj(m, 2);
+  if (net::ParseDtaReport(m, config_.base_form, &r) != net::DtaParseError::kOk) {
+    EgressDrop(dprsr, DropReason::kDtaBadReport);
+    return;
+  }
+  // Back to the reporter: addresses swapped.
+  const auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  net::DtaAddresses a;
+  std::memcpy(a.src_mac.data(), &eth->dst_addr, 6);
+  std::memcpy(a.dst_mac.data(), &eth->src_addr, 6);
+  a.src_ip = r.dst_ip;
+  a.dst_ip = r.src_ip;
+  a.src_port = net::kDtaNackPort;
+  net::DtaNack nack;
+  nack.seqnum = missing;
+  nack.nack = true;
+  const size_t n = net::BuildDtaNack(
+      std::span<uint8_t>(rte_pktmbuf_mtod(m, uint8_t*), m->data_len + rte_pktmbuf_tailroom(m)), a,
+      nack);
+  if (n == 0) {
+    EgressDrop(dprsr, DropReason::kDtaBadReport);
+    return;
+  }
+  m->data_len = static_cast<uint16_t>(n);
+  m->pkt_len = static_cast<uint32_t>(n);
+}
+
 void DtaTranslator::Answer(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounters& counters,
                            int collector) const {
   rdma::RocePacket p;
@@ -267,6 +348,11 @@ void DtaTranslator::Egress(pipe::EgressBurst& burst) const {
 
 void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
                               pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  if (eg.instance_type == pipe::InstanceType::kIngressMirror) {
+    MakeNack(m, dprsr);
+    if (!dprsr.drop_ctl) nacks_sent_[pipe::PipeOfPort(eg.egress_port, pipe_count_)]++;
+    return;
+  }
   const int ci = eg.egress_port < collector_of_port_.size() ? collector_of_port_[eg.egress_port] : -1;
   if (ci < 0) {
     EgressDrop(dprsr, DropReason::kBadEgressPort);
@@ -490,6 +576,15 @@ nlohmann::json DtaTranslator::Counters() const {
     timers += p->timer_packets;
   }
   ingress["timer_packets"] = timers;
+  uint64_t gaps = 0, missing = 0, nacks = 0;
+  for (const auto& p : ingress_) {
+    gaps += p->sequence_gaps;
+    missing += p->missing_reports;
+  }
+  for (size_t p = 0; p < ingress_.size(); ++p) nacks += nacks_sent_[p].load(std::memory_order_relaxed);
+  ingress["sequence_gaps"] = gaps;
+  ingress["missing_reports"] = missing;
+  ingress["nacks_sent"] = nacks;
   ingress["acks"] = acks;
   ingress["naks"] = naks;
   ingress["bad_answers"] = bad;

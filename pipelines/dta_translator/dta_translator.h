@@ -33,6 +33,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -121,8 +122,18 @@ class DtaTranslator final : public pipe::Program {
              probes = 0;
   };
 
-  // Per pipe ingress counters (each pipe's worker writes only its own).
+  // A reporter's sequence numbers, as one pipe sees them.
+  struct ReporterSlot {
+    uint32_t ip = 0;
+    uint8_t expected = 0;
+    bool used = false;
+  };
+
+  // Per pipe ingress state and counters (each pipe's worker writes only
+  // its own).
   struct alignas(64) IngressCounters {
+    std::unique_ptr<ReporterSlot[]> reporters;
+    uint64_t sequence_gaps = 0, missing_reports = 0;
     net::DtaDropCounters parse;
     net::ReasonCounters<TranslatorRefusal> refused;
     std::array<uint64_t, 5> reports{};  // by opcode 1..4
@@ -132,6 +143,11 @@ class DtaTranslator final : public pipe::Program {
   void IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounters& counters) const;
   void Answer(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounters& counters,
               int collector) const;
+  // Tracks the reporter's sequence numbers; on a gap, mirrors the report to
+  // the port it came in on, where egress turns the copy into a NACK.
+  void TrackSequence(const net::DtaReport& r, pipe::IngressMetadata& md,
+                     IngressCounters& counters) const;
+  void MakeNack(rte_mbuf* m, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   void EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
                  pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   void Translate(rte_mbuf* m, const net::DtaReport& r, uint16_t rid, CollectorState& c,
@@ -155,12 +171,17 @@ class DtaTranslator final : public pipe::Program {
     return static_cast<uint16_t>(config_.multicast_group_base + 4 * collectors_.size());
   }
 
+  static constexpr uint8_t kNackMirrorMagic = 0xda;
+
   TranslatorConfig config_;
+  uint16_t pipe_count_ = 1;
   dta::Layout layout_;
   std::optional<net::Crc> spread_hash_;  // key -> collector
   std::vector<int> collector_of_port_;   // -1: not a collector's port
   std::vector<std::unique_ptr<CollectorState>> collectors_;
   std::vector<std::unique_ptr<IngressCounters>> ingress_;  // per pipe
+  // NACKs built (egress of reporter ports; several pipes may own one).
+  std::unique_ptr<std::atomic<uint64_t>[]> nacks_sent_;
 };
 
 }  // namespace softfino::pipelines

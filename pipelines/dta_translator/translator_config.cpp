@@ -80,6 +80,22 @@ absl::StatusOr<TranslatorConfig> ParseTranslatorConfig(const nlohmann::json& con
       auto v = Unsigned(value, key, 1, 10'000'000);
       if (!v.ok()) return v.status();
       c.probe_timeout_us = static_cast<uint32_t>(*v);
+    } else if (key == "nack_reporters") {
+      if (!value.is_boolean()) {
+        return absl::InvalidArgumentError("dta_translator.nack_reporters: expected true or false");
+      }
+      c.nack_reporters = value.get<bool>();
+    } else if (key == "reporter_slots") {
+      auto v = Unsigned(value, key, 1, 1u << 20);
+      if (!v.ok()) return v.status();
+      if ((*v & (*v - 1)) != 0) {
+        return absl::InvalidArgumentError("dta_translator.reporter_slots must be a power of two");
+      }
+      c.reporter_slots = static_cast<uint32_t>(*v);
+    } else if (key == "nack_session_base") {
+      auto v = Unsigned(value, key, 1, 1023);
+      if (!v.ok()) return v.status();
+      c.nack_session_base = static_cast<uint16_t>(*v);
     } else if (key == "drop_every") {
       auto v = Unsigned(value, key, 0, 0xffffffff);
       if (!v.ok()) return v.status();
@@ -89,7 +105,7 @@ absl::StatusOr<TranslatorConfig> ParseTranslatorConfig(const nlohmann::json& con
           "dta_translator: unknown field \"", key,
           "\"; it has base_form, collectors, layout, postcarding_path_length, "
           "postcard_cache_rows, multicast_group_base, mirror_session_base, probe_timeout_us, "
-          "drop_every"));
+          "nack_reporters, reporter_slots, nack_session_base, drop_every"));
     }
   }
   if (!has_collectors) {
@@ -101,6 +117,11 @@ absl::StatusOr<TranslatorConfig> ParseTranslatorConfig(const nlohmann::json& con
     return absl::InvalidArgumentError(
         "dta_translator.layout is missing: the sizes of the collector's structures, the same "
         "as the collector's --dta-layout");
+  }
+  if (c.nack_reporters && c.base_form != net::DtaBaseForm::kThreeByte) {
+    return absl::InvalidArgumentError(
+        "dta_translator.nack_reporters needs base_form \"3-byte\": the 2-byte form has no "
+        "sequence numbers");
   }
   return c;
 }

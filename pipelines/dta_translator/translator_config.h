@@ -39,6 +39,14 @@ struct TranslatorConfig {
   // this long is probed (rdma/rc_requester.h, resync mode), on the packet
   // generator's timer packets: configure "pktgen" to get them.
   uint32_t probe_timeout_us = 1000;
+  // NACKs to reporters (3-byte form only): a gap in a reporter's sequence
+  // numbers is answered with a NACK of the first missing one, out of the
+  // port the report came in on, through ingress mirror session
+  // nack_session_base + that port. Reporters are tracked per pipe in
+  // reporter_slots slots (by source address; a newcomer takes the slot).
+  bool nack_reporters = false;
+  uint32_t reporter_slots = 1024;
+  uint16_t nack_session_base = 768;
   // Tests: drop every k-th request to a collector, as a lossy link would.
   uint32_t drop_every = 0;
 };

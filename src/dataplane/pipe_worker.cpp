@@ -286,7 +286,19 @@ void PipeWorker::Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pic
   const auto& dprsr = md.ig_intr_md_for_dprsr;
   // As on Tofino, the mirror copy is made whatever becomes of the original.
   if (dprsr.mirror_type != 0) {
-    Mirror(pkt, dprsr.mirror_session, pipe::InstanceType::kIngressMirror, arrival);
+    MirrorCopy copy = MakeMirrorCopy(pkt, dprsr.mirror_session, pipe::InstanceType::kIngressMirror);
+    if (copy.pkt != nullptr && dprsr.mirror_header_len != 0) {
+      const uint8_t len = std::min(dprsr.mirror_header_len, pipe::kMirrorHeaderMaxBytes);
+      char* room = rte_pktmbuf_prepend(copy.pkt, len);
+      if (room == nullptr) {
+        rte_pktmbuf_free(copy.pkt);
+        copy.pkt = nullptr;
+        stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
+      } else {
+        std::memcpy(room, dprsr.mirror_header, len);
+      }
+    }
+    if (copy.pkt != nullptr) Enqueue(copy.pkt, copy.port, copy.info, arrival);
   }
   if (md.dropped()) {
     Drop(pkt, Charged(dprsr.drop_reason, DropReason::kProgramDrop));
@@ -339,12 +351,6 @@ void PipeWorker::Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pi
   resubmit_burst_.md[0].ig_intr_md.resubmit_flag = 1;
   s_.program->Ingress(resubmit_burst_);
   Dispose(resubmit_burst_.pkts[0], resubmit_burst_.md[0], arrival, index);
-}
-
-void PipeWorker::Mirror(rte_mbuf* pkt, pipe::MirrorSessionId session, pipe::InstanceType instance,
-                        tm::Picoseconds arrival) {
-  MirrorCopy copy = MakeMirrorCopy(pkt, session, instance);
-  if (copy.pkt != nullptr) Enqueue(copy.pkt, copy.port, copy.info, arrival);
 }
 
 PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,

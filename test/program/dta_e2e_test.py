@@ -35,7 +35,7 @@ import tempfile
 import time
 import zlib
 
-from scapy.all import Ether, IP, UDP, Raw, sendp
+from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp
 
 from live_harness import CollectorTestbed, check, finish, require_root
 
@@ -54,13 +54,12 @@ REGIONS = ['dta.keywrite', 'dta.keyincrement', 'dta.append', 'dta.postcarding']
 STRUCTURES = ['keywrite', 'keyincrement', 'append', 'postcarding']
 
 rng = random.Random(11 + drop_every)
-seq = 0
 
 
 def report(opcode, body):
-    global seq
-    seq = (seq + 1) & 0xff
-    base = struct.pack('!BBB', opcode, seq, 0) if form == '3-byte' else struct.pack('!BB', opcode, 0)
+    """A report; in the 3-byte form its sequence number is set once the
+    sending order is known (see below)."""
+    base = struct.pack('!BBB', opcode, 0, 0) if form == '3-byte' else struct.pack('!BB', opcode, 0)
     return (Ether(src='02:00:00:00:01:01', dst='02:00:00:00:01:02') /
             IP(src='10.1.0.1', dst='10.1.0.2') / UDP(sport=40041, dport=40040) /
             Raw(base + body))
@@ -168,6 +167,27 @@ refused = [
 for _, f in bad + refused:
     frames.insert(rng.randrange(len(frames) + 1), f)
 
+# Sequence numbers in sending order, with a few gaps (reports "lost" before
+# the translator); the translator NACKs the first missing number of each
+# gap it sees. Malformed reports are not tracked (their numbers look lost).
+SEQ_AT = 14 + 20 + 8 + 1  # Ethernet, IPv4, UDP, then the base header's opcode
+expected_nacks = []
+if form == '3-byte':
+    unparsed = {id(f) for _, f in bad}
+    gaps = set(rng.sample(range(len(frames)), 6))
+    seq, tracked = 0, None
+    for i, f in enumerate(frames):
+        if i in gaps:
+            seq = (seq + rng.randrange(1, 4)) & 0xff
+        raw_bytes = bytearray(bytes(f))
+        raw_bytes[SEQ_AT] = seq
+        frames[i] = Ether(bytes(raw_bytes))
+        if id(f) not in unparsed:
+            if tracked is not None and seq != tracked:
+                expected_nacks.append(tracked)
+            tracked = (seq + 1) & 0xff
+        seq = (seq + 1) & 0xff
+
 try:
     bed.up()
     with open(f'{work}/layout.json', 'w') as f:
@@ -180,7 +200,8 @@ try:
         raise SystemExit(1)
 
     translator = {'base_form': form, 'collectors': ['c0'], 'layout': LAYOUT,
-                  'postcarding_path_length': PATH_LENGTH, 'postcard_cache_rows': 1024}
+                  'postcarding_path_length': PATH_LENGTH, 'postcard_cache_rows': 1024,
+                  'nack_reporters': form == '3-byte'}
     if drop_every:
         translator['drop_every'] = drop_every
         # Well above this shared machine's round trip (switch, veth,
@@ -203,6 +224,11 @@ try:
     if sw is None:
         raise SystemExit(1)
     col = bed.collector
+    nacks = []
+    sniffer = AsyncSniffer(iface=bed.host, store=False,
+                           lfilter=lambda p: UDP in p and p[UDP].dport == 40044,
+                           prn=lambda p: nacks.append(bytes(p[UDP].payload)[:2]))
+    sniffer.start()
     time.sleep(0.3)
     # In chunks, so the switch's receive ring never overflows.
     for start in range(0, len(frames), 100):
@@ -218,6 +244,7 @@ try:
         f.writelines(json.dumps(r) + '\n' for r in live_requests)
     live = subprocess.run([collector, 'query', '--connect', f'10.9.3.2:{port}',
                            '--requests', f'{work}/live.jsonl'], capture_output=True, text=True)
+    sniffer.stop()
     sw.send_signal(signal.SIGTERM)
     sw.wait(timeout=30)
     col.send_signal(signal.SIGTERM)
@@ -302,6 +329,14 @@ try:
     check('nothing was written for the malformed reports',
           not bad_answers[0]['found'] and bad_answers[1]['count'] == 0, bad_answers)
     c0 = program.get('collectors', [{}])[0]
+    if form == '3-byte':
+        got_nacks = [seq for seq, flags in nacks if flags == 0x80]
+        check(f'each sequence gap NACKed once, with its first missing number '
+              f'({len(expected_nacks)} gaps)',
+              got_nacks == expected_nacks and len(nacks) == len(got_nacks) and
+              counters.get('sequence_gaps') == len(expected_nacks) and
+              counters.get('nacks_sent') == len(expected_nacks),
+              f'got {got_nacks}, expected {expected_nacks}, counters {counters}')
 
     if drop_every == 0:
         # Which keys other keys overwrote: the last writer of every slot, by

@@ -105,11 +105,9 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
                 uint16_t index);
   void Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
                tm::Picoseconds arrival);
-  // Sends a copy of `pkt` to mirror session `session`, arriving at `arrival`.
-  void Mirror(rte_mbuf* pkt, pipe::MirrorSessionId session, pipe::InstanceType instance,
-              tm::Picoseconds arrival);
-  // The copy Mirror enqueues, and where; pkt is null (and the drop counted)
-  // when the session does not exist or no buffer is left.
+  // A copy of `pkt` for mirror session `session` and where it goes (the
+  // caller enqueues it); pkt is null (and the drop counted) when the
+  // session does not exist or no buffer is left.
   struct MirrorCopy {
     rte_mbuf* pkt = nullptr;
     pipe::PortId port = 0;

@@ -37,6 +37,7 @@ struct IngressIntrinsicMetadataForTm {
 };
 
 using MirrorSessionId = uint16_t;
+inline constexpr uint8_t kMirrorHeaderMaxBytes = 8;
 
 // ingress_intrinsic_metadata_for_deparser_t. On Tofino drop_ctl is a bit
 // mask; here any nonzero value drops. drop_reason is softfino's addition: the
@@ -54,6 +55,11 @@ struct IngressIntrinsicMetadataForDeparser {
   uint8_t mirror_type = 0;
   MirrorSessionId mirror_session = 0;
   uint8_t resubmit_type = 0;
+  // TNA's Mirror.emit(session, hdr): a header of up to 8 bytes put in front
+  // of the mirror copy (not the original), so its egress learns what
+  // ingress knew (e.g. which sequence number is missing).
+  uint8_t mirror_header_len = 0;
+  uint8_t mirror_header[kMirrorHeaderMaxBytes] = {};
 };
 
 // Everything the ingress pipeline reads and writes for one packet.
