@@ -23,7 +23,11 @@ the collector NAKs the gap, the translator resyncs (probing queue pairs
 that went quiet, on timer packets), and no Key-Write slot holds anything
 but a checksum-valid copy of data reported for its key.
 
-  dta_e2e_test.py SOFTFINO SOFTFINO_COLLECTOR FORM(2-byte|3-byte) [DROP_EVERY]
+With COLLECTORS > 1 the translator spreads keys over several collectors
+(Append: list % collectors): each key must be found on exactly one, and on
+the one the spreading hash (CRC-16/ARC of the key, computed here) names.
+
+  dta_e2e_test.py SOFTFINO SOFTFINO_COLLECTOR FORM(2-byte|3-byte) [DROP_EVERY [COLLECTORS]]
 """
 import json
 import random
@@ -41,9 +45,10 @@ from live_harness import CollectorTestbed, check, finish, require_root
 
 softfino, collector, form = sys.argv[1], sys.argv[2], sys.argv[3]
 drop_every = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+NC = int(sys.argv[5]) if len(sys.argv) > 5 else 1  # collectors
 require_root()
 
-bed = CollectorTestbed('sfd')
+bed = CollectorTestbed('sfd', NC)
 work = tempfile.mkdtemp(prefix='dta_e2e.')
 
 LAYOUT = {'keywrite_slots': 1 << 16, 'keyincrement_rows': 2, 'keyincrement_slots': 1 << 16,
@@ -81,6 +86,17 @@ def crc32_reflected(poly, data):
 # polynomial per copy: CRC-32, -32C, -32D, -32/AUTOSAR).
 COPY_POLYS = [0x04c11db7, 0x1edc6f41, 0xa833982b, 0xf4acfb13]
 assert crc32_reflected(COPY_POLYS[0], b'123456789') == zlib.crc32(b'123456789')
+
+
+def collector_of(key):
+    """CRC-16/ARC (reflected 0x8005, init 0) of the key's 4 little-endian
+    bytes, scaled to the number of collectors, as the translator spreads."""
+    crc = 0
+    for b in struct.pack('<I', key):
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xa001 if crc & 1 else 0)
+    return (crc * NC) >> 16
 
 
 def kw_slot(key, n):
@@ -192,14 +208,15 @@ try:
     bed.up()
     with open(f'{work}/layout.json', 'w') as f:
         json.dump(LAYOUT, f)
-    dumps = [f'{r}={work}/{r}.bin' for r in REGIONS]
-    port = bed.start_collector(collector, [
-        '--dta-layout', f'{work}/layout.json', '--stats-json', f'{work}/collector.json',
-        *[a for d in dumps for a in ('--dump-region', d)]])
-    if port is None:
+    dumps = [[f'{r}={work}/c{k}.{r}.bin' for r in REGIONS] for k in range(NC)]
+    ports = [bed.start_collector(collector, [
+        '--dta-layout', f'{work}/layout.json', '--stats-json', f'{work}/collector{k}.json',
+        *[a for d in dumps[k] for a in ('--dump-region', d)]], k) for k in range(NC)]
+    if None in ports:
         raise SystemExit(1)
+    port = ports[0]
 
-    translator = {'base_form': form, 'collectors': ['c0'], 'layout': LAYOUT,
+    translator = {'base_form': form, 'collectors': [f'c{k}' for k in range(NC)], 'layout': LAYOUT,
                   'postcarding_path_length': PATH_LENGTH, 'postcard_cache_rows': 1024,
                   'nack_reporters': form == '3-byte'}
     if drop_every:
@@ -209,8 +226,9 @@ try:
         translator['probe_timeout_us'] = 10000
     config = {
         'rdma': {'connections': [
-            {'name': f'c0/{s}', 'collector': f'10.9.3.2:{port}', 'region': r, 'port': 1,
-             'ip': '10.9.2.1', 'mac': '02:00:00:00:02:01'} for s, r in zip(STRUCTURES, REGIONS)]},
+            {'name': f'c{k}/{s}', 'collector': f'{bed.handshake_ip(k)}:{ports[k]}', 'region': r,
+             'port': 1 + k, 'ip': '10.9.2.1', 'mac': f'02:00:00:00:02:0{1 + k}'}
+            for k in range(NC) for s, r in zip(STRUCTURES, REGIONS)]},
         'dta_translator': translator,
     }
     if drop_every:
@@ -223,7 +241,6 @@ try:
         '--no-control-socket', '--stats-json', f'{work}/switch.json'])
     if sw is None:
         raise SystemExit(1)
-    col = bed.collector
     nacks = []
     sniffer = AsyncSniffer(iface=bed.host, store=False,
                            lfilter=lambda p: UDP in p and p[UDP].dport == 40044,
@@ -247,21 +264,25 @@ try:
     sniffer.stop()
     sw.send_signal(signal.SIGTERM)
     sw.wait(timeout=30)
-    col.send_signal(signal.SIGTERM)
-    col.wait(timeout=30)
-    clean = sw.returncode == 0 and col.returncode == 0
-    check('both exit cleanly', clean, f'switch {sw.returncode}, collector {col.returncode}')
+    for col in bed.collectors:
+        col.send_signal(signal.SIGTERM)
+        col.wait(timeout=30)
+    codes = [sw.returncode] + [c.returncode for c in bed.collectors]
+    clean = not any(codes)
+    check('switch and collector(s) exit cleanly', clean, codes)
     if not clean:
-        print(sw.stderr.read()[-3000:], col.stderr.read()[-3000:])
+        print(sw.stderr.read()[-3000:], [c.stderr.read()[-3000:] for c in bed.collectors])
         raise SystemExit(1)
     with open(f'{work}/switch.json') as f:
         switch_stats = json.load(f)
-    with open(f'{work}/collector.json') as f:
-        col_stats = json.load(f)
+    col_stats = []
+    for k in range(NC):
+        with open(f'{work}/collector{k}.json') as f:
+            col_stats.append(json.load(f))
     program = switch_stats.get('program', {})
     print(f"switch drops: {switch_stats.get('drops')}")
     print(f'switch program: {json.dumps(program)}')
-    print(f"collector: {json.dumps(col_stats['soft_rnic']['qps'])}")
+    print(f"collectors: {json.dumps([c['soft_rnic']['qps'] for c in col_stats])}")
 
     # --- queries ---
     requests = []
@@ -279,42 +300,62 @@ try:
     with open(f'{work}/requests.jsonl', 'w') as f:
         for r in requests:
             f.write(json.dumps(r) + '\n')
-    q = subprocess.run([collector, 'query', '--dta-layout', f'{work}/layout.json',
-                        *[a for d in dumps for a in ('--memory', d)],
-                        '--requests', f'{work}/requests.jsonl'],
-                       capture_output=True, text=True)
-    answers = [json.loads(line) for line in q.stdout.splitlines()]
-    check('every query answered', q.returncode == 0 and len(answers) == len(requests),
-          q.stderr[-500:])
+    per_collector = []
+    for k in range(NC):
+        q = subprocess.run([collector, 'query', '--dta-layout', f'{work}/layout.json',
+                            *[a for d in dumps[k] for a in ('--memory', d)],
+                            '--requests', f'{work}/requests.jsonl'],
+                           capture_output=True, text=True)
+        per_collector.append([json.loads(line) for line in q.stdout.splitlines()])
+        check(f'every query answered by collector {k}',
+              q.returncode == 0 and len(per_collector[k]) == len(requests), q.stderr[-500:])
     live_answers = [json.loads(line) for line in live.stdout.splitlines()]
     at = len(requests) - 2 - len(live_requests)
     check('queries over the live collector\'s socket answer as over its memory dumps',
-          live.returncode == 0 and live_answers == answers[at:at + len(live_requests)],
+          live.returncode == 0 and live_answers == per_collector[0][at:at + len(live_requests)],
           live.stderr[-300:] or live_answers[:2])
+    # One answer per request: the collector that holds the key (the list).
+    answers, misplaced = [], []
+    for i, r in enumerate(requests):
+        k = r['list'] % NC if r['primitive'] == 'append' else collector_of(r['key'])
+        answers.append(per_collector[k][i])
+        for other in range(NC):
+            a = per_collector[other][i]
+            if other != k and (a.get('found') and r['primitive'] != 'keyincrement' or
+                               a.get('count', 0) != 0 or a.get('entries')):
+                misplaced.append((r, other, a))
+    if NC > 1:
+        check(f'keys and lists spread over the {NC} collectors, each found only where the '
+              'spreading hash puts it', not misplaced and
+              all(sum(1 for key in kw_truth if collector_of(key) == k) > len(kw_truth) // (2 * NC)
+                  for k in range(NC)), misplaced[:3])
     by = list(zip(requests, answers))
-    kw = [(r['key'], a) for r, a in by if r['primitive'] == 'keywrite' and r['key'] != BAD_KEY]
-    ki = [(r['key'], a) for r, a in by if r['primitive'] == 'keyincrement' and r['key'] != BAD_KEY]
-    ap = [(r['list'], a) for r, a in by if r['primitive'] == 'append']
-    pc = [(r['key'], a) for r, a in by if r['primitive'] == 'postcarding']
+    main = by[:at]  # the workload's queries (then the live ones, then the bad key's)
+    kw = [(r['key'], a) for r, a in main if r['primitive'] == 'keywrite']
+    ki = [(r['key'], a) for r, a in main if r['primitive'] == 'keyincrement']
+    ap = [(r['list'], a) for r, a in main if r['primitive'] == 'append']
+    pc = [(r['key'], a) for r, a in main if r['primitive'] == 'postcarding']
     bad_answers = [a for r, a in by if r.get('key') == BAD_KEY]
 
-    with open(f'{work}/dta.keywrite.bin', 'rb') as f:
-        kw_memory = f.read()
     # Every slot written holds [CRC-32(key, little-endian) LE][data BE] of a
-    # reported (key, data): a slot with a wrong checksum or foreign data
-    # would be a translator bug (or a torn or misplaced write).
+    # reported (key, data), on the key's collector: a slot with a wrong
+    # checksum, foreign data or on another collector would be a translator
+    # bug (or a torn or misplaced write).
     by_checksum = {zlib.crc32(struct.pack('<I', k)): k for k in kw_values}
     foreign = []
     used = 0
-    for i in range(0, len(kw_memory), 8):
-        slot = kw_memory[i:i + 8]
-        if slot == bytes(8):
-            continue
-        used += 1
-        checksum, data = struct.unpack('<I', slot[:4])[0], struct.unpack('!I', slot[4:])[0]
-        k = by_checksum.get(checksum)
-        if k is None or data not in kw_values[k]:
-            foreign.append(i // 8)
+    for c in range(NC):
+        with open(f'{work}/c{c}.dta.keywrite.bin', 'rb') as f:
+            kw_memory = f.read()
+        for i in range(0, len(kw_memory), 8):
+            slot = kw_memory[i:i + 8]
+            if slot == bytes(8):
+                continue
+            used += 1
+            checksum, data = struct.unpack('<I', slot[:4])[0], struct.unpack('!I', slot[4:])[0]
+            k = by_checksum.get(checksum)
+            if k is None or data not in kw_values[k] or collector_of(k) != c:
+                foreign.append((c, i // 8))
     check(f'every written Key-Write slot ({used}) holds a checksum-valid reported value',
           not foreign and used > 0, foreign[:5])
 
@@ -347,8 +388,9 @@ try:
         for op in plan:
             if op[0] == 'kw':
                 for n in range(op[1]):
-                    last_writer[kw_slot(op[2], n)] = op[2]
-        survives = {k: any(last_writer[kw_slot(k, n)] == k for n in range(kw_redundancy[k]))
+                    last_writer[collector_of(op[2]), kw_slot(op[2], n)] = op[2]
+        survives = {k: any(last_writer[collector_of(k), kw_slot(k, n)] == k
+                           for n in range(kw_redundancy[k]))
                     for k in kw_truth}
         wrong = [(k, a, kw_truth[k]) for k, a in kw
                  if a['found'] != survives[k] or (survives[k] and a['data'] != kw_truth[k])]
@@ -375,7 +417,7 @@ try:
         resyncs = sum(c0.get(s, {}).get('resyncs', 0) for s in STRUCTURES)
         check(f'with every {drop_every}th request lost, the translator resynced',
               c0.get('injected_losses', 0) > 0 and resyncs > 0, c0)
-        qps = col_stats['soft_rnic']['qps']
+        qps = [q for c in col_stats for q in c['soft_rnic']['qps']]
         check('the collector NAKed the gaps',
               sum(q['psn_sequence_errors'] for q in qps) > 0, qps)
         found = [(k, a) for k, a in kw if a['found']]

@@ -59,55 +59,69 @@ EAL = ['--no-huge', '--no-shconf', '-m', '256', '--no-pci', '-l', '0', '--log-le
 class CollectorTestbed:
     """The links of the RDMA tests, all made here and removed by down():
 
-      host --veth-- switch --veth-- collector (own network namespace)
-                      \\---veth (handshake, 10.9.3.1 -> 10.9.3.2)---/
+      host --veth-- switch --veth (port 1 + k)-- collector k (own network namespace)
+                      \---veth (handshake, 10.9.(3+k).1 -> 10.9.(3+k).2)---/
 
-    The collector lives in its own namespace: DPDK's af_packet names its
+    Each collector lives in its own namespace: DPDK's af_packet names its
     PACKET_FANOUT group after pid ^ ifindex, which two processes on adjacent
     pids and interfaces can share by chance (EINVAL); groups are per
-    namespace. The switch's RoCE address is 10.9.2.1, the collector's
-    10.9.2.2 (on the RDMA link, set by the programs, not the kernel)."""
+    namespace. The switch's RoCE address is 10.9.2.1, collector k's
+    10.9.2.(2+k) (on the RDMA links, set by the programs, not the kernel)."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, collectors=1):
         tag = f'{prefix}{os.getpid() % 100000}'
         self.tag = tag
+        self.count = collectors
         self.host, self.sw_in = f'{tag}a', f'{tag}b'
-        self.sw_rdma, self.col_rdma = f'{tag}c', f'{tag}d'
-        self.sw_ctl, self.col_ctl = f'{tag}e', f'{tag}f'
-        self.netns = tag
+        self.sw_rdma = [f'{tag}c{k}' for k in range(collectors)]
+        self.col_rdma = [f'{tag}d{k}' for k in range(collectors)]
+        self.sw_ctl = [f'{tag}e{k}' for k in range(collectors)]
+        self.col_ctl = [f'{tag}f{k}' for k in range(collectors)]
+        self.netns = [f'{tag}n{k}' for k in range(collectors)]
+        self.collectors = [None] * collectors
         self.procs = []
 
     def up(self):
-        subprocess.run(['ip', 'netns', 'add', self.netns], check=True)
         veth(self.host, self.sw_in)
-        veth(self.sw_rdma, self.col_rdma, self.netns)
-        veth(self.sw_ctl, self.col_ctl, self.netns)
-        subprocess.run(['ip', 'addr', 'add', '10.9.3.1/24', 'dev', self.sw_ctl], check=True)
-        subprocess.run(['ip', 'netns', 'exec', self.netns, 'ip', 'addr', 'add', '10.9.3.2/24',
-                        'dev', self.col_ctl], check=True)
+        for k in range(self.count):
+            subprocess.run(['ip', 'netns', 'add', self.netns[k]], check=True)
+            veth(self.sw_rdma[k], self.col_rdma[k], self.netns[k])
+            veth(self.sw_ctl[k], self.col_ctl[k], self.netns[k])
+            subprocess.run(['ip', 'addr', 'add', f'10.9.{3 + k}.1/24', 'dev', self.sw_ctl[k]],
+                           check=True)
+            subprocess.run(['ip', 'netns', 'exec', self.netns[k], 'ip', 'addr', 'add',
+                            f'10.9.{3 + k}.2/24', 'dev', self.col_ctl[k]], check=True)
 
-    def start_collector(self, collector, args):
-        """Starts softfino-collector with `args` (after --); returns its
+    @property
+    def collector(self):
+        return self.collectors[0]
+
+    def handshake_ip(self, k=0):
+        return f'10.9.{3 + k}.2'
+
+    def start_collector(self, collector, args, k=0):
+        """Starts softfino-collector k with `args` (after --); returns its
         handshake port, or None (checked) when it does not come up."""
         col = subprocess.Popen(
-            ['ip', 'netns', 'exec', self.netns, collector, *EAL, f'--file-prefix={self.tag}col',
-             f'--vdev=net_af_packet0,iface={self.col_rdma}', '--', '--ip', '10.9.2.2',
-             '--listen', '10.9.3.2:0', *args],
+            ['ip', 'netns', 'exec', self.netns[k], collector, *EAL,
+             f'--file-prefix={self.tag}col{k}', f'--vdev=net_af_packet0,iface={self.col_rdma[k]}',
+             '--', '--ip', f'10.9.2.{2 + k}', '--listen', f'{self.handshake_ip(k)}:0', *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.procs.append(col)
-        self.collector = col
-        m, _ = wait_for_line(col, r'handshake on 10\.9\.3\.2:(\d+)')
-        check('collector is up', m is not None)
+        self.collectors[k] = col
+        m, _ = wait_for_line(col, r'handshake on [0-9.]+:(\d+)')
+        check(f'collector {k} is up', m is not None)
         return int(m.group(1)) if m else None
 
     def start_switch(self, softfino, args):
-        """Starts softfino with ports 0 (from the host) and 1 (to the
-        collector) and `args` (after --); returns it once running, or None
+        """Starts softfino with port 0 (from the host) and ports 1.. (to the
+        collectors) and `args` (after --); returns it once running, or None
         (checked) when it does not start."""
         sw = subprocess.Popen(
             [softfino, *EAL, f'--file-prefix={self.tag}sw',
              f'--vdev=net_af_packet0,iface={self.sw_in}',
-             f'--vdev=net_af_packet1,iface={self.sw_rdma}', '--', *args],
+             *[f'--vdev=net_af_packet{1 + k},iface={self.sw_rdma[k]}' for k in range(self.count)],
+             '--', *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.procs.append(sw)
         self.switch = sw
@@ -119,6 +133,7 @@ class CollectorTestbed:
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
-        for ifname in (self.host, self.sw_rdma, self.sw_ctl):
+        for ifname in (self.host, *self.sw_rdma, *self.sw_ctl):
             subprocess.run(['ip', 'link', 'del', ifname], stderr=subprocess.DEVNULL)
-        subprocess.run(['ip', 'netns', 'del', self.netns], stderr=subprocess.DEVNULL)
+        for ns in self.netns:
+            subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
