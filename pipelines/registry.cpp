@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "pipelines/burstradar/burstradar.h"
 #include "pipelines/dta_reporter/dta_reporter.h"
 #include "pipelines/dta_translator/dta_translator.h"
 #include "pipelines/l3fwd/l3fwd.h"
@@ -13,6 +14,9 @@ namespace softfino::pipelines {
 namespace {
 
 constexpr std::array kPrograms = {
+    pipe::ProgramDescriptor{"burstradar",
+                            "forwards by port; egress snapshots microbursts into courier packets",
+                            &BurstRadar::Create},
     pipe::ProgramDescriptor{"dta_reporter",
                             "forwards by port and reports flows to a DTA translator",
                             &DtaReporter::Create},

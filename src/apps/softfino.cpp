@@ -136,14 +136,18 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
     return Fail(absl::StrCat("config ", o.config, ": ", s.message()));
   }
 
-  const pipe::ProgramDescriptor* descriptor = pipelines::FindProgram(o.pipeline);
-  std::unique_ptr<pipe::Program> program = descriptor->create();
-  if (absl::Status s = program->Configure(config, {*port_count, pipe_count}); !s.ok()) {
-    return Fail(o.config.empty() ? s.message() : absl::StrCat("config ", o.config, ": ", s.message()));
-  }
-
   auto port_tm = control::ParsePortConfig(config, *port_count);
   if (!port_tm.ok()) return Fail(absl::StrCat("config ", o.config, ": ", port_tm.status().message()));
+
+  const pipe::ProgramDescriptor* descriptor = pipelines::FindProgram(o.pipeline);
+  std::unique_ptr<pipe::Program> program = descriptor->create();
+  pipe::SwitchInfo info{*port_count, pipe_count, {}};
+  for (const tm::EgressPortConfig& p : dataplane::Switch::ResolvePortConfigs(*port_tm, *port_count)) {
+    info.port_rate_bps.push_back(p.rate_bps);
+  }
+  if (absl::Status s = program->Configure(config, info); !s.ok()) {
+    return Fail(o.config.empty() ? s.message() : absl::StrCat("config ", o.config, ": ", s.message()));
+  }
 
   auto replication = control::ParseReplication(config, *port_count);
   if (!replication.ok()) {

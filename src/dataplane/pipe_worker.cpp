@@ -286,18 +286,8 @@ void PipeWorker::Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pic
   const auto& dprsr = md.ig_intr_md_for_dprsr;
   // As on Tofino, the mirror copy is made whatever becomes of the original.
   if (dprsr.mirror_type != 0) {
-    MirrorCopy copy = MakeMirrorCopy(pkt, dprsr.mirror_session, pipe::InstanceType::kIngressMirror);
-    if (copy.pkt != nullptr && dprsr.mirror_header_len != 0) {
-      const uint8_t len = std::min(dprsr.mirror_header_len, pipe::kMirrorHeaderMaxBytes);
-      char* room = rte_pktmbuf_prepend(copy.pkt, len);
-      if (room == nullptr) {
-        rte_pktmbuf_free(copy.pkt);
-        copy.pkt = nullptr;
-        stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
-      } else {
-        std::memcpy(room, dprsr.mirror_header, len);
-      }
-    }
+    MirrorCopy copy = MakeMirrorCopy(pkt, dprsr.mirror_session, pipe::InstanceType::kIngressMirror,
+                                     dprsr.mirror_header, dprsr.mirror_header_len);
     if (copy.pkt != nullptr) Enqueue(copy.pkt, copy.port, copy.info, arrival);
   }
   if (md.dropped()) {
@@ -354,7 +344,8 @@ void PipeWorker::Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pi
 }
 
 PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,
-                                                  pipe::InstanceType instance) {
+                                                  pipe::InstanceType instance,
+                                                  const uint8_t* header, uint8_t header_len) {
   const auto it = s_.replication->mirror_sessions.find(session);
   // A copy that cannot be made still counts as made and dropped, so that
   // received + copies = forwarded + dropped holds.
@@ -370,6 +361,16 @@ PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSes
   if (copy == nullptr) {
     stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
     return {};
+  }
+  if (header_len != 0) {  // TNA's Mirror.emit(session, hdr): the copy only
+    const uint8_t len = std::min(header_len, pipe::kMirrorHeaderMaxBytes);
+    char* room = rte_pktmbuf_prepend(copy, len);
+    if (room == nullptr) {
+      rte_pktmbuf_free(copy);
+      stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
+      return {};
+    }
+    std::memcpy(room, header, len);
   }
   MirrorCopy out;
   out.pkt = copy;
@@ -476,8 +477,9 @@ void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
   for (uint16_t i = 0; i < eb.count; ++i) {
     const auto& dprsr = eb.eg_intr_md_for_dprsr[i];
     if (dprsr.mirror_type != 0) {
-      MirrorCopy c =
-          MakeMirrorCopy(eb.pkts[i], dprsr.mirror_session, pipe::InstanceType::kEgressMirror);
+      MirrorCopy c = MakeMirrorCopy(eb.pkts[i], dprsr.mirror_session,
+                                    pipe::InstanceType::kEgressMirror, dprsr.mirror_header,
+                                    dprsr.mirror_header_len);
       if (c.pkt != nullptr) {
         copy_times[copy_count] = departure_[slot][i];
         copies[copy_count++] = c;

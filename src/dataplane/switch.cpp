@@ -24,6 +24,25 @@ struct WorkerArgs {
 
 }  // namespace
 
+std::vector<tm::EgressPortConfig> Switch::ResolvePortConfigs(
+    const std::vector<std::optional<tm::EgressPortConfig>>& configured, uint16_t port_count) {
+  std::vector<tm::EgressPortConfig> out;
+  for (uint16_t port = 0; port < port_count; ++port) {
+    tm::EgressPortConfig config;
+    if (port < configured.size() && configured[port]) {
+      config = *configured[port];
+    } else {
+      rte_eth_link link{};
+      if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_speed != 0 &&
+          link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
+        config.rate_bps = uint64_t{link.link_speed} * 1'000'000;
+      }
+    }
+    out.push_back(config);
+  }
+  return out;
+}
+
 uint16_t Switch::PipeCountFor(uint16_t fp_cores) {
   if (fp_cores != 0) return fp_cores;
   const unsigned workers = rte_lcore_count() - 1;
@@ -82,19 +101,7 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
 
   // Each egress port's traffic manager lives in one pipe, as a Tofino port
   // has one set of queues whatever pipe a packet came from.
-  for (uint16_t port = 0; port < port_count; ++port) {
-    tm::EgressPortConfig config;
-    if (port < options.port_tm.size() && options.port_tm[port]) {
-      config = *options.port_tm[port];
-    } else {
-      rte_eth_link link{};
-      if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_speed != 0 &&
-          link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
-        config.rate_bps = uint64_t{link.link_speed} * 1'000'000;
-      }
-    }
-    port_tm_.push_back(config);
-  }
+  port_tm_ = ResolvePortConfigs(options.port_tm, port_count);
 
   static const rte_mbuf_dynfield kTagField = {"softfino_tm_tag", sizeof(TmTag), alignof(TmTag), 0};
   const int tag_offset = rte_mbuf_dynfield_register(&kTagField);

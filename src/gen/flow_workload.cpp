@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "softfino/gen/frame.h"
 
 namespace softfino::gen {
 
@@ -24,20 +25,9 @@ std::vector<uint8_t> MakeFrame(const Flow& f, uint32_t size) {
   const uint32_t min = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + l4;
   size = std::max(size, min);
   std::vector<uint8_t> frame(size, 0);
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(frame.data());
-  const uint8_t src[6] = {0x02, 0x46, 0x4c, 0x4f, 0x57, 0x01};
-  const uint8_t dst[6] = {0x02, 0x46, 0x4c, 0x4f, 0x57, 0x02};
-  std::memcpy(&eth->src_addr, src, 6);
-  std::memcpy(&eth->dst_addr, dst, 6);
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  ip->version_ihl = 0x45;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(size - sizeof(rte_ether_hdr)));
-  ip->time_to_live = 64;
-  ip->next_proto_id = f.proto;
-  ip->src_addr = rte_cpu_to_be_32(f.src_ip);
-  ip->dst_addr = rte_cpu_to_be_32(f.dst_ip);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  rte_ipv4_hdr* ip = PutEthernetIpv4(frame, {0x02, 0x46, 0x4c, 0x4f, 0x57, 0x01},
+                                     {0x02, 0x46, 0x4c, 0x4f, 0x57, 0x02}, f.src_ip, f.dst_ip,
+                                     f.proto);
   uint8_t* l4p = reinterpret_cast<uint8_t*>(ip + 1);
   if (f.proto == IPPROTO_TCP) {
     auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4p);

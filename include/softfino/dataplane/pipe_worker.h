@@ -113,8 +113,10 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
     pipe::PortId port = 0;
     tm::PacketInfo info;
   };
+  // `header` (header_len bytes, 0: none) goes in front of the copy.
   MirrorCopy MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,
-                            pipe::InstanceType instance);
+                            pipe::InstanceType instance, const uint8_t* header = nullptr,
+                            uint8_t header_len = 0);
   void Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original, tm::Picoseconds arrival);
   void DrainInbox();
   void AdvanceEgress(tm::Picoseconds now);

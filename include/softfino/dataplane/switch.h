@@ -47,6 +47,10 @@ class Switch {
   // How many pipes Create will make for `fp_cores` (0: one per worker lcore,
   // or one on the main lcore), so programs can be configured before it.
   static uint16_t PipeCountFor(uint16_t fp_cores);
+  // Each port's traffic-manager settings: the config's where it gives them,
+  // else the defaults at the port's link speed (EAL and the ports up).
+  static std::vector<tm::EgressPortConfig> ResolvePortConfigs(
+      const std::vector<std::optional<tm::EgressPortConfig>>& configured, uint16_t port_count);
 
   // Forwards until `slow_path_tick` returns false. With worker lcores the
   // main lcore only runs the slow path; without, it interleaves it with the

@@ -44,7 +44,8 @@ namespace softfino::pipe {
   X(kDtaBatched, "dta_batched")            /* Append: held for its batch's WRITE */ \
   X(kDtaCached, "dta_cached")              /* Postcarding: held in the path cache */ \
   X(kDtaCopyUnused, "dta_copy_unused")     /* a redundant copy with nothing to write */ \
-  X(kRdmaRecovering, "rdma_recovering")    /* the queue pair waits for its recovery probe */
+  X(kRdmaRecovering, "rdma_recovering")    /* the queue pair waits for its recovery probe */ \
+  X(kBurstRadarOverwritten, "burstradar_overwritten") /* a courier whose ring entry was reused */
 
 enum class DropReason : uint8_t {
 #define SOFTFINO_ENUM(name, text) name,

@@ -105,6 +105,9 @@ struct EgressIntrinsicMetadataForDeparser {
   DropReason drop_reason = DropReason::kNone;
   uint8_t mirror_type = 0;
   MirrorSessionId mirror_session = 0;
+  // As the ingress one: put in front of the egress-to-egress copy only.
+  uint8_t mirror_header_len = 0;
+  uint8_t mirror_header[kMirrorHeaderMaxBytes] = {};
 };
 
 }  // namespace softfino::pipe

@@ -27,8 +27,15 @@ constexpr uint16_t PipeOfPort(PortId port, uint16_t pipe_count) {
 
 // What the program may rely on about the switch it runs in.
 struct SwitchInfo {
+  SwitchInfo() = default;
+  SwitchInfo(uint16_t ports, uint16_t pipes = 1, std::vector<uint64_t> rates = {})
+      : port_count(ports), pipe_count(pipes), port_rate_bps(std::move(rates)) {}
+
   uint16_t port_count = 0;  // ports are numbered 0 .. port_count-1
   uint16_t pipe_count = 1;  // pipes are numbered 0 .. pipe_count-1
+  // Each port's line rate (what drains its queues), when the switch knows
+  // it; empty otherwise (e.g. a program configured outside a switch).
+  std::vector<uint64_t> port_rate_bps;
 
   uint16_t PipeOf(PortId port) const { return PipeOfPort(port, pipe_count); }
 };
