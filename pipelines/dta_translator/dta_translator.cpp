@@ -20,6 +20,31 @@ constexpr const char* kRefusalNames[] = {"primitive_off", "unknown_list",
                                          "redundancy_above_rows", "hop_beyond_path"};
 static_assert(std::size(kRefusalNames) == static_cast<size_t>(TranslatorRefusal::kCount));
 
+// What ingress hands egress in front of every packet it sends there
+// (Tofino's bridged metadata): what the packet is, and for a report its
+// parsed fields, so egress does not parse it again for each copy. Never
+// leaves the switch: host order.
+enum class Bridged : uint8_t { kReport = 1, kAnswer = 2, kTick = 3 };
+struct [[gnu::packed]] ReportBridge {
+  Bridged kind;
+  uint8_t opcode;
+  uint8_t redundancy;
+  uint8_t hop;
+  uint32_t key, data, list_id;
+  uint32_t src_ip, dst_ip;  // the reporter's and ours, for a NACK
+  uint64_t counter;
+};
+static_assert(sizeof(ReportBridge) == 32);
+
+// Puts a bridged header of `bytes` bytes starting with `kind` in front of
+// `m`; false (nothing changed) when there is no headroom.
+bool Bridge(rte_mbuf* m, const void* header, uint16_t bytes) {
+  char* room = rte_pktmbuf_prepend(m, bytes);
+  if (room == nullptr) return false;
+  std::memcpy(room, header, bytes);
+  return true;
+}
+
 void EgressDrop(pipe::EgressIntrinsicMetadataForDeparser& dprsr, DropReason reason) {
   dprsr.drop_ctl = 1;
   dprsr.drop_reason = reason;
@@ -202,6 +227,11 @@ void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
   if (pipe::IsRecirculationPort(in)) {
     // A timer packet of the packet generator: to every collector's egress.
     ++counters.timer_packets;
+    const Bridged kind = Bridged::kTick;
+    if (!Bridge(m, &kind, 1)) {
+      md.Drop(DropReason::kTimerUnused);
+      return;
+    }
     if (collectors_.size() == 1) {
       md.ig_intr_md_for_tm.ucast_egress_port = collectors_[0]->port;
     } else {
@@ -213,6 +243,13 @@ void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
   const net::DtaParseError e = net::ParseDtaReport(m, config_.base_form, &r);
   counters.parse.Count(e);
   if (e != net::DtaParseError::kOk) {
+    md.Drop(DropReason::kDtaBadReport);
+    return;
+  }
+  // Bridged before anything may mirror it: a NACK's clone carries it too.
+  const ReportBridge bridge{Bridged::kReport, static_cast<uint8_t>(r.opcode), r.redundancy, r.hop,
+                            r.key, r.data, r.list_id, r.src_ip, r.dst_ip, r.counter};
+  if (!Bridge(m, &bridge, sizeof(bridge))) {
     md.Drop(DropReason::kDtaBadReport);
     return;
   }
@@ -288,25 +325,26 @@ void DtaTranslator::TrackSequence(const net::DtaReport& r, pipe::IngressMetadata
 }
 
 void DtaTranslator::MakeNack(rte_mbuf* m, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  // The clone: the mirror header (magic, missing number), the report's
+  // bridged header, then the report as it arrived.
+  constexpr uint16_t kSkip = 2 + sizeof(ReportBridge);
   const uint8_t* header = rte_pktmbuf_mtod(m, const uint8_t*);
-  net::DtaReport r;
-  if (m->data_len < 2 || header[0] != kNackMirrorMagic) {
+  if (m->data_len < kSkip + sizeof(rte_ether_hdr) || header[0] != kNackMirrorMagic ||
+      static_cast<Bridged>(header[2]) != Bridged::kReport) {
     EgressDrop(dprsr, DropReason::kDtaBadReport);
     return;
   }
   const uint8_t missing = header[1];
-  rte_pktmbuf_adj(m, 2);
-  if (net::ParseDtaReport(m, config_.base_form, &r) != net::DtaParseError::kOk) {
-    EgressDrop(dprsr, DropReason::kDtaBadReport);
-    return;
-  }
+  ReportBridge b;
+  std::memcpy(&b, header + 2, sizeof(b));
+  rte_pktmbuf_adj(m, kSkip);
   // Back to the reporter: addresses swapped.
   const auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   net::DtaAddresses a;
   std::memcpy(a.src_mac.data(), &eth->dst_addr, 6);
   std::memcpy(a.dst_mac.data(), &eth->src_addr, 6);
-  a.src_ip = r.dst_ip;
-  a.dst_ip = r.src_ip;
+  a.src_ip = b.dst_ip;
+  a.dst_ip = b.src_ip;
   a.src_port = net::kDtaNackPort;
   net::DtaNack nack;
   nack.seqnum = missing;
@@ -334,6 +372,11 @@ void DtaTranslator::Answer(rte_mbuf* m, pipe::IngressMetadata& md, IngressCounte
   const bool nak = p.opcode() == net::RcOpcode::kAcknowledge && aeth != nullptr &&
                    net::AethKindOf(aeth->syndrome) == net::AethKind::kNak;
   ++(nak ? counters.naks : counters.acks);
+  const Bridged kind = Bridged::kAnswer;
+  if (!Bridge(m, &kind, 1)) {
+    md.Drop(DropReason::kRdmaBadPacket);
+    return;
+  }
   // The queue pair lives in the egress of the collector's port.
   md.ig_intr_md_for_tm.ucast_egress_port = collectors_[collector]->port;
 }
@@ -367,14 +410,30 @@ void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& 
     PublishHead(m, c, dprsr);
     return;
   }
-  net::DtaReport r;
-  if (net::ParseDtaReport(m, config_.base_form, &r) == net::DtaParseError::kOk) {
+  const auto kind = static_cast<Bridged>(*rte_pktmbuf_mtod(m, const uint8_t*));
+  if (kind == Bridged::kReport) {
+    ReportBridge b;
+    std::memcpy(&b, rte_pktmbuf_mtod(m, const void*), sizeof(b));
+    net::DtaReport r;
+    r.opcode = static_cast<net::DtaOpcode>(b.opcode);
+    r.redundancy = b.redundancy;
+    r.hop = b.hop;
+    r.key = b.key;
+    r.data = b.data;
+    r.list_id = b.list_id;
+    r.counter = b.counter;
     Translate(m, r, eg.egress_rid, c, dprsr);
     return;
   }
-  // An answer that ingress sent here: to the queue pair it is for.
+  rte_pktmbuf_adj(m, 1);
+  if (kind == Bridged::kTick) {
+    Tick(m, c, dprsr);
+    return;
+  }
+  // An answer that ingress sent here (already checked there, ICRC included,
+  // but the requester reads it through the parser's view): to its queue pair.
   rdma::RocePacket p;
-  if (rdma::ParseRoce(m, &p) == rdma::RoceParseError::kOk) {
+  if (kind == Bridged::kAnswer && rdma::ParseRoce(m, &p) == rdma::RoceParseError::kOk) {
     for (auto& qp : c.qps) {
       if (qp && p.bth().qpn() == qp->conn.local.qpn) {
         ++c.answers;
@@ -385,7 +444,7 @@ void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& 
     EgressDrop(dprsr, DropReason::kRdmaAnswerConsumed);
     return;
   }
-  Tick(m, c, dprsr);
+  EgressDrop(dprsr, DropReason::kRdmaBadPacket);
 }
 
 void DtaTranslator::Tick(rte_mbuf* m, CollectorState& c,
