@@ -23,7 +23,13 @@ using pipe::ParsedHeaders;
 std::unique_ptr<pipe::Program> L3fwd::Create() { return std::make_unique<L3fwd>(); }
 
 absl::Status L3fwd::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
-  if (auto s = pipe::CheckTableNames(config, kL3fwdTableNames); !s.ok()) return s;
+  // "trumpet" is this program's own section; the rest is the switch's.
+  nlohmann::json rest = config;
+  if (rest.is_object()) rest.erase("trumpet");
+  if (auto s = pipe::CheckTableNames(rest, kL3fwdTableNames); !s.ok()) return s;
+  if (config.is_object() && config.contains("trumpet")) {
+    if (auto s = trumpet_.Configure(config["trumpet"], info.pipe_count); !s.ok()) return s;
+  }
   port_count_ = info.port_count;
   // The config is one batch of adds, next hops first so routes may name
   // them whatever order the file lists its tables in.
@@ -97,6 +103,9 @@ void L3fwd::Ingress(PacketBurst& burst) const {
     }
   }
 
+  // Trumpet (when configured) sees every packet that parsed, routed or not.
+  trumpet_.Observe(burst, hdr);
+
   // Stage 2: route lookups, one bulk call per family so misses overlap.
   // One version of the tables serves the whole burst: a commit never shows
   // a pipe half of a batch.
@@ -144,6 +153,12 @@ void L3fwd::Ingress(PacketBurst& burst) const {
       forward(i, v6_nh[k]);
     }
   }
+}
+
+nlohmann::json L3fwd::Counters() const {
+  nlohmann::json trumpet = trumpet_.Counters();
+  if (trumpet.is_null()) return nullptr;
+  return {{"trumpet", std::move(trumpet)}};
 }
 
 std::vector<pipe::ResourceUse> L3fwd::Resources() const {

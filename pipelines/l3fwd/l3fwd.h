@@ -12,11 +12,15 @@
 #include "softfino/pipe/program.h"
 #include "softfino/pipe/table_control.h"
 #include "softfino/pipe/versioned.h"
+#include "softfino/trumpet/stage.h"
 
 namespace softfino::pipelines {
 
 // Its tables change at run time through TableControl (softfino-ctl
 // table_add ...): each commit publishes a whole new L3fwdTables.
+// With a "trumpet" section in its config it also hosts Trumpet's monitor
+// (softfino/trumpet/stage.h): every parsed IPv4 packet updates its flow's
+// statistics, triggers fire events (softfino-ctl events).
 class L3fwd final : public pipe::Program, public pipe::TableControl {
  public:
   static constexpr uint32_t kNexthopTableSize = L3fwdTables::kNexthopTableSize;
@@ -30,6 +34,15 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   void Ingress(pipe::PacketBurst& burst) const override;
   std::vector<pipe::ResourceUse> Resources() const override;
   pipe::TableControl* table_control() override { return this; }
+  void Background(uint16_t pipe, uint64_t now_ns) const override {
+    trumpet_.Background(pipe, now_ns);
+  }
+  void Finish(uint16_t pipe, uint64_t end_ns) const override { trumpet_.Finish(pipe, end_ns); }
+  void DrainEvents(const std::function<void(nlohmann::json)>& emit) override {
+    trumpet_.DrainEvents(emit);
+  }
+  std::vector<pipe::ProgramCommand> Commands() override { return trumpet_.Commands(); }
+  nlohmann::json Counters() const override;
 
   std::vector<std::string> TableNames() const override;
   absl::StatusOr<pipe::CommitStats> Commit(absl::Span<const pipe::TableOp> ops,
@@ -39,6 +52,7 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
  private:
   uint16_t port_count_ = 0;
   pipe::Versioned<L3fwdTables> tables_;
+  trumpet::Stage trumpet_;
 };
 
 }  // namespace softfino::pipelines

@@ -18,6 +18,7 @@
 #include "softfino/control/config_file.h"
 #include "softfino/control/control_server.h"
 #include "softfino/control/eal_args.h"
+#include "softfino/control/event_manager.h"
 #include "softfino/control/pktgen_config.h"
 #include "softfino/control/port_config.h"
 #include "softfino/control/rdma_connections.h"
@@ -41,6 +42,7 @@ struct AppOptions {
   uint16_t fp_cores = 0;
   unsigned exit_when_idle_ms = 0;
   std::string stats_json;
+  std::string events;
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   bool no_promiscuous = false;
@@ -83,6 +85,9 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
                  "0 runs until SIGINT/SIGTERM")
       ->default_val(0);
   app.add_option("--stats-json", o.stats_json, "At exit, also write all counters to this file as JSON");
+  app.add_option("--events", o.events,
+                 "Append the program's events (e.g. Trumpet triggers that fired) to this file, "
+                 "one JSON object per line, as they come; `softfino-ctl events` reads them live");
   app.add_option("--rx-desc", o.rx_descriptors, "RX ring size per queue")->default_val(1024)
       ->check(CLI::Range(64, 32768));
   app.add_option("--tx-desc", o.tx_descriptors, "TX ring size per queue")->default_val(1024)
@@ -195,6 +200,16 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
   if (absl::Status s = control::RegisterStatsCommands(commands, **sw, o.pipeline); !s.ok()) {
     return Fail(s.message());
   }
+  for (pipe::ProgramCommand& c : program->Commands()) {
+    if (absl::Status s = commands.Register(c.name, c.help, std::move(c.handler)); !s.ok()) {
+      return Fail(s.message());
+    }
+  }
+  control::EventManagerOptions event_options;
+  event_options.file = o.events;
+  auto events = control::EventManager::Create(*program, std::move(event_options));
+  if (!events.ok()) return Fail(events.status().message());
+  if (absl::Status s = (*events)->RegisterCommands(commands); !s.ok()) return Fail(s.message());
   if (pipe::TableControl* tables = program->table_control()) {
     if (absl::Status s = control::RegisterTableCommands(commands, *tables, (*sw)->rcu()); !s.ok()) {
       return Fail(s.message());
@@ -212,7 +227,12 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
                o.pipeline.c_str(), (*sw)->port_count(), (*sw)->pipe_count(),
                (*sw)->clock() == dataplane::ClockMode::kVirtual ? "virtual" : "real",
                control_line.c_str());
-  (*sw)->Run([&] { return slow_path.Tick(); });
+  (*sw)->Run([&] {
+    (*events)->Poll();
+    return slow_path.Tick();
+  });
+  // What the pipes' last intervals produced (Program::Finish ran in Run).
+  (*events)->Poll();
   control::UnpublishTelemetry();
   // Gone before the ports stop: a client now gets "no switch" at once
   // rather than waiting on a socket nobody polls.

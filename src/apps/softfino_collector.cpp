@@ -22,6 +22,7 @@
 #include "softfino/control/dta_queries.h"
 #include "softfino/dta/layout.h"
 #include "softfino/rdma/handshake.h"
+#include "softfino/tea/layout.h"
 #include "softfino/control/eal_args.h"
 #include "softfino/control/signals.h"
 
@@ -40,6 +41,7 @@ struct AppOptions {
   std::string stats_json;
   std::vector<std::string> dumps;
   std::string dta_layout;
+  std::vector<std::string> tea_tables;
 };
 
 struct QueryOptions {
@@ -72,6 +74,13 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
                  "the regions dta.keywrite, dta.keyincrement, dta.append, dta.postcarding "
                  "that it turns on, sized for it")
       ->check(CLI::ExistingFile);
+  app.add_option("--tea-table", o.tea_tables,
+                 "A TEA table to host, NAME:buckets=N[,slots=S][,packet=BYTES][,lanes=L], e.g. "
+                 "tea.nat:buckets=1M,packet=256: N buckets (a power of two; K, M, G allowed) of "
+                 "S 32-byte entries (default 1); packet>0 adds the shadow rows for remote "
+                 "deferral, L per bucket (default 1). Its region has the same name; the layout "
+                 "is in include/softfino/tea/layout.h. Repeatable")
+      ->type_name("SPEC");
   app.add_option("--ip", o.ip,
                  "The collector's IPv4 address on the RoCE network (its GID; the source "
                  "address of the soft RNIC's answers)")
@@ -124,7 +133,14 @@ int Run(const AppOptions& o) {
     }
     options.dta_layout = *std::move(layout);
   }
-  if (options.regions.empty()) return Fail("no memory to host: give --region or --dta-layout");
+  for (const std::string& text : o.tea_tables) {
+    auto config = tea::ParseTableSpec(text);
+    if (!config.ok()) return Fail(absl::StrCat("--tea-table: ", config.status().message()));
+    options.tea_tables.push_back(*config);
+  }
+  if (options.regions.empty() && options.tea_tables.empty()) {
+    return Fail("no memory to host: give --region, --dta-layout or --tea-table");
+  }
   in_addr addr{};
   if (inet_pton(AF_INET, o.ip.c_str(), &addr) != 1) {
     return Fail(absl::StrCat("--ip '", o.ip, "' is not an IPv4 address like 10.0.0.2"));
@@ -158,7 +174,8 @@ int Run(const AppOptions& o) {
   }
   control::InstallStopSignalHandlers();
   std::fprintf(stderr, "softfino-collector: %s backend, %zu region(s), handshake on %s:%u\n",
-               o.backend.c_str(), options.regions.size(), options.listen_address.c_str(),
+               o.backend.c_str(), options.regions.size() + options.tea_tables.size(),
+               options.listen_address.c_str(),
                (*collector)->handshake_port());
   std::fflush(stderr);
   (*collector)->Run();
@@ -288,10 +305,89 @@ int Query(int argc, char** argv) {
   });
 }
 
+// `softfino-collector tea OP --connect HOST:PORT ...`: TEA table requests to
+// a running collector (control/tea_requests.h), one JSON answer per line.
+int Tea(int argc, char** argv) {
+  CLI::App app;
+  std::string op, connect, table, key, tuple, value, requests_file;
+  bool replace = false;
+  app.name("softfino-collector tea");
+  app.description(
+      "Changes and reads a running collector's TEA tables over its handshake port (it must\n"
+      "run with --tea-table). One JSON answer per line; a refused request prints\n"
+      "{\"error\": ...} and exits 2. E.g.\n"
+      "  softfino-collector tea insert --connect 10.0.0.2:18515 \\\n"
+      "      --tuple 10.0.0.1,10.0.0.2,1234,80,6 --value 0xc0a80001abcd0000\n"
+      "  softfino-collector tea layout --connect 10.0.0.2:18515");
+  app.add_option("op", op, "layout, insert, delete, lookup or stats")
+      ->required()
+      ->check(CLI::IsMember({"layout", "insert", "delete", "lookup", "stats"}));
+  app.add_option("--connect", connect, "The collector's handshake address, HOST:PORT")->required();
+  app.add_option("--table", table, "The table's name (needed when the collector hosts several)");
+  auto* key_option =
+      app.add_option("--key", key, "The 16 key bytes as 32 hex digits (tea/key.h)");
+  app.add_option("--tuple", tuple,
+                 "The key as a 5-tuple SRC,DST,SPORT,DPORT,PROTO, e.g. 10.0.0.1,10.0.0.2,1234,80,6")
+      ->excludes(key_option);
+  app.add_option("--value", value, "insert: the 8-byte value, decimal or 0x-hex");
+  app.add_flag("--replace", replace, "insert: change the value of a present key");
+  app.add_option("--requests", requests_file,
+                 "Instead of one request: a file of requests, one JSON object per line, each "
+                 "like {\"op\": \"insert\", \"key\": \"0x...\", \"value\": 7}")
+      ->check(CLI::ExistingFile);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  std::vector<std::string> lines;
+  if (!requests_file.empty()) {
+    std::ifstream in(requests_file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) lines.push_back(line);
+    }
+  } else {
+    nlohmann::json r = {{"op", op}};
+    if (!table.empty()) r["table"] = table;
+    if (!key.empty()) r["key"] = key;
+    if (!tuple.empty()) {
+      const std::vector<std::string> f = absl::StrSplit(tuple, ',');
+      uint32_t sport = 0, dport = 0, proto = 0;
+      if (f.size() != 5 || !absl::SimpleAtoi(f[2], &sport) || !absl::SimpleAtoi(f[3], &dport) ||
+          !absl::SimpleAtoi(f[4], &proto)) {
+        return Fail(absl::StrCat("--tuple '", tuple, "' is not SRC,DST,SPORT,DPORT,PROTO like ",
+                                 "10.0.0.1,10.0.0.2,1234,80,6"));
+      }
+      r["key"] = {{"src", f[0]}, {"dst", f[1]}, {"sport", sport}, {"dport", dport},
+                  {"proto", proto}};
+    }
+    if (!value.empty()) {
+      uint64_t v = 0;
+      if (absl::SimpleAtoi(value, &v)) {
+        r["value"] = v;
+      } else {
+        r["value"] = value;  // hex; the collector checks it
+      }
+    }
+    if (replace) r["replace"] = true;
+    lines.push_back(r.dump());
+  }
+  const std::vector<std::string> hp = absl::StrSplit(connect, ':');
+  int port = 0;
+  if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &port) || port <= 0 || port > 65535) {
+    return Fail(absl::StrCat("--connect '", connect, "' is not HOST:PORT like 10.0.0.2:18515"));
+  }
+  return AnswerLines(lines, [&](const nlohmann::json& request) {
+    return rdma::CollectorRequest(hp[0], static_cast<uint16_t>(port), {{"tea", request}},
+                                  std::chrono::milliseconds(5000));
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "query") == 0) return Query(argc - 1, argv + 1);
+  if (argc > 1 && std::strcmp(argv[1], "tea") == 0) return Tea(argc - 1, argv + 1);
   control::SplitArgs args = control::SplitEalArgs(argc, argv, {"--help", "-h"});
   CLI::App app;
   AppOptions options;

@@ -15,10 +15,12 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "softfino/control/control_server.h"
+#include "softfino/control/courier_decoder.h"
 
 namespace {
 
@@ -46,6 +48,14 @@ constexpr char kFooter[] = R"(Commands (`softfino-ctl help` asks the switch for 
   table_delete table=T entry='{"key": {...}}'
   table_batch ops='[{"op": "add", "table": T, "entry": {...}}, ...]'   all or nothing
   table_dump [table=T]  entries as in the config file;  table_clear table=T
+  trigger add "NAME: filter ... group ... every 10ms when ..." | trigger del NAME | trigger list
+                        Trumpet's triggers (a program hosting Trumpet, e.g. l3fwd with a
+                        "trumpet" config section); the same as trigger_add trigger=...
+  events [since=SEQ] [follow=true]  the program's events (Trumpet triggers that fired);
+                        follow=true streams them as JSON lines until the switch stops
+  couriers pcap=FILE    offline, no switch needed: decodes BurstRadar courier packets in
+                        a capture of the monitor port into JSON lines, one per courier
+                        (pipelines/burstradar/README.md); a summary goes to stderr
 
 Arguments are key=value; a value that parses as JSON is sent as that JSON
 (port=1 sends the number 1, on=true a boolean, list=[1,2] an array), any
@@ -188,6 +198,33 @@ bool Exchange(int fd, const std::string& path, const std::string& line, double t
   }
 }
 
+// `couriers pcap=FILE`: decoded here, from a capture; the switch is not asked.
+int DecodeCouriers(const json& args) {
+  for (const auto& [key, value] : args.items()) {
+    if (key != "pcap") {
+      return Fail(absl::StrCat("couriers: unknown argument '", key, "'; give pcap=FILE"));
+    }
+  }
+  if (!args.contains("pcap") || !args["pcap"].is_string()) {
+    return Fail("couriers: give the monitor port's capture as pcap=FILE");
+  }
+  softfino::control::CourierDecodeStats stats;
+  const absl::Status status = softfino::control::DecodeCourierPcap(
+      args["pcap"].get<std::string>(),
+      [](const json& courier) { std::printf("%s\n", courier.dump().c_str()); }, stats);
+  std::fflush(stdout);
+  if (!status.ok()) return Fail(status.message());
+  std::fprintf(stderr,
+               "softfino-ctl: %llu couriers in %llu frames (%llu other, %llu truncated; "
+               "%llu entries missing between consecutive sequence numbers)\n",
+               static_cast<unsigned long long>(stats.couriers),
+               static_cast<unsigned long long>(stats.frames),
+               static_cast<unsigned long long>(stats.other),
+               static_cast<unsigned long long>(stats.truncated),
+               static_cast<unsigned long long>(stats.seq_gaps));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -224,7 +261,34 @@ int main(int argc, char** argv) {
         "give a COMMAND (e.g. info, or help for the list) or --raw; see softfino-ctl --help");
   }
 
+  if (o.command == "couriers") {
+    json args;
+    if (std::string error = ParseArgs(o.args, args); !error.empty()) return Fail(error);
+    return DecodeCouriers(args);
+  }
+
+  // `trigger add TEXT | del NAME | list`: the trigger_* commands, with the
+  // trigger as one word as users write it.
+  if (o.command == "trigger") {
+    const std::string verb = o.args.empty() ? "" : o.args[0];
+    const std::string rest = o.args.size() > 1 ? absl::StrJoin(o.args.begin() + 1, o.args.end(), " ") : "";
+    if (verb == "add" && !rest.empty()) {
+      o.command = "trigger_add";
+      o.args = {"trigger=" + json(rest).dump()};
+    } else if (verb == "del" && !rest.empty()) {
+      o.command = "trigger_del";
+      o.args = {"name=" + json(rest).dump()};
+    } else if (verb == "list" && rest.empty()) {
+      o.command = "trigger_list";
+      o.args = {};
+    } else {
+      return Fail("trigger: use 'trigger add \"NAME: filter ... group ... every 10ms when ...\"', "
+                  "'trigger del NAME' or 'trigger list'");
+    }
+  }
+
   std::string line;
+  json args;
   if (!o.raw.empty()) {
     // A request that parses travels compacted onto one line; one that does
     // not travels as given (on one line) so the switch can say what is wrong.
@@ -232,7 +296,6 @@ int main(int argc, char** argv) {
     line = request.is_discarded() ? absl::StrReplaceAll(o.raw, {{"\n", " "}, {"\r", " "}})
                                   : request.dump();
   } else {
-    json args;
     if (std::string error = ParseArgs(o.args, args); !error.empty()) return Fail(error);
     line = json{{"id", getpid()}, {"cmd", o.command}, {"args", args}}.dump();
   }
@@ -247,23 +310,56 @@ int main(int argc, char** argv) {
       by_prefix ? absl::StrCat("--file-prefix ", o.file_prefix,
                                " and its default control socket (or give --socket PATH)")
                 : absl::StrCat("--control-socket ", path);
-  std::string error;
-  const int fd = Connect(path, how_started, o.timeout_s, error);
-  if (fd < 0) return Fail(error);
-  std::string text;
-  const bool answered = Exchange(fd, path, line, o.timeout_s, text, error);
-  close(fd);
-  if (!answered) return Fail(error);
+  // One request, one reply object (or an error for the user).
+  const auto ask = [&](const std::string& request, json& reply, std::string& error) {
+    const int fd = Connect(path, how_started, o.timeout_s, error);
+    if (fd < 0) return false;
+    std::string text;
+    const bool answered = Exchange(fd, path, request, o.timeout_s, text, error);
+    close(fd);
+    if (!answered) return false;
+    reply = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (reply.is_discarded() || !reply.is_object() || !reply.contains("ok")) {
+      error = absl::StrCat("the switch at ", path,
+                           " sent something that is not a reply: ", text.substr(0, 200));
+      return false;
+    }
+    if (reply["ok"] != true) {
+      const json& message = reply.contains("error") ? reply["error"] : reply;
+      error = message.is_string() ? message.get<std::string>() : message.dump();
+      return false;
+    }
+    return true;
+  };
 
-  const json reply = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (reply.is_discarded() || !reply.is_object() || !reply.contains("ok")) {
-    return Fail(absl::StrCat("the switch at ", path,
-                             " sent something that is not a reply: ", text.substr(0, 200)));
+  // `events follow=true`: stream them as JSON lines until the switch stops.
+  if (o.command == "events" && args.value("follow", false) == true) {
+    args.erase("follow");
+    uint64_t since = args.value("since", uint64_t{0});
+    for (bool first = true;; first = false) {
+      args["since"] = since;
+      json reply;
+      std::string error;
+      if (!ask(json{{"id", getpid()}, {"cmd", "events"}, {"args", args}}.dump() + "\n", reply, error)) {
+        // The switch went away after we followed it: the stream ends there.
+        if (!first) return 0;
+        return Fail(error);
+      }
+      const json& result = reply["result"];
+      for (const json& e : result["events"]) std::printf("%s\n", e.dump().c_str());
+      std::fflush(stdout);
+      if (result.value("missed", 0) > 0) {
+        std::fprintf(stderr, "softfino-ctl: %llu events left the switch's backlog unread\n",
+                     static_cast<unsigned long long>(result["missed"].get<uint64_t>()));
+      }
+      since = result["next"].get<uint64_t>();
+      if (result["events"].empty()) usleep(100'000);
+    }
   }
-  if (reply["ok"] != true) {
-    const json& message = reply.contains("error") ? reply["error"] : reply;
-    return Fail(message.is_string() ? message.get<std::string>() : message.dump());
-  }
+
+  json reply;
+  std::string error;
+  if (!ask(line, reply, error)) return Fail(error);
   const json& result = reply.contains("result") ? reply["result"] : json();
   std::printf("%s\n", result.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   return 0;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "softfino/control/dta_queries.h"
 #include "softfino/control/signals.h"
+#include "softfino/control/tea_requests.h"
 #include "softfino/dataplane/ports.h"
 #include "softfino/rdma/soft_rnic.h"
 #include "softfino/rdma/verbs_backend.h"
@@ -81,6 +82,7 @@ struct Collector::Impl {
   std::unique_ptr<rdma::VerbsBackend> verbs;    // verbs backend
   std::unique_ptr<rdma::RegionHandshakeHandler> soft_handler;
   std::unique_ptr<rdma::HandshakeServer> server;
+  std::vector<TeaHostedTable> tea;  // fixed once Create returns (requests hold its data)
   uint64_t tx_full = 0;  // answers the port would not take
   rte_mbuf* tx[kTxBatch];
 
@@ -129,9 +131,15 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(const CollectorOpti
     return absl::InvalidArgumentError(
         "the collector needs its IPv4 address on the RoCE network (--ip)");
   }
-  if (options.regions.empty()) {
+  if (options.regions.empty() && options.tea_tables.empty()) {
     return absl::InvalidArgumentError(
         "no memory region to host; give at least one --region name:size");
+  }
+  std::vector<tea::Layout> tea_layouts;
+  for (const tea::TableConfig& config : options.tea_tables) {
+    absl::StatusOr<tea::Layout> layout = tea::Layout::Create(config);
+    if (!layout.ok()) return layout.status();
+    tea_layouts.push_back(*std::move(layout));
   }
   // Soft backend: hugepage memory when EAL has it. Verbs: plain pages, which
   // ibv_reg_mr pins.
@@ -186,6 +194,24 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(const CollectorOpti
       if (auto r = c.verbs->RegisterRegion(*region); !r.ok()) return r.status();
     }
   }
+  // TEA tables: the switch READs buckets and shadow rows and WRITEs
+  // deferred packets; no atomics.
+  for (const tea::Layout& layout : tea_layouts) {
+    rdma::RegionOptions region_options;
+    region_options.access = rdma::kAccessRemoteRead | rdma::kAccessRemoteWrite;
+    auto region = c.regions.Register(layout.config().name, layout.bytes(), region_options);
+    if (!region.ok()) {
+      return absl::Status(region.status().code(),
+                          absl::StrCat("TEA table ", layout.config().name, " (", layout.bytes(),
+                                       " bytes): ", region.status().message()));
+    }
+    if (c.verbs) {
+      if (auto r = c.verbs->RegisterRegion(*region); !r.ok()) return r.status();
+    }
+    auto table = tea::Table::Create(layout, {region->base, region->length});
+    if (!table.ok()) return table.status();
+    c.tea.push_back(TeaHostedTable{*std::move(table), *region});
+  }
 
   rdma::HandshakeHandler* handler = c.verbs.get();
   if (c.rnic) {
@@ -230,6 +256,13 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(const CollectorOpti
         return {r->base, r->length};
       };
       return AnswerDtaQuery(layout, lookup, q);
+    };
+  }
+  if (!c.tea.empty()) {
+    // Like queries: between bursts on this thread, so a READ never sees an
+    // insert half done (tea/layout.h, Consistency).
+    server_options.requests["tea"] = [tables = &c.tea](const nlohmann::json& r) {
+      return AnswerTeaRequest(*tables, r);
     };
   }
   auto server = rdma::HandshakeServer::Create(server_options, *handler);
@@ -279,6 +312,9 @@ nlohmann::json Collector::Stats() const {
                      {"refused", h.refused},         {"timed_out", h.timed_out},
                      {"too_many", h.too_many},       {"abandoned", h.abandoned},
                      {"queries", h.queries}};
+  for (const TeaHostedTable& t : c.tea) {
+    j["tea"][t.region.name] = TeaCounters(t.table.counters());
+  }
   if (!c.rnic) return j;
   const rdma::SoftRnic& rnic = *c.rnic;
   nlohmann::json& s = j["soft_rnic"];

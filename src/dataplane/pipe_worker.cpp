@@ -74,6 +74,7 @@ uint32_t PipeWorker::PollOnce() {
     // time runs on until every queue is empty.
     AdvanceEgress(received ? virtual_now_ : tm::kNever);
   }
+  s_.program->Background(s_.id, NowNs());
   stats_.polls.Add(1);
   if (received) stats_.busy_polls.Add(1);
   // Between polls this pipe holds no table version: old ones may be freed.

@@ -11,6 +11,8 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace softfino::dataplane {
@@ -52,6 +54,7 @@ uint16_t Switch::PipeCountFor(uint16_t fp_cores) {
 absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& program,
                                                        SwitchOptions options) {
   auto sw = std::unique_ptr<Switch>(new Switch());
+  sw->program_ = &program;
   const unsigned workers = rte_lcore_count() - 1;
   options.fp_cores = PipeCountFor(options.fp_cores);
   if (workers == 0) {
@@ -200,6 +203,7 @@ void Switch::Run(const std::function<bool()>& slow_path_tick) {
     }
     pipe.Flush();
     rte_rcu_qsbr_thread_offline(qsbr_, pipe.id());
+    FinishPipes();
     return;
   }
   std::vector<WorkerArgs> args;
@@ -219,6 +223,13 @@ void Switch::Run(const std::function<bool()>& slow_path_tick) {
   // Flushing polled the pipes here, which reported them quiescent and so
   // online again; they read nothing more.
   for (auto& pipe : pipes_) rte_rcu_qsbr_thread_offline(qsbr_, pipe->id());
+  FinishPipes();
+}
+
+void Switch::FinishPipes() {
+  uint64_t end_ns = 0;
+  for (const auto& pipe : pipes_) end_ns = std::max(end_ns, pipe->NowNs());
+  for (const auto& pipe : pipes_) program_->Finish(pipe->id(), end_ns);
 }
 
 uint64_t Switch::TotalRxPackets() const {

@@ -271,6 +271,15 @@ void HandshakeServer::Answer(Client& c, absl::string_view line) {
     c.out = answer.ok() ? answer->dump() + "\n" : ErrorLine(answer.status().message());
     return;
   }
+  if (request.is_object() && request.size() == 1) {
+    const auto handler = options_.requests.find(request.begin().key());
+    if (handler != options_.requests.end()) {
+      ++stats_.queries;
+      absl::StatusOr<json> answer = handler->second(request.begin().value());
+      c.out = answer.ok() ? answer->dump() + "\n" : ErrorLine(answer.status().message());
+      return;
+    }
+  }
   absl::StatusOr<QpParams> reply;
   if (request.is_discarded()) {
     reply = absl::InvalidArgumentError(

@@ -177,7 +177,7 @@ want_drops = {r: exp['drops'].get(r, 0) for r in drops}
 check('drops', drops == want_drops and set(exp['drops']) <= set(drops), drops)
 check('drops_match_stats', drops == stats['drops'])
 
-known = ('drops, help, info, pipes, ports, queues, stats, table_add, table_batch, table_clear, '
+known = ('drops, events, help, info, pipes, ports, queues, stats, table_add, table_batch, table_clear, '
          'table_delete, table_dump, table_modify')
 help_ = ok('help')
 check('help', sorted(help_) == known.split(', ') and all(help_.values()), help_)

@@ -19,6 +19,7 @@
 #include "softfino/dta/layout.h"
 #include "softfino/rdma/handshake.h"
 #include "softfino/rdma/memory_region.h"
+#include "softfino/tea/layout.h"
 
 namespace softfino::control {
 
@@ -49,6 +50,10 @@ struct CollectorOptions {
   // The DTA layout the regions hold, when it does: then {"query": ...}
   // requests on the handshake port are answered (control/dta_queries.h).
   std::optional<dta::Layout> dta_layout;
+  // TEA tables (tea/layout.h), each in a region of its own name, sized for
+  // it; {"tea": ...} requests on the handshake port change and read them
+  // (control/tea_requests.h).
+  std::vector<tea::TableConfig> tea_tables;
 };
 
 class Collector {

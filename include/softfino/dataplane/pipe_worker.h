@@ -71,6 +71,10 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   void Flush();
 
   uint16_t id() const { return s_.id; }
+  // The pipe's clock (ns): the latest arrival in virtual time, the TSC else.
+  uint64_t NowNs() const {
+    return (s_.clock == ClockMode::kReal ? real_clock_.Now() : virtual_now_) / tm::kPsPerNs;
+  }
   const PipeStats& stats() const { return stats_; }
   // The TM of `port` when this pipe owns it, else null.
   const tm::EgressPort* tm_port(pipe::PortId port) const { return s_.owned_ports[port].get(); }

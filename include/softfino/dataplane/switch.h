@@ -75,7 +75,11 @@ class Switch {
   static int WorkerMain(void* arg);
 
   absl::Status SetUpPipes(const pipe::Program& program, const SwitchOptions& options);
+  // After the pipes stopped: the program's Finish on each, at the latest
+  // time any pipe reached.
+  void FinishPipes();
 
+  const pipe::Program* program_ = nullptr;
   std::unique_ptr<Ports> ports_;
   ClockMode clock_ = ClockMode::kReal;
   std::vector<tm::EgressPortConfig> port_tm_;

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "nlohmann/json_fwd.hpp"
 #include "softfino/pipe/packet_burst.h"
 #include "softfino/pipe/resources.h"
@@ -63,6 +66,14 @@ struct ProgramReplication {
   std::vector<MirrorSession> mirror_sessions;
 };
 
+// A control command a program serves itself (softfino-ctl NAME ...), e.g.
+// Trumpet's trigger_add. Runs on the slow path.
+struct ProgramCommand {
+  std::string name;
+  std::string help;
+  std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json& args)> handler;
+};
+
 class Program {
  public:
   virtual ~Program() = default;
@@ -101,6 +112,21 @@ class Program {
   // exit report and --stats-json under "program"; read by the slow path
   // while pipes run, so values may be a little stale. Null when none.
   virtual nlohmann::json Counters() const;
+
+  // Time-driven work of pipe `pipe` (e.g. Trumpet's sweeps), called on that
+  // pipe's thread once per poll, between bursts, with the pipe's clock
+  // (ns, the clock of ingress_mac_tstamp). It must return quickly: packets
+  // wait meanwhile. One virtual call per poll, never per packet.
+  virtual void Background(uint16_t /*pipe*/, uint64_t /*now_ns*/) const {}
+  // When the switch stops, for each pipe once its thread has stopped:
+  // `end_ns` is the latest time any pipe reached, so time-driven state
+  // closes what ended by then (e.g. the last full intervals of a replay).
+  virtual void Finish(uint16_t /*pipe*/, uint64_t /*end_ns*/) const {}
+  // Slow path: hands the program's events (e.g. Trumpet's triggers that
+  // fired) to `emit`, one JSON object each, oldest first.
+  virtual void DrainEvents(const std::function<void(nlohmann::json)>& /*emit*/) {}
+  // The program's own control commands, registered beside the switch's.
+  virtual std::vector<ProgramCommand> Commands() { return {}; }
 
   // The tables the control plane may change while the switch runs
   // (softfino-ctl table_add ...), or null when the program has none.

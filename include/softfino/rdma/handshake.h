@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +80,11 @@ struct HandshakeServerOptions {
   // {"error": ...} line; without it they are refused. The collector answers
   // DTA queries this way.
   std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json&)> query;
+  // Other requests, one-member objects {KIND: R} for each KIND here, are
+  // answered the same way with requests[KIND](R) (counted as queries). The
+  // collector answers TEA's table requests, {"tea": ...}, this way.
+  std::map<std::string, std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json&)>>
+      requests;
 };
 
 struct HandshakeStats {
@@ -88,7 +94,7 @@ struct HandshakeStats {
   uint64_t timed_out = 0;    // no hello, or the reply not read, in time
   uint64_t too_many = 0;     // turned away at max_clients
   uint64_t abandoned = 0;    // accepted, but the reply never got out
-  uint64_t queries = 0;      // {"query": ...} requests answered (errors included)
+  uint64_t queries = 0;      // {"query": ...} and other requests answered (errors included)
 };
 
 class HandshakeServer {

@@ -1,0 +1,408 @@
+#include "softfino/trumpet/monitor.h"
+
+#include <rte_cycles.h>
+#include <rte_hash_crc.h>
+#include <rte_prefetch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace softfino::trumpet {
+namespace {
+
+// The rte_hash key: the 5-tuple with its padding zeroed.
+struct FlowKey {
+  uint32_t src, dst;
+  uint16_t sport, dport;
+  uint8_t proto, pad[3];
+};
+static_assert(sizeof(FlowKey) == 16);
+
+FlowKey KeyOf(const FiveTuple& t) {
+  FlowKey k{};
+  k.src = t.src;
+  k.dst = t.dst;
+  k.sport = t.sport;
+  k.dport = t.dport;
+  k.proto = t.proto;
+  return k;
+}
+
+// TCP sequence numbers compare modulo 2^32.
+bool SeqAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
+
+constexpr uint64_t kNoLimit = ~uint64_t{0};
+constexpr uint32_t kSweepChunk = 16;  // flows between budget checks
+constexpr uint32_t kFilterCells = 4096;
+
+std::atomic<uint32_t> monitor_serial{0};  // rte_hash and ring names are process-wide
+
+}  // namespace
+
+struct Monitor::FlowEntry {
+  FiveTuple key;
+  bool in_use = false;
+  bool seq_valid = false;
+  uint8_t trigger_count = 0;
+  uint32_t max_seq_end = 0;
+  uint64_t generation = 0;
+  uint64_t last_ts = 0;
+  uint64_t last_epoch = 0;
+  TriggerIndex triggers[kMaxTriggersPerFlow] = {};
+  EpochStats stats[2];
+};
+
+absl::StatusOr<std::unique_ptr<Monitor>> Monitor::Create(const MonitorConfig& config,
+                                                         std::shared_ptr<const TriggerSet> set) {
+  if (config.epoch_ns == 0) return absl::InvalidArgumentError("trumpet: epoch must be > 0");
+  if (config.flow_capacity < 8) return absl::InvalidArgumentError("trumpet: flows must be >= 8");
+  if (config.event_ring_size == 0 || (config.event_ring_size & (config.event_ring_size - 1))) {
+    return absl::InvalidArgumentError("trumpet: the event ring size must be a power of two");
+  }
+  if (config.admit_after == 0) return absl::InvalidArgumentError("trumpet: admit_after must be >= 1");
+  std::unique_ptr<Monitor> m(new Monitor(config, std::move(set)));
+  if (auto s = m->Init(); !s.ok()) return s;
+  return m;
+}
+
+Monitor::Monitor(const MonitorConfig& config, std::shared_ptr<const TriggerSet> set)
+    : config_(config) {
+  Adopt(std::move(set));
+}
+
+absl::Status Monitor::Init() {
+  const uint32_t serial = monitor_serial.fetch_add(1);
+  const std::string name = absl::StrCat("trumpet", serial);
+  rte_hash_parameters params{};
+  params.name = name.c_str();
+  params.entries = config_.flow_capacity;
+  params.key_len = sizeof(FlowKey);
+  params.hash_func = rte_hash_crc;
+  params.socket_id = SOCKET_ID_ANY;
+  // Extendable buckets: the table holds flow_capacity flows whatever their hashes.
+  params.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  flows_ = rte_hash_create(&params);
+  if (flows_ == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrCat("trumpet: no memory for a flow table of ",
+                                                     config_.flow_capacity, " flows"));
+  }
+  entries_ = std::make_unique<FlowEntry[]>(config_.flow_capacity);
+  for (auto& a : active_) a.resize(config_.flow_capacity);
+  if (config_.admit_after > 1) admit_filter_.assign(2 * kFilterCells, 0);
+  // A ring of N slots holds N-1: take the next power of two.
+  const uint32_t slots = rte_align32pow2(config_.event_ring_size + 1);
+  const ssize_t ring_bytes = rte_ring_get_memsize_elem(sizeof(Event), slots);
+  if (ring_bytes < 0) return absl::InvalidArgumentError("trumpet: bad event ring size");
+  events_mem_ = std::aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(ring_bytes, RTE_CACHE_LINE_SIZE));
+  if (events_mem_ == nullptr) return absl::ResourceExhaustedError("trumpet: no memory for events");
+  events_ = static_cast<rte_ring*>(events_mem_);
+  if (rte_ring_init(events_, absl::StrCat("trumpet_ev", serial).c_str(), slots,
+                    RING_F_SP_ENQ | RING_F_SC_DEQ) != 0) {
+    return absl::InternalError("trumpet: rte_ring_init failed for the event ring");
+  }
+  return absl::OkStatus();
+}
+
+Monitor::~Monitor() {
+  rte_hash_free(flows_);
+  std::free(events_mem_);
+  delete offered_.exchange(nullptr);
+}
+
+void Monitor::Offer(std::shared_ptr<const TriggerSet> set) {
+  delete offered_.exchange(new std::shared_ptr<const TriggerSet>(std::move(set)),
+                           std::memory_order_acq_rel);
+}
+
+uint64_t Monitor::adopted_generation() const {
+  return adopted_generation_.load(std::memory_order_acquire);
+}
+
+void Monitor::Adopt(std::shared_ptr<const TriggerSet> set) {
+  absl::flat_hash_map<uint32_t, size_t> old_index;
+  for (size_t i = 0; i < state_.size(); ++i) old_index[state_[i].id] = i;
+  std::vector<TriggerState> next(set->triggers().size());
+  pending_groups_ = 0;
+  for (size_t k = 0; k < next.size(); ++k) {
+    const Trigger& t = set->triggers()[k];
+    if (auto it = old_index.find(t.id); it != old_index.end()) {
+      next[k] = std::move(state_[it->second]);
+    } else {
+      // Starts at its first interval boundary at or after this epoch.
+      const uint64_t now_ns = epoch_ * config_.epoch_ns;
+      const uint64_t start_ns = (now_ns + t.interval_ns - 1) / t.interval_ns * t.interval_ns;
+      next[k].id = t.id;
+      next[k].first_epoch = start_ns / config_.epoch_ns;
+    }
+    if (!next[k].groups.empty()) ++pending_groups_;
+  }
+  state_ = std::move(next);
+  if (set_ != nullptr) ++counters_.trigger_set_changes;
+  set_ = std::move(set);
+  adopted_generation_.store(set_->generation(), std::memory_order_release);
+}
+
+bool Monitor::Admit(const FiveTuple& flow) {
+  const FlowKey key = KeyOf(flow);
+  uint8_t& a = admit_filter_[rte_hash_crc(&key, sizeof(key), 0x9e3779b9) % kFilterCells];
+  uint8_t& b = admit_filter_[kFilterCells + rte_hash_crc(&key, sizeof(key), 0x7f4a7c15) % kFilterCells];
+  if (a < 255) ++a;
+  if (b < 255) ++b;
+  return std::min(a, b) >= config_.admit_after;
+}
+
+void Monitor::OnPackets(const PacketView* pkts, uint16_t n) {
+  if (n == 0) return;
+  if (!started_) {
+    started_ = true;
+    epoch_ = pkts[0].tstamp_ns / config_.epoch_ns;
+  }
+  FlowKey keys[64];
+  const void* key_ptrs[64];
+  int32_t positions[64];
+  n = std::min<uint16_t>(n, 64);
+  for (uint16_t i = 0; i < n; ++i) {
+    keys[i] = KeyOf(pkts[i].flow);
+    key_ptrs[i] = &keys[i];
+  }
+  rte_hash_lookup_bulk(flows_, key_ptrs, n, positions);
+  for (uint16_t i = 0; i < n; ++i) {
+    if (positions[i] >= 0) rte_prefetch0(&entries_[positions[i]]);
+  }
+  counters_.packets += n;
+  for (uint16_t i = 0; i < n; ++i) {
+    const PacketView& p = pkts[i];
+    const uint64_t e = p.tstamp_ns / config_.epoch_ns;
+    if (e > epoch_) AdvanceTo(e);
+    int32_t pos = positions[i];
+    if (pos < 0) {
+      // A miss, or a flow added earlier in this burst, or one expired since.
+      pos = rte_hash_lookup(flows_, &keys[i]);
+      if (pos < 0) {
+        if (!admit_filter_.empty() && !Admit(p.flow)) {
+          ++counters_.not_admitted;
+          continue;
+        }
+        pos = rte_hash_add_key(flows_, &keys[i]);
+        if (pos < 0) {
+          ++counters_.flow_table_full;
+          continue;
+        }
+        FlowEntry& fresh = entries_[pos];
+        fresh = FlowEntry{};
+        fresh.key = p.flow;
+        fresh.in_use = true;
+        fresh.last_ts = p.tstamp_ns - config_.burst_gap_ns - 1;  // its first packet starts a burst
+        ++counters_.flows_added;
+      }
+    }
+    FlowEntry& f = entries_[pos];
+    if (f.generation != set_->generation() || !f.in_use) {
+      // New flow, or the trigger set changed since it was matched.
+      const size_t matched = set_->Match(f.key, f.triggers, kMaxTriggersPerFlow);
+      if (matched > kMaxTriggersPerFlow) ++counters_.match_overflow;
+      f.trigger_count = static_cast<uint8_t>(std::min(matched, kMaxTriggersPerFlow));
+      f.generation = set_->generation();
+      f.in_use = true;
+    }
+    const unsigned parity = e & 1;
+    EpochStats& st = f.stats[parity];
+    if (st.epoch != e) {
+      st = EpochStats{};
+      st.epoch = e;
+      active_[parity][active_count_[parity]++] = static_cast<uint32_t>(pos);
+    }
+    ++st.packets;
+    st.bytes += p.bytes;
+    if (p.tstamp_ns - f.last_ts > config_.burst_gap_ns) ++st.bursts;
+    if (p.tcp && p.tcp_payload > 0) {
+      const uint32_t end = p.tcp_seq + p.tcp_payload;
+      if (f.seq_valid && !SeqAfter(end, f.max_seq_end)) {
+        ++st.lost;
+      } else {
+        f.max_seq_end = end;
+        f.seq_valid = true;
+      }
+    }
+    f.last_ts = p.tstamp_ns;
+    f.last_epoch = e;
+  }
+}
+
+void Monitor::AdvanceTo(uint64_t epoch) {
+  while (epoch_ < epoch) {
+    if (sweep_pending_) {
+      // Still sweeping epoch_-1 while epoch_+1 begins: its statistics slots
+      // are about to be reused, so finish it now.
+      if (sweep_sliced_ && sweep_next_ < active_count_[sweep_epoch_ & 1]) ++counters_.sweep_overruns;
+      RunSweep(kNoLimit);
+    }
+    sweep_pending_ = true;
+    sweep_epoch_ = epoch_;
+    sweep_next_ = 0;
+    sweep_sliced_ = false;
+    ++epoch_;
+    if (offered_.load(std::memory_order_relaxed) != nullptr) {
+      std::shared_ptr<const TriggerSet>* offer = offered_.exchange(nullptr, std::memory_order_acq_rel);
+      if (offer != nullptr) {
+        // The sweep of the closed epoch reads flows' trigger indices of the
+        // old set: finish it before the first flow is matched again.
+        RunSweep(kNoLimit);
+        Adopt(std::move(*offer));
+        delete offer;
+      }
+    }
+    // Nothing to sweep and no group waiting: the epochs up to `epoch` are
+    // empty and close nothing; jump.
+    if (sweep_pending_ && active_count_[sweep_epoch_ & 1] == 0 && pending_groups_ == 0) {
+      RunSweep(kNoLimit);
+    }
+    if (!sweep_pending_ && pending_groups_ == 0 && epoch_ < epoch) epoch_ = epoch;
+  }
+}
+
+void Monitor::Background(uint64_t now_ns) {
+  if (!started_) {
+    started_ = true;
+    epoch_ = now_ns / config_.epoch_ns;
+  }
+  const uint64_t e = now_ns / config_.epoch_ns;
+  if (e > epoch_) AdvanceTo(e);
+  if (sweep_pending_) {
+    sweep_sliced_ = true;
+    RunSweep(config_.sweep_budget_cycles);
+  }
+  if (!sweep_pending_) ExpireSome(16);
+}
+
+void Monitor::Finish(uint64_t end_ns) {
+  if (!started_) return;
+  const uint64_t e = end_ns / config_.epoch_ns;
+  if (e > epoch_) AdvanceTo(e);
+  RunSweep(kNoLimit);
+  if (config_.export_partials) {
+    Event done;
+    done.kind = EventKind::kPipeDone;
+    done.pipe = config_.pipe;
+    done.interval_start_ns = epoch_ * config_.epoch_ns;
+    Emit(done);
+  }
+}
+
+void Monitor::RunSweep(uint64_t budget_cycles) {
+  if (!sweep_pending_) return;
+  const unsigned parity = sweep_epoch_ & 1;
+  const uint64_t start = rte_rdtsc();
+  const uint32_t count = active_count_[parity];
+  while (sweep_next_ < count) {
+    const uint32_t end = std::min(count, sweep_next_ + kSweepChunk);
+    for (uint32_t i = sweep_next_ + 4; i < std::min(count, end + 4); ++i) {
+      rte_prefetch0(&entries_[active_[parity][i]]);
+    }
+    for (; sweep_next_ < end; ++sweep_next_) Aggregate(active_[parity][sweep_next_], sweep_epoch_);
+    if (sweep_next_ < count && budget_cycles != kNoLimit &&
+        (budget_cycles == 0 || rte_rdtsc() - start > budget_cycles)) {
+      ++counters_.sweep_slices;
+      return;
+    }
+  }
+  CloseIntervals(sweep_epoch_);
+  active_count_[parity] = 0;
+  sweep_pending_ = false;
+  ++counters_.sweeps;
+  ++counters_.sweep_slices;
+  if (!admit_filter_.empty()) std::fill(admit_filter_.begin(), admit_filter_.end(), 0);
+}
+
+void Monitor::Aggregate(uint32_t slot, uint64_t epoch) {
+  const FlowEntry& f = entries_[slot];
+  const EpochStats& st = f.stats[epoch & 1];
+  if (st.epoch != epoch) return;
+  for (uint8_t j = 0; j < f.trigger_count; ++j) {
+    const TriggerIndex k = f.triggers[j];
+    TriggerState& ts = state_[k];
+    if (epoch < ts.first_epoch) continue;
+    if (ts.groups.empty()) ++pending_groups_;
+    Sums& s = ts.groups[Mask(f.key, set_->triggers()[k].group_lengths)];
+    s.v[static_cast<int>(Metric::kPackets)] += st.packets;
+    s.v[static_cast<int>(Metric::kBytes)] += st.bytes;
+    s.v[static_cast<int>(Metric::kLost)] += st.lost;
+    s.v[static_cast<int>(Metric::kBursts)] += st.bursts;
+  }
+}
+
+void Monitor::CloseIntervals(uint64_t epoch) {
+  const uint64_t end_ns = (epoch + 1) * config_.epoch_ns;
+  bool any = false;
+  for (const TriggerSet::IntervalClass& c : set_->intervals()) {
+    if (end_ns % c.interval_ns != 0) continue;
+    any = true;
+    for (TriggerIndex k : c.triggers) {
+      TriggerState& ts = state_[k];
+      if (ts.groups.empty()) continue;
+      const Trigger& t = set_->triggers()[k];
+      Event ev;
+      ev.trigger_id = t.id;
+      ev.pipe = config_.pipe;
+      ev.interval_start_ns = end_ns - c.interval_ns;
+      ev.interval_ns = c.interval_ns;
+      for (const auto& [group, sums] : ts.groups) {
+        if (config_.export_partials) {
+          ev.kind = EventKind::kPartial;
+        } else if (t.predicate.Holds(t.predicate.Value(sums.v))) {
+          ev.kind = EventKind::kFired;
+        } else {
+          continue;
+        }
+        ev.group = group;
+        std::memcpy(ev.sums, sums.v, sizeof(ev.sums));
+        Emit(ev);
+      }
+      // (absl frees a large table's array on clear(): the sweep, not the
+      // packet path, pays for that allocation.)
+      ts.groups.clear();
+      --pending_groups_;
+    }
+  }
+  if (any && config_.export_partials) {
+    Event done;
+    done.kind = EventKind::kPipeDone;
+    done.pipe = config_.pipe;
+    done.interval_start_ns = end_ns;
+    Emit(done);
+  }
+}
+
+void Monitor::Emit(const Event& e) {
+  if (rte_ring_sp_enqueue_elem(events_, const_cast<Event*>(&e), sizeof(Event)) == 0) {
+    ++counters_.events;
+  } else {
+    ++counters_.events_lost;
+  }
+}
+
+void Monitor::ExpireSome(unsigned count) {
+  const void* key;
+  void* data;
+  const uint64_t now_ns = epoch_ * config_.epoch_ns;
+  for (unsigned i = 0; i < count; ++i) {
+    const int32_t pos = rte_hash_iterate(flows_, &key, &data, &expire_cursor_);
+    if (pos < 0) {
+      expire_cursor_ = 0;
+      return;
+    }
+    FlowEntry& f = entries_[pos];
+    // Not in any epoch a sweep may still read (epoch_-1 or epoch_).
+    if (f.last_epoch + 1 < epoch_ && f.last_ts + config_.idle_timeout_ns < now_ns) {
+      rte_hash_del_key(flows_, key);
+      f.in_use = false;
+      ++counters_.flows_expired;
+    }
+  }
+}
+
+}  // namespace softfino::trumpet
