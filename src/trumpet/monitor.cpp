@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 
@@ -36,7 +37,7 @@ FlowKey KeyOf(const FiveTuple& t) {
 bool SeqAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
 constexpr uint64_t kNoLimit = ~uint64_t{0};
-constexpr uint32_t kSweepChunk = 16;  // flows between budget checks
+constexpr uint32_t kSweepChunk = 16;  // flows prefetched ahead together
 constexpr uint32_t kFilterCells = 4096;
 
 std::atomic<uint32_t> monitor_serial{0};  // rte_hash and ring names are process-wide
@@ -91,6 +92,8 @@ absl::Status Monitor::Init() {
                                                      config_.flow_capacity, " flows"));
   }
   entries_ = std::make_unique<FlowEntry[]>(config_.flow_capacity);
+  const uint64_t epochs_per_timeout = std::max<uint64_t>(1, config_.idle_timeout_ns / config_.epoch_ns);
+  expire_per_epoch_ = std::max<uint64_t>(1, config_.flow_capacity / epochs_per_timeout);
   for (auto& a : active_) a.resize(config_.flow_capacity);
   if (config_.admit_after > 1) admit_filter_.assign(2 * kFilterCells, 0);
   // A ring of N slots holds N-1: take the next power of two.
@@ -246,6 +249,7 @@ void Monitor::AdvanceTo(uint64_t epoch) {
     sweep_next_ = 0;
     sweep_sliced_ = false;
     ++epoch_;
+    expire_quota_ = std::min<uint64_t>(expire_quota_ + expire_per_epoch_, config_.flow_capacity);
     if (offered_.load(std::memory_order_relaxed) != nullptr) {
       std::shared_ptr<const TriggerSet>* offer = offered_.exchange(nullptr, std::memory_order_acq_rel);
       if (offer != nullptr) {
@@ -274,9 +278,11 @@ void Monitor::Background(uint64_t now_ns) {
   if (e > epoch_) AdvanceTo(e);
   if (sweep_pending_) {
     sweep_sliced_ = true;
+    in_background_ = true;
     RunSweep(config_.sweep_budget_cycles);
+    in_background_ = false;
   }
-  if (!sweep_pending_) ExpireSome(16);
+  if (!sweep_pending_ && expire_quota_ > 0) ExpireSome(64);
 }
 
 void Monitor::Finish(uint64_t end_ns) {
@@ -297,25 +303,51 @@ void Monitor::RunSweep(uint64_t budget_cycles) {
   if (!sweep_pending_) return;
   const unsigned parity = sweep_epoch_ & 1;
   const uint64_t start = rte_rdtsc();
+  // budget 0: one flow or trigger per slice (the smallest, for tests).
+  const auto out_of_time = [&] {
+    return budget_cycles != kNoLimit && (budget_cycles == 0 || rte_rdtsc() - start > budget_cycles);
+  };
+  const auto yield = [&] {
+    ++counters_.sweep_slices;
+    NoteSlice(start);
+  };
+  // Phase 1: the flows active in the epoch, into their triggers' groups.
   const uint32_t count = active_count_[parity];
   while (sweep_next_ < count) {
     const uint32_t end = std::min(count, sweep_next_ + kSweepChunk);
     for (uint32_t i = sweep_next_ + 4; i < std::min(count, end + 4); ++i) {
       rte_prefetch0(&entries_[active_[parity][i]]);
     }
-    for (; sweep_next_ < end; ++sweep_next_) Aggregate(active_[parity][sweep_next_], sweep_epoch_);
-    if (sweep_next_ < count && budget_cycles != kNoLimit &&
-        (budget_cycles == 0 || rte_rdtsc() - start > budget_cycles)) {
-      ++counters_.sweep_slices;
-      return;
+    // A flow costs one group-table update per matched trigger: check the
+    // clock after each, so a slice overshoots its budget by one flow at most.
+    for (; sweep_next_ < end; ++sweep_next_) {
+      Aggregate(active_[parity][sweep_next_], sweep_epoch_);
+      if (out_of_time()) {
+        ++sweep_next_;
+        return yield();
+      }
     }
   }
-  CloseIntervals(sweep_epoch_);
+  // Phase 2: the triggers whose interval ends with the epoch, a few at a time.
+  if (!CloseIntervals(sweep_epoch_, out_of_time)) return yield();
   active_count_[parity] = 0;
   sweep_pending_ = false;
+  close_class_ = close_index_ = 0;
   ++counters_.sweeps;
   ++counters_.sweep_slices;
+  NoteSlice(start);
   if (!admit_filter_.empty()) std::fill(admit_filter_.begin(), admit_filter_.end(), 0);
+}
+
+void Monitor::NoteSlice(uint64_t start) {
+  // Only slices that ran between bursts delay packets by their length; a
+  // sweep finished at once (an overrun, a trigger-set change) is counted
+  // apart.
+  if (!in_background_) return;
+  const uint64_t cycles = rte_rdtsc() - start;
+  counters_.longest_slice_cycles = std::max(counters_.longest_slice_cycles, cycles);
+  const int bucket = cycles == 0 ? 0 : 63 - __builtin_clzll(cycles);
+  ++counters_.slice_cycles_log2[std::min(bucket, 39)];
 }
 
 void Monitor::Aggregate(uint32_t slot, uint64_t epoch) {
@@ -326,6 +358,10 @@ void Monitor::Aggregate(uint32_t slot, uint64_t epoch) {
     const TriggerIndex k = f.triggers[j];
     TriggerState& ts = state_[k];
     if (epoch < ts.first_epoch) continue;
+    if (set_->per_flow(k)) {
+      EvaluateFlow(f, st, k, epoch);
+      continue;
+    }
     if (ts.groups.empty()) ++pending_groups_;
     Sums& s = ts.groups[Mask(f.key, set_->triggers()[k].group_lengths)];
     s.v[static_cast<int>(Metric::kPackets)] += st.packets;
@@ -335,13 +371,32 @@ void Monitor::Aggregate(uint32_t slot, uint64_t epoch) {
   }
 }
 
-void Monitor::CloseIntervals(uint64_t epoch) {
+void Monitor::EvaluateFlow(const FlowEntry& f, const EpochStats& st, TriggerIndex k,
+                           uint64_t epoch) {
+  const Trigger& t = set_->triggers()[k];
+  Event ev;
+  ev.sums[static_cast<int>(Metric::kPackets)] = st.packets;
+  ev.sums[static_cast<int>(Metric::kBytes)] = st.bytes;
+  ev.sums[static_cast<int>(Metric::kLost)] = st.lost;
+  ev.sums[static_cast<int>(Metric::kBursts)] = st.bursts;
+  if (!t.predicate.Holds(t.predicate.Value(ev.sums))) return;
+  ev.kind = EventKind::kFired;
+  ev.trigger_id = t.id;
+  ev.pipe = config_.pipe;
+  ev.interval_start_ns = epoch * config_.epoch_ns;
+  ev.interval_ns = t.interval_ns;
+  ev.group = f.key;
+  Emit(ev);
+}
+
+bool Monitor::CloseIntervals(uint64_t epoch, const std::function<bool()>& out_of_time) {
   const uint64_t end_ns = (epoch + 1) * config_.epoch_ns;
-  bool any = false;
-  for (const TriggerSet::IntervalClass& c : set_->intervals()) {
+  const auto& classes = set_->intervals();
+  for (; close_class_ < classes.size(); ++close_class_, close_index_ = 0) {
+    const TriggerSet::IntervalClass& c = classes[close_class_];
     if (end_ns % c.interval_ns != 0) continue;
-    any = true;
-    for (TriggerIndex k : c.triggers) {
+    while (close_index_ < c.triggers.size()) {
+      const TriggerIndex k = c.triggers[close_index_++];
       TriggerState& ts = state_[k];
       if (ts.groups.empty()) continue;
       const Trigger& t = set_->triggers()[k];
@@ -366,15 +421,18 @@ void Monitor::CloseIntervals(uint64_t epoch) {
       // packet path, pays for that allocation.)
       ts.groups.clear();
       --pending_groups_;
+      if (out_of_time()) return false;
     }
   }
-  if (any && config_.export_partials) {
+  if (config_.export_partials) {
+    // Every epoch: the event manager learns how far this pipe is done.
     Event done;
     done.kind = EventKind::kPipeDone;
     done.pipe = config_.pipe;
     done.interval_start_ns = end_ns;
     Emit(done);
   }
+  return true;
 }
 
 void Monitor::Emit(const Event& e) {
@@ -386,19 +444,17 @@ void Monitor::Emit(const Event& e) {
 }
 
 void Monitor::ExpireSome(unsigned count) {
-  const void* key;
-  void* data;
+  // A fixed share of the table per epoch (expire_quota_), walked in slot
+  // order: a full pass takes about one idle timeout, and an idle pipe does
+  // not spin over empty slots.
   const uint64_t now_ns = epoch_ * config_.epoch_ns;
-  for (unsigned i = 0; i < count; ++i) {
-    const int32_t pos = rte_hash_iterate(flows_, &key, &data, &expire_cursor_);
-    if (pos < 0) {
-      expire_cursor_ = 0;
-      return;
-    }
-    FlowEntry& f = entries_[pos];
+  for (unsigned i = 0; i < count && expire_quota_ > 0; ++i, --expire_quota_) {
+    FlowEntry& f = entries_[expire_cursor_];
+    if (++expire_cursor_ == config_.flow_capacity) expire_cursor_ = 0;
     // Not in any epoch a sweep may still read (epoch_-1 or epoch_).
-    if (f.last_epoch + 1 < epoch_ && f.last_ts + config_.idle_timeout_ns < now_ns) {
-      rte_hash_del_key(flows_, key);
+    if (f.in_use && f.last_epoch + 1 < epoch_ && f.last_ts + config_.idle_timeout_ns < now_ns) {
+      const FlowKey key = KeyOf(f.key);
+      rte_hash_del_key(flows_, &key);
       f.in_use = false;
       ++counters_.flows_expired;
     }

@@ -39,8 +39,9 @@ absl::Status Stage::Configure(const json& section, uint16_t pipe_count) {
   if (section.is_null()) return absl::OkStatus();
   if (!section.is_object()) return absl::InvalidArgumentError("trumpet: expected an object");
   for (const auto& [key, value] : section.items()) {
-    if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) ==
-        std::end(kKeys)) {
+    // Init-capture: clang before 16 cannot capture a structured binding.
+    if (std::find_if(std::begin(kKeys), std::end(kKeys),
+                     [&name = key](const char* k) { return name == k; }) == std::end(kKeys)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "trumpet: unknown key '", key,
           "' (known: triggers, trigger_file, epoch_us, flows, burst_gap_us, idle_timeout_ms, "
@@ -290,14 +291,38 @@ json Stage::Counters() const {
     sum.events += c.events;
     sum.events_lost += c.events_lost;
     sum.trigger_set_changes += c.trigger_set_changes;
+    sum.longest_slice_cycles = std::max(sum.longest_slice_cycles, c.longest_slice_cycles);
+    for (size_t k = 0; k < std::size(c.slice_cycles_log2); ++k) {
+      sum.slice_cycles_log2[k] += c.slice_cycles_log2[k];
+    }
   }
+  // Percentiles of the slices' lengths, as the upper edge of their log2 bucket.
+  uint64_t slices = 0;
+  for (uint64_t n : sum.slice_cycles_log2) slices += n;
+  const auto percentile_ns = [&](double q) {
+    uint64_t seen = 0;
+    for (size_t k = 0; k < std::size(sum.slice_cycles_log2); ++k) {
+      seen += sum.slice_cycles_log2[k];
+      if (slices > 0 && static_cast<double>(seen) >= q * static_cast<double>(slices)) {
+        return static_cast<double>(uint64_t{2} << k) * 1e9 / static_cast<double>(rte_get_tsc_hz());
+      }
+    }
+    return 0.0;
+  };
+  const double longest_slice_ns =
+      static_cast<double>(sum.longest_slice_cycles) * 1e9 / static_cast<double>(rte_get_tsc_hz());
   return {{"packets", sum.packets},         {"flows_added", sum.flows_added},
           {"flows_expired", sum.flows_expired}, {"flow_table_full", sum.flow_table_full},
           {"not_admitted", sum.not_admitted}, {"match_overflow", sum.match_overflow},
           {"sweeps", sum.sweeps},           {"sweep_slices", sum.sweep_slices},
           {"sweep_overruns", sum.sweep_overruns}, {"events", sum.events},
           {"events_lost", sum.events_lost}, {"trigger_set_changes", sum.trigger_set_changes},
-          {"triggers", triggers_.size()}};
+          {"triggers", triggers_.size()}, {"longest_sweep_slice_ns", longest_slice_ns},
+          {"sweep_slice_ns_p50_below", percentile_ns(0.5)},
+          {"sweep_slices_log2_cycles", std::vector<uint64_t>(std::begin(sum.slice_cycles_log2),
+                                                            std::end(sum.slice_cycles_log2))},
+          {"sweep_slice_ns_p99_below", percentile_ns(0.99)},
+          {"sweep_slice_ns_p999_below", percentile_ns(0.999)}};
 }
 
 }  // namespace softfino::trumpet

@@ -29,6 +29,8 @@ absl::StatusOr<std::shared_ptr<const TriggerSet>> TriggerSet::Create(std::vector
                        " us); change the interval or trumpet.epoch_us"));
     }
     const auto index = static_cast<TriggerIndex>(i);
+    set->per_flow_.push_back(t.group_lengths == FieldLengths{32, 32, 16, 16, 8} &&
+                             t.interval_ns == epoch_ns);
     auto tuple = std::find_if(set->tuples_.begin(), set->tuples_.end(),
                               [&](const Tuple& u) { return u.lengths == t.filter_lengths; });
     if (tuple == set->tuples_.end()) {

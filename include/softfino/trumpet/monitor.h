@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -40,7 +41,7 @@ struct MonitorConfig {
   uint64_t epoch_ns = 1'000'000;
   uint64_t burst_gap_ns = 100'000;       // a gap longer than this starts a burst
   uint64_t idle_timeout_ns = 1'000'000'000;  // flows idle this long leave the table
-  uint64_t sweep_budget_cycles = 0;      // per slice (TSC cycles); 0: one chunk per slice
+  uint64_t sweep_budget_cycles = 0;      // per slice (TSC cycles); 0: one step per slice
   uint32_t event_ring_size = 65536;      // events (power of two)
   // Several pipes: send every group's sums (kPartial) and let the event
   // manager add them up and evaluate, instead of evaluating here.
@@ -69,6 +70,9 @@ struct MonitorCounters {
   uint64_t match_overflow = 0;    // flows matching more triggers than a flow entry holds
   uint64_t sweeps = 0, sweep_slices = 0;
   uint64_t sweep_overruns = 0;    // sweeps finished at once because e+2 began
+  uint64_t longest_slice_cycles = 0;  // the longest slice between bursts: packets' added wait
+  // Slices between bursts by length: [k] counts those of 2^k .. 2^(k+1)-1 TSC cycles.
+  uint64_t slice_cycles_log2[40] = {};
   uint64_t events = 0, events_lost = 0;  // lost: the ring to the slow path was full
   uint64_t trigger_set_changes = 0;
 };
@@ -125,7 +129,10 @@ class Monitor {
   // Runs the pending sweep; `budget_cycles` 0 means to the end.
   void RunSweep(uint64_t budget_cycles);
   void Aggregate(uint32_t flow_slot, uint64_t epoch);
-  void CloseIntervals(uint64_t epoch);
+  void EvaluateFlow(const FlowEntry& f, const EpochStats& st, TriggerIndex k, uint64_t epoch);
+  // Resumable: returns false when out_of_time() stopped it part-way.
+  bool CloseIntervals(uint64_t epoch, const std::function<bool()>& out_of_time);
+  void NoteSlice(uint64_t start_tsc);
   void Emit(const Event& e);
   void ExpireSome(unsigned count);
   bool Admit(const FiveTuple& flow);
@@ -144,8 +151,11 @@ class Monitor {
   uint64_t sweep_epoch_ = 0;
   uint32_t sweep_next_ = 0;  // next index into active_[sweep_epoch_ & 1]
   bool sweep_sliced_ = false;  // it has had a slice of its own (not only forced runs)
-  uint32_t pending_groups_ = 0;  // triggers with groups waiting for their interval's end
-  uint32_t expire_cursor_ = 0;
+  uint32_t pending_groups_ = 0;
+  size_t close_class_ = 0, close_index_ = 0;  // where closing the sweep's intervals stopped
+  bool in_background_ = false;  // triggers with groups waiting for their interval's end
+  uint32_t expire_cursor_ = 0;  // the next slot the expiry walk looks at
+  uint64_t expire_quota_ = 0, expire_per_epoch_ = 1;  // slots it may still look at
   std::vector<uint8_t> admit_filter_;
   rte_ring* events_ = nullptr;
   void* events_mem_ = nullptr;

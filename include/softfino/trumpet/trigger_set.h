@@ -45,6 +45,11 @@ class TriggerSet {
     std::vector<TriggerIndex> triggers;
   };
   const std::vector<IntervalClass>& intervals() const { return intervals_; }
+  // True when trigger k groups by the whole 5-tuple and its interval is one
+  // epoch: each flow is then its own group for exactly one epoch, so the
+  // sweep checks the predicate on the flow's statistics directly, with no
+  // group table (and no pipe ever holds part of another's group).
+  bool per_flow(TriggerIndex k) const { return per_flow_[k]; }
 
   // Writes the indices of the triggers `flow` matches (ascending) to `out`,
   // at most `max`; returns how many matched in all (may exceed max).
@@ -58,6 +63,7 @@ class TriggerSet {
   std::vector<Trigger> triggers_;
   std::vector<Tuple> tuples_;
   std::vector<IntervalClass> intervals_;
+  std::vector<bool> per_flow_;
   uint64_t generation_ = 0;
 };
 

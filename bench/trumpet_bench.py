@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Trumpet's packet rate per core: l3fwd (1,024 routes) hosting Trumpet with
+1K, 4K and 16K triggers at 10 ms, each flow matching 8 of them (softfino-gen
+triggers), 64-byte packets of 1,000 flows, beside l3fwd alone and
+dpdk-testpmd io forwarding on the same ports in the same run.
+
+softfino (and testpmd) replay a pcap without end (net_pcap infinite_rx)
+into one worker core and send through net_null. The rate is the growth of
+the received-packet counter between two `softfino-ctl stats` a few seconds
+apart; for testpmd, its own Rx-pps over the same span. The added packet
+delay bound is the longest sweep slice Trumpet ran between two bursts
+(packets wait behind it), from the switch's counters at exit.
+
+  trumpet_bench.py BUILD_DIR [--seconds S] [--huge]
+
+Without --huge, DPDK runs on --no-huge memory (slower per packet than
+hugepages); the table says which.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+p = argparse.ArgumentParser()
+p.add_argument('build')
+p.add_argument('--seconds', type=float, default=4.0)
+p.add_argument('--huge', action='store_true', help='use hugepages (set up by the caller)')
+p.add_argument('--triggers', default='1024,4096,16384')
+p.add_argument('--no-testpmd', action='store_true')
+args = p.parse_args()
+apps = f'{args.build}/src/apps'
+work = tempfile.mkdtemp(prefix='trumpet_bench.')
+mem = [] if args.huge else ['--no-huge', '-m', '1024']
+pcap = f'{work}/flows.pcap'
+subprocess.run([f'{apps}/softfino-gen', 'flows', '--flows', '1000', '--packets', '4000',
+                '--sizes', '64', '--out', pcap], check=True, capture_output=True)
+
+# 1,024 routes: 10.2.x.0/24 for x < 256 and 10.3-5.x.0/24, all to port 1.
+routes = [{'key': {'dst_addr': f'10.{2 + i // 256}.{i % 256}.0/24'}, 'action': 'set_nexthop',
+           'data': {'nexthop_id': 1}} for i in range(1024)]
+base = {'tables': {
+    'nexthop': [{'key': {'nexthop_id': 1}, 'action': 'forward',
+                 'data': {'port': 1, 'src_mac': '02:00:00:00:01:00', 'dst_mac': '02:00:00:00:01:01'}}],
+    'ipv4_lpm': routes}}
+
+
+def ctl_stats(prefix):
+    out = subprocess.run([f'{apps}/softfino-ctl', '--file-prefix', prefix, 'stats'],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f'softfino-ctl: {out.stderr}')
+    return json.loads(out.stdout)
+
+
+def run_softfino(name, triggers):
+    config = json.loads(json.dumps(base))
+    if triggers:
+        tfile = f'{work}/triggers_{triggers}.txt'
+        subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', str(triggers),
+                        '--per-flow', '8', '--interval-ms', '10', '--out', tfile], check=True,
+                       capture_output=True)
+        config['trumpet'] = {'trigger_file': tfile, 'epoch_us': 10000, 'flows': 65536}
+    with open(f'{work}/config_{name}.json', 'w') as f:
+        json.dump(config, f)
+    tag = f'trb{os.getpid()}{name}'
+    sw = subprocess.Popen(
+        [f'{apps}/softfino', *mem, '--no-shconf', '--no-pci', '-l', '0-1', f'--file-prefix={tag}',
+         '--log-level=error', f'--vdev=net_pcap0,rx_pcap={pcap},infinite_rx=1',
+         '--vdev=net_null1,no-rx=1', '--', '--pipeline', 'l3fwd', '--config',
+         f'{work}/config_{name}.json', '--fp-cores', '1', '--clock', 'real', '--stats-json',
+         f'{work}/stats_{name}.json'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    said = []
+    for line in sw.stderr:
+        said.append(line)
+        if 'running on' in line:
+            break
+    else:
+        sys.exit(f'softfino did not start: {"".join(said)}')
+    time.sleep(1.0)
+    a, ta = ctl_stats(tag), time.monotonic()
+    time.sleep(args.seconds)
+    b, tb = ctl_stats(tag), time.monotonic()
+    sw.send_signal(signal.SIGTERM)
+    sw.wait()
+    rx = b['totals']['received'] - a['totals']['received']
+    tx = b['ports'][1]['tx_packets'] - a['ports'][1]['tx_packets']
+    program = json.load(open(f'{work}/stats_{name}.json')).get('program', {}).get('trumpet', {})
+    return rx / (tb - ta), tx / (tb - ta), program
+
+
+def run_testpmd():
+    proc = subprocess.Popen(
+        ['stdbuf', '-oL', 'dpdk-testpmd', *mem, '--no-shconf', '--no-pci', '-l', '0-1',
+         f'--file-prefix=trbt{os.getpid()}', '--log-level=error',
+         f'--vdev=net_pcap0,rx_pcap={pcap},infinite_rx=1', '--vdev=net_null1,no-rx=1', '--',
+         '--forward-mode=io', '--nb-cores=1', '--stats-period=1'],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    rates = []
+    deadline = time.monotonic() + args.seconds + 4
+    port = None
+    for line in proc.stdout:
+        m = re.search(r'NIC statistics for port (\d+)', line)
+        if m:
+            port = int(m.group(1))
+        m = re.search(r'Rx-pps:\s+(\d+)', line)
+        if m and port == 0:
+            rates.append(int(m.group(1)))
+        if time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    # Samples before the first full second of forwarding include start-up
+    # (infinite_rx loads the pcap first).
+    rates = [r for r in rates if r > 0][1:]
+    return statistics.median(rates) if rates else float('nan')
+
+
+testpmd = float('nan') if args.no_testpmd else run_testpmd()
+print(f'testpmd io: {testpmd / 1e6:.3f} Mpps', flush=True)
+rows = []
+plain_rx, plain_tx, _ = run_softfino('plain', 0)
+rows.append(('l3fwd, no Trumpet', plain_rx, plain_tx, {}))
+print(f'l3fwd: {plain_rx / 1e6:.3f} Mpps', flush=True)
+for n in [int(x) for x in args.triggers.split(',')]:
+    rx, tx, program = run_softfino(f't{n}', n)
+    rows.append((f'l3fwd + Trumpet, {n} triggers', rx, tx, program))
+    print(f'{n} triggers: {rx / 1e6:.3f} Mpps, {program}', flush=True)
+
+print()
+memory = 'hugepages' if args.huge else 'no-huge'
+print('| program | Mpps/core (64 B) | of testpmd io | sweeps | overruns | '
+      'sweep slice p99 / p99.9 / max (us) | memory |')
+print('| --- | --- | --- | --- | --- | --- | --- |')
+print(f'| dpdk-testpmd io | {testpmd / 1e6:.2f} | 1.00 | | | | {memory} |')
+for name, rx, tx, program in rows:
+    us = lambda key: program.get(key, 0) / 1000
+    slices = (f"< {us('sweep_slice_ns_p99_below'):.1f} / < {us('sweep_slice_ns_p999_below'):.1f} / "
+              f"{us('longest_sweep_slice_ns'):.1f}") if program else ''
+    print(f"| {name} | {rx / 1e6:.2f} | {rx / testpmd:.2f} | {program.get('sweeps', '')} | "
+          f"{program.get('sweep_overruns', '')} | {slices} | {memory} |")
