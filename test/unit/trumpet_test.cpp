@@ -461,5 +461,25 @@ TEST(Monitor, TheCountingFilterAdmitsAFlowFromItsNthPacket) {
   EXPECT_EQ(e.sums[static_cast<int>(Metric::kPackets)], 3u);
 }
 
+TEST(Monitor, IdleFlowsLeaveTheTableAndComeBackAsNew) {
+  MonitorConfig c = TestConfig();
+  c.flow_capacity = 64;
+  c.idle_timeout_ns = 5'000'000;
+  auto set = TriggerSet::Create({Parse("a: filter * group * every 1ms when packets > 0")}, 1'000'000, 1);
+  ASSERT_TRUE(set.ok());
+  auto m = Monitor::Create(c, *set);
+  ASSERT_TRUE(m.ok());
+  PacketView p;
+  p.flow = {0x0a000001, 0x0a000002, 1, 2, 17};
+  p.tstamp_ns = 1'000'000;
+  (*m)->OnPackets(&p, 1);
+  // 20 ms of silence, time moving on between (empty) polls.
+  for (uint64_t t = 1'000'000; t <= 21'000'000; t += 100'000) (*m)->Background(t);
+  EXPECT_EQ((*m)->counters().flows_expired, 1u);
+  p.tstamp_ns = 21'500'000;
+  (*m)->OnPackets(&p, 1);
+  EXPECT_EQ((*m)->counters().flows_added, 2u);
+}
+
 }  // namespace
 }  // namespace softfino::trumpet
