@@ -19,13 +19,13 @@ hugepages); the table says which.
 import argparse
 import json
 import os
-import re
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument('build')
@@ -50,14 +50,6 @@ base = {'tables': {
     'ipv4_lpm': routes}}
 
 
-def ctl_stats(prefix):
-    out = subprocess.run([f'{apps}/softfino-ctl', '--file-prefix', prefix, 'stats'],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f'softfino-ctl: {out.stderr}')
-    return json.loads(out.stdout)
-
-
 def run_softfino(name, triggers):
     config = json.loads(json.dumps(base))
     if triggers:
@@ -69,71 +61,26 @@ def run_softfino(name, triggers):
     with open(f'{work}/config_{name}.json', 'w') as f:
         json.dump(config, f)
     tag = f'trb{os.getpid()}{name}'
-    sw = subprocess.Popen(
-        [f'{apps}/softfino', *mem, '--no-shconf', '--no-pci', '-l', '0-1', f'--file-prefix={tag}',
-         '--log-level=error', f'--vdev=net_pcap0,rx_pcap={pcap},infinite_rx=1',
-         '--vdev=net_null1,no-rx=1', '--', '--pipeline', 'l3fwd', '--config',
-         f'{work}/config_{name}.json', '--fp-cores', '1', '--clock', 'real', '--stats-json',
-         f'{work}/stats_{name}.json'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    said = []
-    for line in sw.stderr:
-        said.append(line)
-        if 'running on' in line:
-            break
-    else:
-        sys.exit(f'softfino did not start: {"".join(said)}')
-    time.sleep(1.0)
-    a, ta = ctl_stats(tag), time.monotonic()
-    time.sleep(args.seconds)
-    b, tb = ctl_stats(tag), time.monotonic()
-    sw.send_signal(signal.SIGTERM)
-    sw.wait()
-    rx = b['totals']['received'] - a['totals']['received']
-    tx = b['ports'][1]['tx_packets'] - a['ports'][1]['tx_packets']
+    cmd = [f'{apps}/softfino', *mem, '--no-shconf', '--no-pci', '-l', '0-1', f'--file-prefix={tag}',
+           '--log-level=error', f'--vdev=net_pcap0,rx_pcap={pcap},infinite_rx=1',
+           '--vdev=net_null1,no-rx=1', '--', '--pipeline', 'l3fwd', '--config',
+           f'{work}/config_{name}.json', '--fp-cores', '1', '--clock', 'real', '--stats-json',
+           f'{work}/stats_{name}.json']
+    rx = benchlib.measure_softfino(apps, cmd, tag, args.seconds)
     program = json.load(open(f'{work}/stats_{name}.json')).get('program', {}).get('trumpet', {})
-    return rx / (tb - ta), tx / (tb - ta), program
+    return rx, program
 
 
-def run_testpmd():
-    proc = subprocess.Popen(
-        ['stdbuf', '-oL', 'dpdk-testpmd', *mem, '--no-shconf', '--no-pci', '-l', '0-1',
-         f'--file-prefix=trbt{os.getpid()}', '--log-level=error',
-         f'--vdev=net_pcap0,rx_pcap={pcap},infinite_rx=1', '--vdev=net_null1,no-rx=1', '--',
-         '--forward-mode=io', '--nb-cores=1', '--stats-period=1'],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    rates = []
-    deadline = time.monotonic() + args.seconds + 4
-    port = None
-    for line in proc.stdout:
-        m = re.search(r'NIC statistics for port (\d+)', line)
-        if m:
-            port = int(m.group(1))
-        m = re.search(r'Rx-pps:\s+(\d+)', line)
-        if m and port == 0:
-            rates.append(int(m.group(1)))
-        if time.monotonic() > deadline:
-            break
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    # Samples before the first full second of forwarding include start-up
-    # (infinite_rx loads the pcap first).
-    rates = [r for r in rates if r > 0][1:]
-    return statistics.median(rates) if rates else float('nan')
-
-
-testpmd = float('nan') if args.no_testpmd else run_testpmd()
+testpmd = (float('nan') if args.no_testpmd else
+           benchlib.measure_testpmd(mem, f'trbt{os.getpid()}', pcap, 'io', args.seconds))
 print(f'testpmd io: {testpmd / 1e6:.3f} Mpps', flush=True)
 rows = []
-plain_rx, plain_tx, _ = run_softfino('plain', 0)
-rows.append(('l3fwd, no Trumpet', plain_rx, plain_tx, {}))
+plain_rx, _ = run_softfino('plain', 0)
+rows.append(('l3fwd, no Trumpet', plain_rx, {}))
 print(f'l3fwd: {plain_rx / 1e6:.3f} Mpps', flush=True)
 for n in [int(x) for x in args.triggers.split(',')]:
-    rx, tx, program = run_softfino(f't{n}', n)
-    rows.append((f'l3fwd + Trumpet, {n} triggers', rx, tx, program))
+    rx, program = run_softfino(f't{n}', n)
+    rows.append((f'l3fwd + Trumpet, {n} triggers', rx, program))
     print(f'{n} triggers: {rx / 1e6:.3f} Mpps, {program}', flush=True)
 
 print()
@@ -142,7 +89,7 @@ print('| program | Mpps/core (64 B) | of testpmd io | sweeps | overruns | '
       'sweep slice p99 / p99.9 / max (us) | memory |')
 print('| --- | --- | --- | --- | --- | --- | --- |')
 print(f'| dpdk-testpmd io | {testpmd / 1e6:.2f} | 1.00 | | | | {memory} |')
-for name, rx, tx, program in rows:
+for name, rx, program in rows:
     us = lambda key: program.get(key, 0) / 1000
     slices = (f"< {us('sweep_slice_ns_p99_below'):.1f} / < {us('sweep_slice_ns_p999_below'):.1f} / "
               f"{us('longest_sweep_slice_ns'):.1f}") if program else ''

@@ -73,8 +73,9 @@ absl::Status BurstRadar::Configure(const nlohmann::json& config, const pipe::Swi
       "forward", "watch", "threshold_bytes", "threshold_rtt_fraction", "rtt_us", "ring_entries",
       "monitor_port", "mirror_session", "courier"};
   for (const auto& [key, value] : b.items()) {
+    // Init-capture: clang before 16 cannot capture a structured binding.
     if (std::find_if(std::begin(kFields), std::end(kFields),
-                     [&](const char* f) { return key == f; }) == std::end(kFields)) {
+                     [&name = key](const char* f) { return name == f; }) == std::end(kFields)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "burstradar: unknown field \"", key,
           "\"; it has forward, watch, threshold_bytes, threshold_rtt_fraction, rtt_us, "

@@ -107,8 +107,9 @@ absl::Status RdmaProbe::Configure(const nlohmann::json& config, const pipe::Swit
   uint64_t fields[3] = {0, 0, 1000};  // command_port, drop_every, timeout_us
   const char* names[3] = {"command_port", "drop_every", "timeout_us"};
   for (const auto& [key, value] : probe.items()) {
+    // Init-capture: clang before 16 cannot capture a structured binding.
     const auto* at = std::find_if(std::begin(names), std::end(names),
-                                  [&](const char* n) { return key == n; });
+                                  [&name = key](const char* n) { return name == n; });
     if (at == std::end(names)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "probe: unknown field \"", key, "\"; it has command_port, drop_every, timeout_us"));

@@ -421,7 +421,10 @@ void PipeWorker::Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo&
     return;
   }
   // Packets that left before this one arrived must not count in its depth.
-  AdvancePort(*tm_port, arrival);
+  // What leaves is only collected here: the egress pipeline and TX run on
+  // whole bursts at the end of the poll (AdvanceEgress), not once per
+  // arriving packet (which made l3fwd send bursts of one packet).
+  AdvancePort(*tm_port, arrival, /*run_egress=*/false);
   if (!tm_port->Enqueue(pkt, info, arrival)) Drop(pkt, DropReason::kTmQueueFull);
 }
 
@@ -445,9 +448,9 @@ void PipeWorker::AdvanceEgress(tm::Picoseconds now) {
   AdvancePort(*recirc_tm_, now);
 }
 
-void PipeWorker::AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now) {
+void PipeWorker::AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now, bool run_egress) {
   tm_port.AdvanceTo(now, [&](const tm::Dequeued& d) { Collect(tm_port, d); });
-  if (egress_[Slot(tm_port.port())].count) RunEgress(tm_port);
+  if (run_egress && egress_[Slot(tm_port.port())].count) RunEgress(tm_port);
 }
 
 // Gathers what the TM releases into egress bursts, one per port.

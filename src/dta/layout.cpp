@@ -45,8 +45,9 @@ absl::StatusOr<LayoutConfig> ParseLayoutConfig(const nlohmann::json& j) {
       {"postcarding_copies", kMaxCopies, [&](uint64_t v) { c.postcarding_copies = uint8_t(v); }},
   };
   for (const auto& [key, value] : j.items()) {
+    // Init-capture: clang before 16 cannot capture a structured binding.
     const Field* f = std::find_if(std::begin(fields), std::end(fields),
-                                  [&](const Field& x) { return key == x.name; });
+                                  [&name = key](const Field& x) { return name == x.name; });
     if (f == std::end(fields)) {
       std::string known;
       for (const Field& x : fields) absl::StrAppend(&known, known.empty() ? "" : ", ", x.name);

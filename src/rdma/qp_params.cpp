@@ -145,7 +145,8 @@ absl::StatusOr<QpParams> QpParamsFromJson(const nlohmann::json& j, QpRole role) 
   const auto begin = responder ? std::begin(kResponderFields) : std::begin(kRequesterFields);
   const auto end = responder ? std::end(kResponderFields) : std::end(kRequesterFields);
   for (const auto& [key, value] : j.items()) {
-    if (std::none_of(begin, end, [&](const char* f) { return key == f; })) {
+    // Init-capture: clang before 16 cannot capture a structured binding.
+    if (std::none_of(begin, end, [&name = key](const char* f) { return name == f; })) {
       return Bad(absl::StrCat("unknown field '", key.substr(0, 64), "' in ", what,
                               "; its fields are ", absl::StrJoin(begin, end, ", ")));
     }

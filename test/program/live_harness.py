@@ -113,14 +113,18 @@ class CollectorTestbed:
         check(f'collector {k} is up', m is not None)
         return int(m.group(1)) if m else None
 
-    def start_switch(self, softfino, args):
-        """Starts softfino with port 0 (from the host) and ports 1.. (to the
-        collectors) and `args` (after --); returns it once running, or None
+    def start_switch(self, softfino, args, extra_ifaces=()):
+        """Starts softfino with port 0 (from the host), ports 1.. (to the
+        collectors), then one port per interface of `extra_ifaces` (made by
+        the caller), and `args` (after --); returns it once running, or None
         (checked) when it does not start."""
+        first_extra = 1 + self.count
         sw = subprocess.Popen(
             [softfino, *EAL, f'--file-prefix={self.tag}sw',
              f'--vdev=net_af_packet0,iface={self.sw_in}',
              *[f'--vdev=net_af_packet{1 + k},iface={self.sw_rdma[k]}' for k in range(self.count)],
+             *[f'--vdev=net_af_packet{first_extra + i},iface={name}'
+               for i, name in enumerate(extra_ifaces)],
              '--', *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.procs.append(sw)

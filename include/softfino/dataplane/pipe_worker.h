@@ -124,7 +124,10 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   void Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original, tm::Picoseconds arrival);
   void DrainInbox();
   void AdvanceEgress(tm::Picoseconds now);
-  void AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now);
+  // Releases what the TM sends by `now` into the port's egress burst, and
+  // runs egress and TX over it unless `run_egress` is false (it then waits
+  // for the end of the poll, or for a full burst).
+  void AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now, bool run_egress = true);
   void Collect(tm::EgressPort& tm_port, const tm::Dequeued& d);
   void RunEgress(const tm::EgressPort& tm_port);
   void Drop(rte_mbuf* pkt, pipe::DropReason reason);

@@ -45,7 +45,15 @@ namespace softfino::pipe {
   X(kDtaCached, "dta_cached")              /* Postcarding: held in the path cache */ \
   X(kDtaCopyUnused, "dta_copy_unused")     /* a redundant copy with nothing to write */ \
   X(kRdmaRecovering, "rdma_recovering")    /* the queue pair waits for its recovery probe */ \
-  X(kBurstRadarOverwritten, "burstradar_overwritten") /* a courier whose ring entry was reused */
+  X(kBurstRadarOverwritten, "burstradar_overwritten") /* a courier whose ring entry was reused */ \
+  X(kTeaUnsupported, "tea_unsupported")    /* TEA NF: not IPv4 TCP/UDP, or a fragment */ \
+  X(kTeaNoEntry, "tea_no_entry")           /* TEA NF: the table has no entry for the flow */ \
+  X(kTeaQueueFull, "tea_queue_full")       /* no room to defer the packet's lookup */ \
+  X(kTeaPacketTooLarge, "tea_packet_too_large") /* too long (or chained) to defer */ \
+  X(kTeaUnknownQp, "tea_unknown_qp")       /* an answer for no queue pair of this pipe */ \
+  X(kTeaUnexpectedPsn, "tea_unexpected_psn") /* a READ response no lookup waits for */ \
+  X(kTeaBadLength, "tea_bad_length")       /* a READ response of the wrong length */ \
+  X(kTeaBadResponse, "tea_bad_response")   /* an answer that is no READ response, ACK or NAK */
 
 enum class DropReason : uint8_t {
 #define SOFTFINO_ENUM(name, text) name,

@@ -1,0 +1,73 @@
+"""What the whole-switch benchmarks share: starting softfino on replayed
+pcaps, reading its counters, and measuring dpdk-testpmd on the same ports."""
+import json
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+
+def ctl_stats(apps, prefix):
+    """The switch's `softfino-ctl stats` (every counter)."""
+    out = subprocess.run([f'{apps}/softfino-ctl', '--file-prefix', prefix, 'stats'],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f'softfino-ctl: {out.stderr}')
+    return json.loads(out.stdout)
+
+
+def measure_softfino(apps, cmd, prefix, seconds):
+    """Starts softfino (`cmd`, with --file-prefix `prefix`), waits for it to
+    run, and returns received packets per second over `seconds` after a
+    1 s warm-up (infinite_rx loads its pcap first), or None if it did not
+    start."""
+    sw = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    said = []
+    for line in sw.stderr:
+        said.append(line)
+        if 'running on' in line:
+            break
+    else:
+        print(f'softfino did not start: {"".join(said)[-500:]}', file=sys.stderr)
+        return None
+    try:
+        time.sleep(1.0)
+        a, ta = ctl_stats(apps, prefix), time.monotonic()
+        time.sleep(seconds)
+        b, tb = ctl_stats(apps, prefix), time.monotonic()
+    finally:
+        sw.send_signal(signal.SIGTERM)
+        sw.wait()
+    return (b['totals']['received'] - a['totals']['received']) / (tb - ta)
+
+
+def measure_testpmd(mem, prefix, pcap, mode, seconds):
+    """dpdk-testpmd forwarding (`mode`: io, macswap) from a net_pcap replay
+    without end into net_null, one core: its median Rx-pps from the first
+    full second on, or None."""
+    proc = subprocess.Popen(
+        ['stdbuf', '-oL', 'dpdk-testpmd', *mem, '--no-shconf', '--no-pci', '-l', '0-1',
+         f'--file-prefix={prefix}', '--log-level=error',
+         f'--vdev=net_pcap0,rx_pcap={pcap},infinite_rx=1', '--vdev=net_null1,no-rx=1',
+         '--', f'--forward-mode={mode}', '--nb-cores=1', '--stats-period=1'],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    rates, port = [], None
+    deadline = time.monotonic() + seconds + 4
+    for line in proc.stdout:
+        m = re.search(r'NIC statistics for port (\d+)', line)
+        if m:
+            port = int(m.group(1))
+        m = re.search(r'Rx-pps:\s+(\d+)', line)
+        if m and port == 0:
+            rates.append(int(m.group(1)))
+        if time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    rates = [r for r in rates if r > 0][1:]
+    return statistics.median(rates) if rates else None

@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""Whole-switch packet rates per program and per number of worker cores,
+beside dpdk-testpmd (io and macswap forwarding: the ceiling) on the same
+ports in the same run. Writes a markdown table and a PNG plot (gnuplot).
+
+Each run replays a pcap of valid packets without end (net_pcap infinite_rx;
+one RX queue per pipe, each replaying the same pcap) into the program on N
+worker cores, and sends through net_null. The rate is the growth of the
+switch's received-packet counter between two `softfino-ctl stats` a few
+seconds apart. The generator's own cost (net_pcap handing out mbufs) is in
+every row alike, testpmd's included, so the ratios compare the programs.
+
+  pipeline_bench.py BUILD_DIR --out DIR [--huge] [--max-cores N] [--seconds S]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+p = argparse.ArgumentParser()
+p.add_argument('build')
+p.add_argument('--out', required=True)
+p.add_argument('--huge', action='store_true', help='hugepages are set up: use them')
+p.add_argument('--max-cores', type=int, default=0, help='0: every core but the main one')
+p.add_argument('--seconds', type=float, default=3.0)
+p.add_argument('--programs', default='l3fwd,l3fwd_trumpet16k,dta_reporter,burstradar')
+args = p.parse_args()
+apps = f'{args.build}/src/apps'
+work = tempfile.mkdtemp(prefix='pipeline_bench.')
+os.makedirs(args.out, exist_ok=True)
+mem = [] if args.huge else ['--no-huge', '-m', '2048']
+cpus = os.cpu_count()
+max_cores = min(args.max_cores or cpus - 1, cpus - 1, 16)
+memory = 'hugepages' if args.huge else 'no-huge'
+
+pcaps = {}
+for size in ('64', 'imix'):
+    pcaps[size] = f'{work}/flows_{size}.pcap'
+    subprocess.run([f'{apps}/softfino-gen', 'flows', '--flows', '1000', '--packets', '4000',
+                    '--sizes', size, '--out', pcaps[size]], check=True, capture_output=True)
+subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', '16384', '--per-flow', '8',
+                '--interval-ms', '10', '--out', f'{work}/triggers.txt'], check=True,
+               capture_output=True)
+
+MAC = {'src_mac': '02:00:00:00:01:00', 'dst_mac': '02:00:00:00:01:01'}
+ROUTES = [{'key': {'dst_addr': f'10.{2 + i // 256}.{i % 256}.0/24'}, 'action': 'set_nexthop',
+           'data': {'nexthop_id': 1}} for i in range(1024)]
+L3FWD = {'tables': {'nexthop': [{'key': {'nexthop_id': 1}, 'action': 'forward',
+                                 'data': {'port': 1, **MAC}}], 'ipv4_lpm': ROUTES}}
+CONFIGS = {
+    'l3fwd': ('l3fwd', L3FWD),
+    'l3fwd_trumpet16k': ('l3fwd', {**L3FWD, 'trumpet': {
+        'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
+    'dta_reporter': ('dta_reporter', {'dta_reporter': {
+        'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': [{'in': 0, 'out': 1}],
+        'report_port': 2, 'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
+                                     'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
+        'flow_slots': 65536, 'key_write': {'redundancy': 2},
+        'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
+    'burstradar': ('burstradar', {'burstradar': {
+        'forward': [{'in': 0, 'out': 1}], 'threshold_bytes': 15000, 'ring_entries': 1000,
+        'monitor_port': 2, 'mirror_session': 900}}),
+}
+# The ports drain at 1 Tb/s: the program, not the traffic manager's model of
+# a 10G port, is what is measured.
+for _, config in CONFIGS.values():
+    config['ports'] = [{'port': p, 'speed': 10**12} for p in range(3)]
+
+
+def run_softfino(name, size, cores):
+    pipeline, config = CONFIGS[name]
+    with open(f'{work}/{name}.json', 'w') as f:
+        json.dump(config, f)
+    tag = f'pb{os.getpid()}{name}{size}{cores}'
+    rx = ','.join(f'rx_pcap={pcaps[size]}' for _ in range(cores))
+    cmd = [f'{apps}/softfino', *mem, '--no-shconf', '--no-pci', '-l', f'0-{cores}',
+           f'--file-prefix={tag}', '--log-level=error',
+           f'--vdev=net_pcap0,{rx},infinite_rx=1', '--vdev=net_null1,no-rx=1',
+           '--vdev=net_null2,no-rx=1',
+           '--', '--pipeline', pipeline, '--config', f'{work}/{name}.json', '--fp-cores',
+           str(cores), '--clock', 'real']
+    return benchlib.measure_softfino(apps, cmd, tag, args.seconds)
+
+
+def run_testpmd(mode, size):
+    return benchlib.measure_testpmd(mem, f'pbt{os.getpid()}', pcaps[size], mode, args.seconds)
+
+
+results = {}  # (name, size) -> {cores: pps}
+ceiling = {}
+for size in ('64', 'imix'):
+    for mode in ('io', 'macswap'):
+        ceiling[(mode, size)] = run_testpmd(mode, size)
+        r = ceiling[(mode, size)]
+        print(f'testpmd {mode} {size}: {r / 1e6 if r else float("nan"):.2f} Mpps', flush=True)
+    for name in args.programs.split(','):
+        for cores in range(1, max_cores + 1):
+            r = run_softfino(name, size, cores)
+            results.setdefault((name, size), {})[cores] = r
+            print(f'{name} {size} {cores} core(s): {r / 1e6 if r else float("nan"):.2f} Mpps',
+                  flush=True)
+
+
+def mpps(v):
+    return f'{v / 1e6:.2f}' if v else 'n/a'
+
+
+lines = [f'Machine: {os.uname().nodename}, {cpus} CPUs '
+         f'({open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()}), '
+         f'{memory}, {time.strftime("%Y-%m-%d")}; 1,000 flows, 4,000-packet pcaps replayed '
+         f'without end (net_pcap infinite_rx) into net_null.', '',
+         '| program | size | ' + ' | '.join(f'{c} core(s) Mpps' for c in range(1, max_cores + 1)) +
+         ' | 1 core / testpmd io | 1 core / testpmd macswap |',
+         '| --- | --- | ' + ' | '.join('---' for _ in range(max_cores)) + ' | --- | --- |']
+for size in ('64', 'imix'):
+    io, mac = ceiling[('io', size)], ceiling[('macswap', size)]
+    lines.append(f'| dpdk-testpmd io | {size} | {mpps(io)} |' + ' |' * (max_cores - 1) + ' 1.00 | |')
+    lines.append(f'| dpdk-testpmd macswap | {size} | {mpps(mac)} |' + ' |' * (max_cores - 1) +
+                 ' | 1.00 |')
+    for name in args.programs.split(','):
+        row = results[(name, size)]
+        one = row.get(1)
+        cells = ' | '.join(mpps(row.get(c)) for c in range(1, max_cores + 1))
+        ratio_io = f'{one / io:.2f}' if one and io else 'n/a'
+        ratio_mac = f'{one / mac:.2f}' if one and mac else 'n/a'
+        lines.append(f'| {name} | {size} | {cells} | {ratio_io} | {ratio_mac} |')
+table = '\n'.join(lines) + '\n'
+with open(f'{args.out}/results.md', 'w') as f:
+    f.write(table)
+print()
+print(table)
+
+# The plot: Mpps against cores per program (64 B), testpmd io as a line.
+data = f'{args.out}/results.dat'
+with open(data, 'w') as f:
+    for name in args.programs.split(','):
+        f.write(f'# {name}\n')
+        for cores, r in sorted(results[(name, '64')].items()):
+            f.write(f'{cores} {(r or 0) / 1e6:.3f}\n')
+        f.write('\n\n')
+if shutil.which('gnuplot'):
+    names = args.programs.split(',')
+    plots = ', '.join(f"'{data}' index {i} with linespoints title '{n}'" for i, n in enumerate(names))
+    io = (ceiling[('io', '64')] or 0) / 1e6
+    script = (f"set terminal pngcairo size 900,540\nset output '{args.out}/results.png'\n"
+              f"set title 'softfino, 64-byte packets ({memory})'\nset xlabel 'worker cores'\n"
+              f"set ylabel 'Mpps'\nset xrange [0.5:{max_cores + 0.5}]\nset xtics 1\n"
+              f"set yrange [0:*]\nset key outside right\n"
+              f"plot {plots}, {io} with lines dashtype 2 title 'testpmd io, 1 core'\n")
+    r = subprocess.run(['gnuplot'], input=script, text=True, capture_output=True)
+    if r.returncode != 0:
+        print(f'gnuplot: {r.stderr}', file=sys.stderr)
+else:
+    print('no gnuplot: no PNG plot (scripts/bench installs gnuplot-nox)', file=sys.stderr)

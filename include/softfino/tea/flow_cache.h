@@ -1,0 +1,107 @@
+// The switch's on-chip cache of TEA entries (the paper's "small on-chip
+// cache serves hot flows"): an exact-match key -> value map of bounded size
+// in front of the table in server memory. A hit costs no RDMA READ; a miss
+// costs one, and the READ's answer fills the cache.
+//
+// Set-associative: `sets` sets of `ways` entries; a key can live only in
+// the set its hash picks (as a Tofino register row indexed by a hash), so a
+// lookup compares at most `ways` keys. Replacement within a set, by policy:
+//   kClock  second chance (default): a hit sets the entry's reference bit;
+//           an insert sweeps the set's hand over the ways, clearing set
+//           bits, and takes the first entry without one. Hot flows keep
+//           their bit set between sweeps, so a stream of one-packet flows
+//           (the tail of a Zipf workload, a scan) passes through the ways
+//           hot flows do not hold instead of flushing them. Its state per
+//           set is one hand and a bit per way: a register each on Tofino.
+//   kFifo   the hand alone (round robin): the cheapest, no state on a hit.
+//   kLru    the least recently used way (a timestamp per entry): the
+//           reference point, hard to build in a stateful ALU.
+// tea_switch_test measures the hit rates under skew (README of tea_nat).
+//
+// A cached entry stays until evicted or erased: a control plane that
+// deletes or changes a table entry erases it here too (or the program
+// flushes the cache).
+//
+// Fast path: no allocation after Create, no locks; one owner (a pipe).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "softfino/tea/key.h"
+
+namespace softfino::tea {
+
+enum class CachePolicy : uint8_t { kClock, kFifo, kLru };
+// "clock", "fifo" or "lru"; the error names them.
+absl::StatusOr<CachePolicy> CachePolicyFromName(absl::string_view name);
+absl::string_view CachePolicyName(CachePolicy policy);
+
+struct FlowCacheCounters {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t inserts = 0;    // new keys placed
+  uint64_t updates = 0;    // a present key's value replaced
+  uint64_t evictions = 0;  // inserts that pushed another key out
+};
+
+class FlowCache {
+ public:
+  static constexpr uint32_t kMaxWays = 8;
+  static constexpr uint32_t kMaxEntries = 1u << 24;
+
+  // `entries` (a power of two, ways .. kMaxEntries; 0: a cache that never
+  // hits) in sets of `ways` (a power of two, 1 .. kMaxWays).
+  static absl::StatusOr<FlowCache> Create(uint32_t entries, uint32_t ways, CachePolicy policy);
+
+  // The value of `key`, whose hash is `hash` (KeyHash: the same the table
+  // uses, so the switch computes it once), counted as a hit or a miss.
+  std::optional<uint64_t> Find(const Key& key, uint32_t hash);
+  // Places or updates `key`, evicting by the policy when its set is full.
+  void Insert(const Key& key, uint32_t hash, uint64_t value);
+  // False when absent.
+  bool Erase(const Key& key, uint32_t hash);
+  void Clear();
+
+  uint32_t entries() const { return static_cast<uint32_t>(lines_.size()); }
+  uint32_t ways() const { return ways_; }
+  CachePolicy policy() const { return policy_; }
+  uint32_t size() const { return size_; }  // entries held now
+  const FlowCacheCounters& counters() const { return counters_; }
+
+ private:
+  struct Line {
+    Key key{};
+    uint64_t value = 0;
+    uint32_t stamp = 0;  // kLru: the last use
+    bool valid = false;
+    bool referenced = false;  // kClock
+  };
+
+  FlowCache(uint32_t entries, uint32_t ways, CachePolicy policy);
+  // The set's first line. The table's bucket index uses the hash's low
+  // bits; the set takes the high half first so that keys of one bucket
+  // spread over sets.
+  Line* SetOf(uint32_t hash) {
+    const uint32_t mixed = (hash >> 16) | (hash << 16);
+    return lines_.data() + static_cast<size_t>(mixed & set_mask_) * ways_;
+  }
+  static bool Same(const Key& a, const Key& b) {
+    return std::memcmp(a.data(), b.data(), a.size()) == 0;
+  }
+
+  std::vector<Line> lines_;
+  std::vector<uint8_t> hands_;  // per set
+  uint32_t ways_;
+  uint32_t set_mask_;
+  CachePolicy policy_;
+  uint32_t clock_ = 0;  // kLru stamps
+  uint32_t size_ = 0;
+  FlowCacheCounters counters_;
+};
+
+}  // namespace softfino::tea

@@ -1,0 +1,291 @@
+#include "pipelines/tea_common/tea_lookup.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "softfino/pipe/drop_reason.h"
+#include "softfino/rdma/qp_params.h"
+
+namespace softfino::pipelines {
+
+using pipe::DropReason;
+
+absl::StatusOr<TeaLookupOptions> ParseTeaLookupOptions(const nlohmann::json& tea) {
+  TeaLookupOptions o;
+  if (tea.is_null()) return o;
+  if (!tea.is_object()) return absl::InvalidArgumentError("tea: expected an object");
+  const auto number = [&](const std::string& key, const nlohmann::json& v, uint64_t lo,
+                          uint64_t hi) -> absl::StatusOr<uint64_t> {
+    if (!v.is_number_unsigned() || v.get<uint64_t>() < lo || v.get<uint64_t>() > hi) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tea.", key, " must be an integer ", lo, "..", hi, ", not ", v.dump()));
+    }
+    return v.get<uint64_t>();
+  };
+  for (const auto& [key, v] : tea.items()) {
+    absl::StatusOr<uint64_t> n = uint64_t{0};
+    if (key == "deferral") {
+      if (v == "local") {
+        o.deferral = TeaDeferral::kLocal;
+      } else if (v == "remote") {
+        o.deferral = TeaDeferral::kRemote;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tea.deferral must be \"local\" or \"remote\", not ", v.dump()));
+      }
+      continue;
+    }
+    if (key == "cache_policy") {
+      if (!v.is_string()) return absl::InvalidArgumentError("tea.cache_policy must be a string");
+      absl::StatusOr<tea::CachePolicy> p = tea::CachePolicyFromName(v.get<std::string>());
+      if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("tea.", p.status().message()));
+      o.cache_policy = *p;
+      continue;
+    }
+    if (key == "cache_entries") {
+      n = number(key, v, 0, tea::FlowCache::kMaxEntries);
+      if (n.ok()) o.cache_entries = static_cast<uint32_t>(*n);
+    } else if (key == "cache_ways") {
+      n = number(key, v, 1, tea::FlowCache::kMaxWays);
+      if (n.ok()) o.cache_ways = static_cast<uint32_t>(*n);
+    } else if (key == "in_flight") {
+      n = number(key, v, 1, tea::PendingLookups::kMaxSlots);
+      if (n.ok()) o.in_flight = static_cast<uint32_t>(*n);
+    } else if (key == "packet_bytes") {
+      n = number(key, v, 64, tea::PendingLookups::kMaxPacketBytes);
+      if (n.ok()) o.packet_bytes = static_cast<uint32_t>(*n);
+    } else if (key == "timeout_us") {
+      n = number(key, v, 1, 10'000'000);
+      if (n.ok()) o.timeout_ns = *n * 1000;
+    } else if (key == "probe_timeout_us") {
+      n = number(key, v, 1, 10'000'000);
+      if (n.ok()) o.probe_timeout_ns = *n * 1000;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tea: unknown field \"", key,
+                       "\"; it has deferral, cache_entries, cache_ways, cache_policy, in_flight, "
+                       "packet_bytes, timeout_us, probe_timeout_us"));
+    }
+    if (!n.ok()) return n.status();
+  }
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<TeaLookup>> TeaLookup::Create(const rdma::ConnectedQueuePair& conn,
+                                                             const tea::Layout& layout,
+                                                             const TeaLookupOptions& options) {
+  const std::string& region = conn.remote.region;
+  if (options.deferral == TeaDeferral::kRemote) {
+    return absl::UnimplementedError(
+        "tea.deferral \"remote\" is not built yet; use \"local\" (the switch holds the packet)");
+  }
+  if (conn.remote.length != layout.bytes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TEA table ", region, ": the collector's region has ", conn.remote.length,
+        " bytes but the table spec gives ", layout.bytes(),
+        "; give the switch the same buckets and slots as the collector's --tea-table"));
+  }
+  if (layout.window_bytes() > conn.remote.mtu) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TEA table ", region, ": a probe window is ", layout.window_bytes(),
+                     " bytes, more than the path MTU ", conn.remote.mtu,
+                     ": use fewer slots or a larger --mtu, so one READ response holds it"));
+  }
+  auto builder = rdma::RoceBuilder::Create(conn.RequestEndpoint(), conn.remote.qpn);
+  if (!builder.ok()) return builder.status();
+  auto hash = tea::KeyHash::Create();
+  if (!hash.ok()) return hash.status();
+  auto cache =
+      tea::FlowCache::Create(options.cache_entries, options.cache_ways, options.cache_policy);
+  if (!cache.ok())
+    return absl::InvalidArgumentError(absl::StrCat("tea: ", cache.status().message()));
+  auto pending = tea::PendingLookups::Create(
+      options.in_flight, options.deferral == TeaDeferral::kLocal ? options.packet_bytes : 0);
+  if (!pending.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("tea: ", pending.status().message()));
+  }
+  rdma::RcRequesterConfig rc;
+  rc.start_psn = conn.remote.psn;  // the PSN the collector expects first
+  rc.mtu = conn.remote.mtu;
+  rc.retransmit = false;
+  rc.timeout_ns = options.probe_timeout_ns;
+  std::unique_ptr<TeaLookup> t(new TeaLookup(conn, *builder, rc, layout, *std::move(hash),
+                                             *std::move(cache), *std::move(pending), options));
+  t->remote_ip_ = rdma::Ipv4OfGid(conn.remote.gid);
+  return t;
+}
+
+TeaLookup::Step TeaLookup::Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
+                                  uint32_t tag, uint64_t* value) {
+  const uint32_t hash = hash_(key);
+  if (const std::optional<uint64_t> v = cache_.Find(key, hash)) {
+    Count(TeaLookupEvent::kCacheHits);
+    *value = *v;
+    return Step::kHit;
+  }
+  Count(TeaLookupEvent::kCacheMisses);
+  if (m->nb_segs != 1 || m->data_len > pending_.packet_bytes()) {
+    Count(TeaLookupEvent::kTooLarge);
+    md.Drop(DropReason::kTeaPacketTooLarge);
+    return Step::kDropped;
+  }
+  // The entry is checked before the PSN is spent: a PSN taken and not sent
+  // would leave a gap the collector NAKs.
+  if (!pending_.CanReserve(requester_.next_psn())) {
+    Count(TeaLookupEvent::kQueueFull);
+    md.Drop(DropReason::kTeaQueueFull);
+    return Step::kDropped;
+  }
+  rdma::PacketFields f;
+  f.opcode = net::RcOpcode::kReadRequest;
+  f.vaddr = conn_.remote.iova + layout_.WindowOffset(hash & layout_.mask());
+  f.rkey = conn_.remote.rkey;
+  f.dma_length = static_cast<uint32_t>(layout_.window_bytes());
+  const uint64_t now = md.ig_intr_md.ingress_mac_tstamp;
+  if (!requester_.Post(f, 0, now)) {
+    Count(TeaLookupEvent::kRecovering);
+    md.Drop(requester_.in_error() ? DropReason::kRdmaQpError : DropReason::kRdmaRecovering);
+    return Step::kDropped;
+  }
+  tea::PendingLookup* e = pending_.Reserve(f.psn, now);  // free: checked above
+  e->key = key;
+  e->hash = hash;
+  e->tag = tag;
+  e->expect_len = f.dma_length;
+  e->packet_len = m->data_len;
+  std::memcpy(e->packet, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+  if (builder_.Build(m, f) != rdma::BuildStatus::kOk) {
+    // Cannot happen with a valid mbuf (a READ request is 74 bytes); the
+    // spent PSN makes a gap that the collector's NAK resyncs.
+    Count(TeaLookupEvent::kBuildFailures);
+    pending_.Release(e);
+    md.Drop(DropReason::kRdmaBadPacket);
+    return Step::kDropped;
+  }
+  md.ig_intr_md_for_tm.ucast_egress_port = conn_.port;
+  Count(TeaLookupEvent::kReads);
+  return Step::kDeferred;
+}
+
+void TeaLookup::AbandonIfResynced() {
+  const uint64_t resyncs = requester_.count(rdma::RequesterEvent::kResyncs);
+  if (resyncs == resyncs_seen_) return;
+  resyncs_seen_ = resyncs;
+  counts_[static_cast<size_t>(TeaLookupEvent::kAbandoned)] +=
+      pending_.AbandonFrom(requester_.next_psn(), [](const tea::PendingLookup&) {});
+}
+
+TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
+                                       pipe::IngressMetadata& md) {
+  Resumed r;
+  if (p.src_ip() != remote_ip_) {
+    Count(TeaLookupEvent::kWrongSource);
+    md.Drop(DropReason::kTeaUnknownQp);
+    return r;
+  }
+  const uint64_t now = md.ig_intr_md.ingress_mac_tstamp;
+  const auto ignore = [](const rdma::Completion&) {};
+  switch (p.opcode()) {
+    case net::RcOpcode::kAcknowledge:
+      if (p.aeth() == nullptr) break;
+      Count(net::AethKindOf(p.aeth()->syndrome) == net::AethKind::kNak ? TeaLookupEvent::kNaks
+                                                                       : TeaLookupEvent::kAcks);
+      requester_.OnAnswer(p, now, ignore);
+      AbandonIfResynced();
+      md.Drop(DropReason::kRdmaAnswerConsumed);
+      return r;
+    case net::RcOpcode::kReadResponseOnly: {
+      tea::PendingLookup* e = pending_.Find(p.bth().psn_value());
+      if (e == nullptr) {
+        Count(TeaLookupEvent::kUnexpectedPsn);
+        md.Drop(DropReason::kTeaUnexpectedPsn);
+        return r;
+      }
+      // A wrong length leaves the entry waiting: only the right answer, or
+      // the timeout, ends it.
+      if (p.payload_len != e->expect_len) {
+        Count(TeaLookupEvent::kBadLength);
+        md.Drop(DropReason::kTeaBadLength);
+        return r;
+      }
+      const uint32_t room = rte_pktmbuf_data_room_size(m->pool) - m->data_off;
+      if (m->nb_segs != 1 || e->packet_len > room) {
+        Count(TeaLookupEvent::kTooLarge);
+        pending_.Release(e);
+        md.Drop(DropReason::kTeaPacketTooLarge);
+        return r;
+      }
+      requester_.OnAnswer(p, now, ignore);  // executed through this PSN
+      const std::optional<uint64_t> v =
+          tea::FindInWindow(p.payload().first(layout_.window_bytes()), e->key);
+      // The answer's mbuf becomes the deferred packet (the window was read
+      // above: this overwrites it).
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), e->packet, e->packet_len);
+      m->data_len = static_cast<uint16_t>(e->packet_len);
+      m->pkt_len = e->packet_len;
+      m->ol_flags = 0;
+      m->packet_type = 0;
+      m->tx_offload = 0;
+      r.tag = e->tag;
+      if (v.has_value()) {
+        cache_.Insert(e->key, e->hash, *v);
+        Count(TeaLookupEvent::kFound);
+        r.kind = Resumed::Kind::kFound;
+        r.value = *v;
+      } else {
+        Count(TeaLookupEvent::kNotFound);
+        r.kind = Resumed::Kind::kNotFound;
+      }
+      pending_.Release(e);
+      return r;
+    }
+    default:
+      break;
+  }
+  Count(TeaLookupEvent::kBadOpcode);
+  md.Drop(DropReason::kTeaBadResponse);
+  return r;
+}
+
+void TeaLookup::Expire(uint64_t now_ns) {
+  if (pending_.busy() == 0) return;
+  if (now_ns >= last_expire_ns_ && now_ns - last_expire_ns_ < options_.timeout_ns / 8) return;
+  last_expire_ns_ = now_ns;
+  counts_[static_cast<size_t>(TeaLookupEvent::kTimeouts)] +=
+      pending_.Expire(now_ns, options_.timeout_ns, [](const tea::PendingLookup&) {});
+}
+
+bool TeaLookup::Probe(rte_mbuf* m, pipe::IngressMetadata& md) {
+  const rdma::PacketFields* due = requester_.NextProbe(md.ig_intr_md.ingress_mac_tstamp);
+  if (due == nullptr) return false;
+  rdma::PacketFields f = *due;
+  f.vaddr = conn_.remote.iova;  // a zero-length WRITE touches nothing
+  f.rkey = conn_.remote.rkey;
+  if (builder_.Build(m, f) != rdma::BuildStatus::kOk) {
+    Count(TeaLookupEvent::kBuildFailures);
+    return false;
+  }
+  md.ig_intr_md_for_tm.ucast_egress_port = conn_.port;
+  Count(TeaLookupEvent::kProbes);
+  return true;
+}
+
+nlohmann::json TeaLookup::Counters() const {
+  nlohmann::json j = {{"region", conn_.remote.region},
+                      {"qpn", conn_.local.qpn},
+                      {"in_flight", pending_.busy()},
+                      {"cache_size", cache_.size()},
+                      {"cache_evictions", cache_.counters().evictions},
+                      {"next_psn", requester_.next_psn()}};
+  for (size_t i = 0; i < kTeaLookupEventNames.size(); ++i) j[kTeaLookupEventNames[i]] = counts_[i];
+  for (const rdma::RequesterEvent e :
+       {rdma::RequesterEvent::kResyncs, rdma::RequesterEvent::kLost,
+        rdma::RequesterEvent::kRecoveries, rdma::RequesterEvent::kHeldForRecovery}) {
+    j[absl::StrCat("qp_", rdma::kRequesterEventNames[static_cast<size_t>(e)])] =
+        requester_.count(e);
+  }
+  return j;
+}
+
+}  // namespace softfino::pipelines

@@ -1,0 +1,175 @@
+// TEA's lookup from the data plane, shared by the TEA programs (tea_nat,
+// and the firewall to come): one table in a collector's memory, as one
+// pipe sees it. A lookup is served by the on-chip cache (tea/flow_cache.h)
+// or becomes ONE RDMA READ of the key's probe window (tea/layout.h); the
+// pipeline goes on with other packets meanwhile, and the READ's response
+// resumes the packet.
+//
+// Deferral (where the packet waits while its READ is in flight):
+//   local   the switch keeps the packet's bytes in the entry of the READ's
+//           PSN (tea/pending_lookups.h): the packet's mbuf becomes the READ
+//           request, the response's mbuf becomes the packet again. Bounded
+//           by `in_flight` entries of `packet_bytes`.
+//   (remote, TEA's own: the packet written into the shadow row and read
+//   back with the buckets, is not built yet.)
+//
+// Answers are trusted only as far as they match: the destination QPN must
+// be this queue pair's, the source the collector's address, the opcode READ
+// Response Only (a window is one packet: Create checks it fits the MTU),
+// the PSN one an entry waits for, and the length the READ asked for.
+// Anything else is dropped and counted by reason, and never resumes a
+// packet. A READ without an answer for `timeout_us` is dropped (its held
+// packet with it) and counted, by Expire (Program::Background).
+//
+// The queue pair runs the requester in resync mode (rdma/rc_requester.h):
+// a lookup that failed is not asked again (its packet is gone by then), a
+// NAK moves the next PSN to the one the collector expects and abandons the
+// lookups sent after it, and a queue pair gone quiet is probed on the
+// packet generator's timer packets (Probe).
+//
+// Fast path: no allocation, no locks, no virtual calls; one owner (a pipe).
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "softfino/pipe/intrinsic_metadata.h"
+#include "softfino/rdma/connection.h"
+#include "softfino/rdma/rc_requester.h"
+#include "softfino/rdma/roce_builder.h"
+#include "softfino/rdma/roce_parser.h"
+#include "softfino/tea/flow_cache.h"
+#include "softfino/tea/key.h"
+#include "softfino/tea/layout.h"
+#include "softfino/tea/pending_lookups.h"
+
+namespace softfino::pipelines {
+
+enum class TeaDeferral : uint8_t { kLocal, kRemote };
+
+// The "tea" object of a TEA program's config (README of tea_nat).
+struct TeaLookupOptions {
+  TeaDeferral deferral = TeaDeferral::kLocal;
+  uint32_t cache_entries = 4096;
+  uint32_t cache_ways = 4;
+  tea::CachePolicy cache_policy = tea::CachePolicy::kClock;
+  uint32_t in_flight = 256;      // lookups in flight per table and pipe
+  uint32_t packet_bytes = 1536;  // local deferral: the largest packet held
+  uint64_t timeout_ns = 1'000'000;
+  uint64_t probe_timeout_ns = 1'000'000;
+};
+// Unknown fields and bad values are errors naming the field.
+absl::StatusOr<TeaLookupOptions> ParseTeaLookupOptions(const nlohmann::json& tea);
+
+// X-macro: enumerator, counter name.
+#define SOFTFINO_TEA_LOOKUP_EVENTS(X)                                                 \
+  X(kCacheHits, "cache_hits")                                                         \
+  X(kCacheMisses, "cache_misses")                                                     \
+  X(kReads, "reads")           /* READs sent */                                       \
+  X(kFound, "found")           /* answers holding the key */                          \
+  X(kNotFound, "not_found")    /* answers without it */                               \
+  X(kTimeouts, "timeouts")     /* READs unanswered for timeout_us: packet dropped */  \
+  X(kAbandoned, "abandoned")   /* READs a NAK said were never executed */             \
+  X(kQueueFull, "queue_full")  /* no entry free for the READ's PSN: packet dropped */ \
+  X(kTooLarge, "too_large")    /* over packet_bytes (or chained): packet dropped */   \
+  X(kRecovering, "recovering") /* the queue pair waits for a recovery probe */        \
+  X(kBuildFailures, "build_failures")                                                 \
+  X(kWrongSource, "wrong_source")     /* our QPN, but not from the collector */       \
+  X(kUnexpectedPsn, "unexpected_psn") /* no READ in flight at that PSN */             \
+  X(kBadLength, "bad_length")         /* not the length the READ asked for */         \
+  X(kBadOpcode, "bad_opcode")         /* not READ Response Only, ACK or NAK */        \
+  X(kAcks, "acks")                                                                    \
+  X(kNaks, "naks")                                                                    \
+  X(kProbes, "probes")
+
+enum class TeaLookupEvent : uint8_t {
+#define SOFTFINO_ENUM(name, text) name,
+  SOFTFINO_TEA_LOOKUP_EVENTS(SOFTFINO_ENUM)
+#undef SOFTFINO_ENUM
+      kCount
+};
+inline constexpr std::array kTeaLookupEventNames = {
+#define SOFTFINO_NAME(name, text) text,
+    SOFTFINO_TEA_LOOKUP_EVENTS(SOFTFINO_NAME)
+#undef SOFTFINO_NAME
+};
+
+class TeaLookup {
+ public:
+  // `layout` must be the table's geometry as the collector hosts it in the
+  // region the queue pair points at (its length is checked).
+  static absl::StatusOr<std::unique_ptr<TeaLookup>> Create(const rdma::ConnectedQueuePair& conn,
+                                                           const tea::Layout& layout,
+                                                           const TeaLookupOptions& options);
+
+  enum class Step : uint8_t {
+    kHit,       // *value is the key's (from the cache)
+    kDeferred,  // `m` is now the READ request, md sends it to the collector
+    kDropped,   // md drops the packet (reason set)
+  };
+  // The packet in `m` needs `key`'s value; `tag` comes back with it.
+  Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key, uint32_t tag,
+              uint64_t* value);
+
+  struct Resumed {
+    enum class Kind : uint8_t { kNone, kFound, kNotFound } kind = Kind::kNone;
+    uint64_t value = 0;
+    uint32_t tag = 0;
+  };
+  // A packet from the collector whose destination QPN is this queue
+  // pair's, parsed. kFound/kNotFound: `m` now holds the deferred packet
+  // again (md untouched: the caller decides its fate). kNone: md drops it.
+  Resumed OnAnswer(rte_mbuf* m, const rdma::RocePacket& p, pipe::IngressMetadata& md);
+
+  // Drops lookups unanswered for timeout_us. Cheap to call every poll: it
+  // looks at the entries only every timeout/8.
+  void Expire(uint64_t now_ns);
+  // A spare packet (a timer packet): true when `m` now carries a probe of
+  // the queue pair, sent to the collector.
+  bool Probe(rte_mbuf* m, pipe::IngressMetadata& md);
+
+  uint32_t local_qpn() const { return conn_.local.qpn; }
+  pipe::PortId port() const { return conn_.port; }
+  const tea::Layout& layout() const { return layout_; }
+  uint64_t count(TeaLookupEvent e) const { return counts_[static_cast<size_t>(e)]; }
+  uint32_t in_flight() const { return pending_.busy(); }
+  nlohmann::json Counters() const;
+
+ private:
+  TeaLookup(const rdma::ConnectedQueuePair& conn, rdma::RoceBuilder builder,
+            const rdma::RcRequesterConfig& rc, tea::Layout layout, tea::KeyHash hash,
+            tea::FlowCache cache, tea::PendingLookups pending, const TeaLookupOptions& options)
+      : conn_(conn),
+        builder_(builder),
+        requester_(rc),
+        layout_(std::move(layout)),
+        hash_(std::move(hash)),
+        cache_(std::move(cache)),
+        pending_(std::move(pending)),
+        options_(options) {}
+
+  void Count(TeaLookupEvent e) { ++counts_[static_cast<size_t>(e)]; }
+  // After the requester's next PSN moved back (a NAK): what was sent from
+  // there on was never executed.
+  void AbandonIfResynced();
+
+  rdma::ConnectedQueuePair conn_;
+  uint32_t remote_ip_ = 0;  // host order: answers must come from it
+  rdma::RoceBuilder builder_;
+  rdma::RcRequester requester_;
+  tea::Layout layout_;
+  tea::KeyHash hash_;
+  tea::FlowCache cache_;
+  tea::PendingLookups pending_;
+  TeaLookupOptions options_;
+  uint64_t resyncs_seen_ = 0;
+  uint64_t last_expire_ns_ = 0;
+  std::array<uint64_t, static_cast<size_t>(TeaLookupEvent::kCount)> counts_{};
+};
+
+}  // namespace softfino::pipelines

@@ -1,0 +1,71 @@
+// tea_nat: source NAT whose translation table lives in a collector's
+// memory (TEA, SIGCOMM'20), looked up from the data plane with one RDMA
+// READ per on-chip cache miss (pipelines/tea_common/tea_lookup.h).
+//
+//   inside port  -> key = the packet's 5-tuple, table "out": the value's
+//                   address and port replace the source; to the outside
+//   outside port -> key = the packet's 5-tuple (the translated flow as the
+//                   outside sees it), table "in": the value's address and
+//                   port replace the destination; to the inside
+// The control plane inserts both entries of a flow (softfino-collector tea
+// insert ...). A flow without an entry is dropped (tea_no_entry). Values,
+// 8 bytes, network order (tea/key.h leaves their meaning to the program):
+//   bits 63..32 the new IPv4 address   bits 31..16 the new port
+//   bits 15..0  0: the first port of the other side; p + 1: port p (which
+//               must be one of that side's ports, else tea_no_entry)
+// Checksums (IPv4 header, TCP/UDP) are updated incrementally. MACs and
+// TTL are left as they are (a bump in the wire).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "pipelines/tea_common/tea_lookup.h"
+#include "softfino/pipe/program.h"
+
+namespace softfino::pipelines {
+
+class TeaNat final : public pipe::Program {
+ public:
+  // Tags of deferred lookups: which table.
+  enum Direction : uint32_t { kOut = 0, kIn = 1 };
+
+  static std::unique_ptr<pipe::Program> Create();
+  ~TeaNat() override;
+
+  absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
+  void Ingress(pipe::PacketBurst& burst) const override;
+  std::vector<pipe::ResourceUse> Resources() const override;
+  nlohmann::json Counters() const override;
+  void Background(uint16_t pipe, uint64_t now_ns) const override;
+
+ private:
+  enum class Role : uint8_t { kNone, kInside, kOutside, kCollector };
+
+  // What one pipe keeps (per-pipe registers on a Tofino): its queue pair
+  // and cache per table, and its counters. Only that pipe's worker writes.
+  struct alignas(64) PipeState {
+    std::unique_ptr<TeaLookup> tables[2];  // by Direction
+    uint64_t translated[2] = {0, 0};
+    uint64_t no_entry[2] = {0, 0};
+    uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;
+  };
+
+  void FromHost(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir) const;
+  void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
+  // Applies a found value to the packet in `m` and picks its port, or
+  // drops it.
+  void Translate(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
+                 uint64_t value) const;
+
+  std::vector<Role> role_;  // by port
+  std::vector<pipe::PortId> inside_, outside_;
+  TeaLookupOptions options_;
+  // Per pipe, mutable from Ingress and Background as per-pipe registers
+  // are: only that pipe's worker touches its entry.
+  std::vector<std::unique_ptr<PipeState>> pipes_;
+};
+
+}  // namespace softfino::pipelines
