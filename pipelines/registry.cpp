@@ -8,6 +8,7 @@
 #include "pipelines/l3fwd/l3fwd.h"
 #include "pipelines/packet_fates/packet_fates.h"
 #include "pipelines/rdma_probe/rdma_probe.h"
+#include "pipelines/tea_firewall/tea_firewall.h"
 #include "pipelines/tea_nat/tea_nat.h"
 #include "pipelines/tm_probe/tm_probe.h"
 
@@ -32,6 +33,9 @@ constexpr std::array kPrograms = {
     pipe::ProgramDescriptor{"rdma_probe",
                             "command packets become RDMA WRITE/READ/FETCH_ADD to a collector",
                             &RdmaProbe::Create},
+    pipe::ProgramDescriptor{"tea_firewall",
+                            "stateful firewall: connections from inside, kept in server memory",
+                            &TeaFirewall::Create},
     pipe::ProgramDescriptor{"tea_nat",
                             "source NAT with its table in server memory, looked up over RDMA",
                             &TeaNat::Create},

@@ -1,67 +1,15 @@
 #include "pipelines/burstradar/burstradar.h"
 
-#include <rte_byteorder.h>
-#include <rte_ether.h>
-#include <rte_ip.h>
-#include <rte_mbuf.h>
-#include <rte_udp.h>
-
 #include <algorithm>
-#include <cmath>
-#include <cstring>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
-#include "softfino/pipe/parser.h"
 
 namespace softfino::pipelines {
 
 using pipe::DropReason;
 
-namespace {
-
-constexpr uint32_t kCellBytes = 80;
-
-// The courier's payload, network order (README.md).
-struct [[gnu::packed]] CourierWire {
-  rte_be32_t seq;
-  rte_be32_t src_ip, dst_ip;
-  rte_be16_t src_port, dst_port;
-  uint8_t proto;
-  uint8_t reserved;
-  rte_be16_t egress_port;
-  rte_be32_t enq_tstamp, deq_tstamp;
-  rte_be32_t enq_qdepth, deq_qdepth;
-  rte_be16_t pkt_length;
-  rte_be16_t reserved2;
-};
-static_assert(sizeof(CourierWire) == 40);
-
-constexpr uint32_t kCourierBytes = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) +
-                                   sizeof(rte_udp_hdr) + sizeof(CourierWire);
-
-void EgressDrop(pipe::EgressIntrinsicMetadataForDeparser& dprsr, DropReason reason) {
-  dprsr.drop_ctl = 1;
-  dprsr.drop_reason = reason;
-}
-
-absl::StatusOr<uint64_t> Uint(const nlohmann::json& j, const char* field, uint64_t min,
-                              uint64_t max, std::optional<uint64_t> fallback) {
-  const auto it = j.find(field);
-  if (it == j.end()) {
-    if (fallback) return *fallback;
-    return absl::InvalidArgumentError(absl::StrCat("burstradar.", field, " is missing"));
-  }
-  if (!it->is_number_unsigned() || it->get<uint64_t>() < min || it->get<uint64_t>() > max) {
-    return absl::InvalidArgumentError(absl::StrCat("burstradar.", field, " is ", it->dump(),
-                                                   "; it must be an integer ", min, "..", max));
-  }
-  return it->get<uint64_t>();
-}
-
-}  // namespace
-
 std::unique_ptr<pipe::Program> BurstRadar::Create() { return std::make_unique<BurstRadar>(); }
-BurstRadar::~BurstRadar() = default;
 
 absl::Status BurstRadar::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
   if (!config.is_object() || !config.contains("burstradar") || !config["burstradar"].is_object()) {
@@ -69,140 +17,43 @@ absl::Status BurstRadar::Configure(const nlohmann::json& config, const pipe::Swi
         "the config needs a \"burstradar\" section (see pipelines/burstradar/README.md)");
   }
   const nlohmann::json& b = config["burstradar"];
-  static constexpr const char* kFields[] = {
-      "forward", "watch", "threshold_bytes", "threshold_rtt_fraction", "rtt_us", "ring_entries",
-      "monitor_port", "mirror_session", "courier"};
   for (const auto& [key, value] : b.items()) {
     // Init-capture: clang before 16 cannot capture a structured binding.
-    if (std::find_if(std::begin(kFields), std::end(kFields),
-                     [&name = key](const char* f) { return name == f; }) == std::end(kFields)) {
+    if (key != "forward" &&
+        std::find_if(std::begin(BurstRadarStage::kFields), std::end(BurstRadarStage::kFields),
+                     [&name = key](const char* f) { return name == f; }) ==
+            std::end(BurstRadarStage::kFields)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "burstradar: unknown field \"", key,
           "\"; it has forward, watch, threshold_bytes, threshold_rtt_fraction, rtt_us, "
           "ring_entries, monitor_port, mirror_session, courier"));
     }
   }
-  const uint64_t max_port = info.port_count - 1u;
-  auto monitor = Uint(b, "monitor_port", 0, max_port, std::nullopt);
-  auto session = Uint(b, "mirror_session", 1, 1023, 900);
-  auto ring = Uint(b, "ring_entries", 1, 1u << 20, 1000);
-  for (const auto* v : {&monitor, &session, &ring}) {
-    if (!v->ok()) return v->status();
-  }
-  monitor_port_ = static_cast<pipe::PortId>(*monitor);
-  session_ = static_cast<pipe::MirrorSessionId>(*session);
-  ring_entries_ = static_cast<uint32_t>(*ring);
-  pipe_count_ = info.pipe_count;
-
   forward_.assign(info.port_count, pipe::kInvalidPort);
   if (!b.contains("forward") || !b["forward"].is_array()) {
     return absl::InvalidArgumentError(
         "burstradar.forward: expected a list of {\"in\": PORT, \"out\": PORT}");
   }
+  // Watched by default: every port traffic is forwarded to.
   std::vector<bool> watched(info.port_count, false);
   for (const auto& f : b["forward"]) {
-    auto in = Uint(f, "in", 0, max_port, std::nullopt);
-    auto out = Uint(f, "out", 0, max_port, std::nullopt);
-    if (!in.ok()) return in.status();
-    if (!out.ok()) return out.status();
-    forward_[*in] = static_cast<pipe::PortId>(*out);
-    watched[*out] = true;
-  }
-  if (b.contains("watch")) {
-    std::fill(watched.begin(), watched.end(), false);
-    if (!b["watch"].is_array()) return absl::InvalidArgumentError("burstradar.watch: expected ports");
-    for (const auto& p : b["watch"]) {
-      if (!p.is_number_unsigned() || p.get<uint64_t>() > max_port) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("burstradar.watch: ", p.dump(), " is not a port 0..", max_port));
+    for (const char* end : {"in", "out"}) {
+      if (!f.is_object() || !f.contains(end) || !f[end].is_number_unsigned() ||
+          f[end].get<uint64_t>() >= info.port_count) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "burstradar.forward: ", f.dump(), " needs \"", end, "\": a port 0..",
+            info.port_count - 1));
       }
-      watched[p.get<uint64_t>()] = true;
     }
+    forward_[f["in"].get<uint64_t>()] = static_cast<pipe::PortId>(f["out"].get<uint64_t>());
+    watched[f["out"].get<uint64_t>()] = true;
   }
-  if (watched[monitor_port_]) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "burstradar: port ", monitor_port_, " is the monitor port; it cannot also be watched"));
-  }
-
-  // The threshold, in bytes then cells, per watched port.
-  const bool by_bytes = b.contains("threshold_bytes");
-  const bool by_rtt = b.contains("threshold_rtt_fraction");
-  if (by_bytes == by_rtt) {
-    return absl::InvalidArgumentError(
-        "burstradar: give the threshold either as threshold_bytes or as threshold_rtt_fraction "
-        "(with rtt_us), e.g. 0.05 of a 25 us RTT");
-  }
-  threshold_cells_.assign(info.port_count, 0);
-  for (pipe::PortId port = 0; port < info.port_count; ++port) {
-    if (!watched[port]) continue;
-    double bytes = 0;
-    if (by_bytes) {
-      auto t = Uint(b, "threshold_bytes", 1, 1u << 30, std::nullopt);
-      if (!t.ok()) return t.status();
-      bytes = static_cast<double>(*t);
-    } else {
-      const nlohmann::json& f = b["threshold_rtt_fraction"];
-      auto rtt = Uint(b, "rtt_us", 1, 1'000'000, std::nullopt);
-      if (!rtt.ok()) return rtt.status();
-      if (!f.is_number() || f.get<double>() <= 0 || f.get<double>() > 100) {
-        return absl::InvalidArgumentError("burstradar.threshold_rtt_fraction must be in (0, 100]");
-      }
-      if (port >= info.port_rate_bps.size()) {
-        return absl::InvalidArgumentError("burstradar: the switch does not say its port rates");
-      }
-      bytes = f.get<double>() * static_cast<double>(*rtt) * 1e-6 *
-              static_cast<double>(info.port_rate_bps[port]) / 8;
-    }
-    // Depth is read in whole cells: a depth above the threshold is one of
-    // more cells than the threshold holds.
-    threshold_cells_[port] = std::max<uint32_t>(1, static_cast<uint32_t>(bytes / kCellBytes));
-  }
-  for (pipe::PortId port = 0; port < info.port_count; ++port) {
-    if (threshold_cells_[port] != 0 && info.PipeOf(port) != info.PipeOf(monitor_port_)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "burstradar: watched port ", port, " is in pipe ", info.PipeOf(port),
-          " but the monitor port ", monitor_port_, " in pipe ", info.PipeOf(monitor_port_),
-          "; a courier reads its ring entry in its own pipe (use ports of one pipe, or "
-          "--fp-cores 1)"));
-    }
-  }
-
-  courier_src_mac_ = {0x02, 0x42, 0x52, 0x44, 0x52, 0x01};  // "BRDR"
-  courier_dst_mac_ = {0x02, 0x42, 0x52, 0x44, 0x52, 0x02};
-  courier_src_ip_ = 0xc0a8fe01;  // 192.168.254.1 -> .2
-  courier_dst_ip_ = 0xc0a8fe02;
-  if (b.contains("courier")) {
-    const nlohmann::json& c = b["courier"];
-    for (const char* field : {"src_mac", "dst_mac"}) {
-      if (!c.contains(field)) continue;
-      auto mac = c[field].is_string() ? net::ParseMac(c[field].get<std::string>())
-                                      : absl::InvalidArgumentError("expected a MAC address");
-      if (!mac.ok()) return absl::InvalidArgumentError(absl::StrCat("burstradar.courier.", field, ": ", mac.status().message()));
-      (std::string(field) == "src_mac" ? courier_src_mac_ : courier_dst_mac_) = *mac;
-    }
-    for (const char* field : {"src_ip", "dst_ip"}) {
-      if (!c.contains(field)) continue;
-      auto ip = c[field].is_string() ? net::ParseIpv4Prefix(c[field].get<std::string>() + "/32")
-                                     : absl::InvalidArgumentError("expected an IPv4 address");
-      if (!ip.ok()) return absl::InvalidArgumentError(absl::StrCat("burstradar.courier.", field, ": ", ip.status().message()));
-      (std::string(field) == "src_ip" ? courier_src_ip_ : courier_dst_ip_) = ip->addr;
-    }
-  }
-  remaining_cells_.reset(new uint32_t[info.port_count]());
-  packets_seen_.reset(new std::atomic<uint64_t>[info.port_count]());
-  rings_.clear();
-  for (uint16_t p = 0; p < info.pipe_count; ++p) {
-    auto r = std::make_unique<PipeRing>();
-    r->entries.reset(new Entry[ring_entries_]);
-    rings_.push_back(std::move(r));
-  }
-  return absl::OkStatus();
+  return stage_.Configure(b, info, std::move(watched));
 }
 
 pipe::ProgramReplication BurstRadar::Replication() const {
   pipe::ProgramReplication r;
-  // Couriers: the clone's first bytes are all it needs (it is rewritten).
-  r.mirror_sessions.push_back({session_, monitor_port_, 64});
+  r.mirror_sessions.push_back(stage_.MirrorSession());
   return r;
 }
 
@@ -219,147 +70,11 @@ void BurstRadar::Ingress(pipe::PacketBurst& burst) const {
   }
 }
 
-void BurstRadar::Egress(pipe::EgressBurst& burst) const {
-  for (uint16_t i = 0; i < burst.count; ++i) {
-    const pipe::EgressIntrinsicMetadata& eg = burst.eg_intr_md[i];
-    if (eg.instance_type == pipe::InstanceType::kEgressMirror) {
-      Courier(burst.pkts[i], eg, burst.eg_intr_md_for_dprsr[i]);
-    } else if (eg.egress_port < threshold_cells_.size() && threshold_cells_[eg.egress_port] != 0) {
-      Snapshot(burst.pkts[i], eg, burst.eg_intr_md_for_dprsr[i]);
-    }
-  }
-}
-
-void BurstRadar::Snapshot(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
-                          pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
-  const pipe::PortId port = eg.egress_port;
-  packets_seen_[port].fetch_add(1, std::memory_order_relaxed);
-  const uint32_t size_cells = (eg.pkt_length + kCellBytes - 1) / kCellBytes;
-  uint32_t& remaining = remaining_cells_[port];
-  if (eg.deq_qdepth > threshold_cells_[port]) {
-    remaining = eg.deq_qdepth - std::min(eg.deq_qdepth, size_cells);
-  } else if (remaining > 0) {
-    remaining -= std::min(remaining, size_cells);
-  } else {
-    return;
-  }
-  PipeRing& ring = *rings_[pipe::PipeOfPort(port, pipe_count_)];
-  Entry e;
-  e.seq = ring.next_seq++;
-  e.egress_port = port;
-  e.enq_tstamp = eg.enq_tstamp;
-  e.deq_tstamp = eg.enq_tstamp + eg.deq_timedelta;
-  e.enq_qdepth = eg.enq_qdepth;
-  e.deq_qdepth = eg.deq_qdepth;
-  e.pkt_length = eg.pkt_length;
-  pipe::ParsedHeaders hdr;
-  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-  if (pipe::ParseL3(frame, m->data_len, m->pkt_len, hdr) == DropReason::kNone &&
-      hdr.l3_type == pipe::L3Type::kIpv4) {
-    e.src_ip = rte_be_to_cpu_32(hdr.ipv4->src_addr);
-    e.dst_ip = rte_be_to_cpu_32(hdr.ipv4->dst_addr);
-    e.proto = hdr.ipv4->next_proto_id;
-    const uint8_t* l4 = reinterpret_cast<const uint8_t*>(hdr.ipv4) + (hdr.ipv4->version_ihl & 0xf) * 4u;
-    if ((e.proto == IPPROTO_TCP || e.proto == IPPROTO_UDP) && l4 + 4 <= frame + m->data_len) {
-      e.src_port = static_cast<uint16_t>(l4[0] << 8 | l4[1]);
-      e.dst_port = static_cast<uint16_t>(l4[2] << 8 | l4[3]);
-    }
-  }
-  ring.entries[e.seq % ring_entries_] = e;
-  ++ring.marked;
-  dprsr.mirror_type = 1;
-  dprsr.mirror_session = session_;
-  dprsr.mirror_header_len = 4;
-  std::memcpy(dprsr.mirror_header, &e.seq, 4);
-}
-
-void BurstRadar::Courier(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
-                         pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
-  PipeRing& ring = *rings_[pipe::PipeOfPort(eg.egress_port, pipe_count_)];
-  uint32_t seq;
-  if (m->data_len < 4) {
-    EgressDrop(dprsr, DropReason::kEgressDrop);
-    return;
-  }
-  std::memcpy(&seq, rte_pktmbuf_mtod(m, const void*), 4);
-  const Entry& e = ring.entries[seq % ring_entries_];
-  if (e.seq != seq) {  // the ring wrapped before this courier got here
-    ++ring.overwritten;
-    EgressDrop(dprsr, DropReason::kBurstRadarOverwritten);
-    return;
-  }
-  if (rte_pktmbuf_tailroom(m) + m->data_len < kCourierBytes) {
-    EgressDrop(dprsr, DropReason::kEgressDrop);
-    return;
-  }
-  uint8_t* base = rte_pktmbuf_mtod(m, uint8_t*);
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(base);
-  std::memcpy(&eth->src_addr, courier_src_mac_.data(), 6);
-  std::memcpy(&eth->dst_addr, courier_dst_mac_.data(), 6);
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  *ip = {};
-  ip->version_ihl = 0x45;
-  ip->total_length = rte_cpu_to_be_16(kCourierBytes - sizeof(rte_ether_hdr));
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_UDP;
-  ip->src_addr = rte_cpu_to_be_32(courier_src_ip_);
-  ip->dst_addr = rte_cpu_to_be_32(courier_dst_ip_);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-  udp->src_port = udp->dst_port = rte_cpu_to_be_16(kCourierUdpPort);
-  udp->dgram_len = rte_cpu_to_be_16(sizeof(rte_udp_hdr) + sizeof(CourierWire));
-  udp->dgram_cksum = 0;
-  CourierWire w{};
-  w.seq = rte_cpu_to_be_32(e.seq);
-  w.src_ip = rte_cpu_to_be_32(e.src_ip);
-  w.dst_ip = rte_cpu_to_be_32(e.dst_ip);
-  w.src_port = rte_cpu_to_be_16(e.src_port);
-  w.dst_port = rte_cpu_to_be_16(e.dst_port);
-  w.proto = e.proto;
-  w.egress_port = rte_cpu_to_be_16(e.egress_port);
-  w.enq_tstamp = rte_cpu_to_be_32(e.enq_tstamp);
-  w.deq_tstamp = rte_cpu_to_be_32(e.deq_tstamp);
-  w.enq_qdepth = rte_cpu_to_be_32(e.enq_qdepth);
-  w.deq_qdepth = rte_cpu_to_be_32(e.deq_qdepth);
-  w.pkt_length = rte_cpu_to_be_16(e.pkt_length);
-  std::memcpy(udp + 1, &w, sizeof(w));
-  m->data_len = kCourierBytes;
-  m->pkt_len = kCourierBytes;
-  ++ring.couriers;
-}
-
-nlohmann::json BurstRadar::Counters() const {
-  uint64_t marked = 0, couriers = 0, overwritten = 0, seen = 0;
-  for (const auto& r : rings_) {
-    marked += r->marked;
-    couriers += r->couriers;
-    overwritten += r->overwritten;
-  }
-  nlohmann::json thresholds = nlohmann::json::object();
-  for (size_t p = 0; p < threshold_cells_.size(); ++p) {
-    if (threshold_cells_[p] == 0) continue;
-    thresholds[std::to_string(p)] = threshold_cells_[p];
-    seen += packets_seen_[p].load(std::memory_order_relaxed);
-  }
-  return {{"watched_packets", seen},     {"marked", marked},
-          {"couriers", couriers},        {"overwritten", overwritten},
-          {"threshold_cells", thresholds}, {"ring_entries", ring_entries_}};
-}
-
 std::vector<pipe::ResourceUse> BurstRadar::Resources() const {
-  // Per pipe: the remaining-bytes register per port, the ring index and
-  // the ring (29 bytes of telemetry per entry on Tofino: several registers
-  // in consecutive stages, one stateful ALU each).
-  return {
-      {"forward", pipe::ResourceKind::kExactTable, 0, 512, 9, 9},
-      {"bytes_remaining", pipe::ResourceKind::kRegister, 1, 512, 32, 32},
-      {"ring_index", pipe::ResourceKind::kRegister, 2, 1, 32, 32},
-      {"ring_5tuple", pipe::ResourceKind::kRegister, 3, ring_entries_, 64, 64},
-      {"ring_addresses", pipe::ResourceKind::kRegister, 4, ring_entries_, 64, 64},
-      {"ring_timestamps", pipe::ResourceKind::kRegister, 5, ring_entries_, 64, 64},
-      {"ring_depths", pipe::ResourceKind::kRegister, 6, ring_entries_, 64, 64},
-  };
+  std::vector<pipe::ResourceUse> uses = {
+      {"forward", pipe::ResourceKind::kExactTable, 0, 512, 9, 9}};
+  for (const pipe::ResourceUse& u : stage_.Resources(1)) uses.push_back(u);
+  return uses;
 }
 
 }  // namespace softfino::pipelines

@@ -20,67 +20,33 @@
 // must share a pipe (one pipe: always).
 #pragma once
 
-#include <atomic>
-#include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "softfino/net/address.h"
+#include "pipelines/burstradar/burstradar_stage.h"
 #include "softfino/pipe/program.h"
 
 namespace softfino::pipelines {
 
+// The BurstRadar stage behind a forward-by-ingress-port table.
 class BurstRadar final : public pipe::Program {
  public:
-  static constexpr uint16_t kCourierUdpPort = 9393;
-
-  // A ring entry, and the courier's payload (network order on the wire).
-  struct Entry {
-    uint32_t seq = 0;  // marks so far in this pipe; the entry's slot is seq % ring size
-    uint32_t src_ip = 0, dst_ip = 0;
-    uint16_t src_port = 0, dst_port = 0;
-    uint8_t proto = 0;
-    uint16_t egress_port = 0;
-    uint32_t enq_tstamp = 0, deq_tstamp = 0;  // ns, wrap at 32 bits
-    uint32_t enq_qdepth = 0, deq_qdepth = 0;  // cells
-    uint16_t pkt_length = 0;
-  };
+  static constexpr uint16_t kCourierUdpPort = BurstRadarStage::kCourierUdpPort;
+  using Entry = BurstRadarStage::Entry;
 
   static std::unique_ptr<pipe::Program> Create();
-  ~BurstRadar() override;
 
   absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
   void Ingress(pipe::PacketBurst& burst) const override;
-  void Egress(pipe::EgressBurst& burst) const override;
+  void Egress(pipe::EgressBurst& burst) const override { stage_.Egress(burst); }
   std::vector<pipe::ResourceUse> Resources() const override;
   pipe::ProgramReplication Replication() const override;
-  nlohmann::json Counters() const override;
+  nlohmann::json Counters() const override { return stage_.Counters(); }
 
  private:
-  struct alignas(64) PipeRing {
-    std::unique_ptr<Entry[]> entries;
-    uint32_t next_seq = 0;
-    uint64_t marked = 0, couriers = 0, overwritten = 0;
-  };
-
-  void Snapshot(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
-                pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
-  void Courier(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
-               pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
-
-  std::vector<pipe::PortId> forward_;       // by ingress port
-  std::vector<uint32_t> threshold_cells_;   // by egress port; 0: not watched
-  std::unique_ptr<uint32_t[]> remaining_cells_;  // by egress port (its owner pipe's)
-  uint16_t pipe_count_ = 1;
-  pipe::PortId monitor_port_ = 0;
-  pipe::MirrorSessionId session_ = 0;
-  uint32_t ring_entries_ = 1000;
-  net::MacAddress courier_src_mac_{}, courier_dst_mac_{};
-  uint32_t courier_src_ip_ = 0, courier_dst_ip_ = 0;
-  // Per pipe; mutable from egress as registers are, each pipe its own.
-  std::vector<std::unique_ptr<PipeRing>> rings_;
-  std::unique_ptr<std::atomic<uint64_t>[]> packets_seen_;  // per egress port
+  std::vector<pipe::PortId> forward_;  // by ingress port
+  BurstRadarStage stage_;
 };
 
 }  // namespace softfino::pipelines

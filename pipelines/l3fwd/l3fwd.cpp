@@ -4,6 +4,7 @@
 #include <rte_prefetch.h>
 
 #include <chrono>
+#include <algorithm>
 #include <iterator>
 #include <cstring>
 #include <string>
@@ -23,12 +24,32 @@ using pipe::ParsedHeaders;
 std::unique_ptr<pipe::Program> L3fwd::Create() { return std::make_unique<L3fwd>(); }
 
 absl::Status L3fwd::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
-  // "trumpet" is this program's own section; the rest is the switch's.
+  // "trumpet" and "burstradar" are this program's own sections; the rest
+  // is the switch's.
   nlohmann::json rest = config;
-  if (rest.is_object()) rest.erase("trumpet");
+  if (rest.is_object()) {
+    rest.erase("trumpet");
+    rest.erase("burstradar");
+  }
   if (auto s = pipe::CheckTableNames(rest, kL3fwdTableNames); !s.ok()) return s;
   if (config.is_object() && config.contains("trumpet")) {
     if (auto s = trumpet_.Configure(config["trumpet"], info.pipe_count); !s.ok()) return s;
+  }
+  if (config.is_object() && config.contains("burstradar")) {
+    const nlohmann::json& b = config["burstradar"];
+    if (!b.is_object()) return absl::InvalidArgumentError("burstradar: expected an object");
+    for (const auto& [key, value] : b.items()) {
+      if (std::find_if(std::begin(BurstRadarStage::kFields), std::end(BurstRadarStage::kFields),
+                       [&name = key](const char* f) { return name == f; }) ==
+          std::end(BurstRadarStage::kFields)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "burstradar: unknown field \"", key,
+            "\" (l3fwd routes, so there is no forward; it has watch, threshold_bytes, "
+            "threshold_rtt_fraction, rtt_us, ring_entries, monitor_port, mirror_session, courier)"));
+      }
+    }
+    // Watched by default: every port but the monitor.
+    if (auto s = burstradar_.Configure(b, info, {}); !s.ok()) return s;
   }
   port_count_ = info.port_count;
   // The config is one batch of adds, next hops first so routes may name
@@ -156,9 +177,17 @@ void L3fwd::Ingress(PacketBurst& burst) const {
 }
 
 nlohmann::json L3fwd::Counters() const {
-  nlohmann::json trumpet = trumpet_.Counters();
-  if (trumpet.is_null()) return nullptr;
-  return {{"trumpet", std::move(trumpet)}};
+  nlohmann::json out = nlohmann::json::object();
+  if (nlohmann::json trumpet = trumpet_.Counters(); !trumpet.is_null()) out["trumpet"] = trumpet;
+  if (burstradar_.enabled()) out["burstradar"] = burstradar_.Counters();
+  if (out.empty()) return nullptr;
+  return out;
+}
+
+pipe::ProgramReplication L3fwd::Replication() const {
+  pipe::ProgramReplication r;
+  if (burstradar_.enabled()) r.mirror_sessions.push_back(burstradar_.MirrorSession());
+  return r;
 }
 
 std::vector<pipe::ResourceUse> L3fwd::Resources() const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pipelines/burstradar/burstradar_stage.h"
 #include "pipelines/l3fwd/l3fwd_tables.h"
 #include "softfino/pipe/lpm_table.h"
 #include "softfino/pipe/program.h"
@@ -20,7 +21,9 @@ namespace softfino::pipelines {
 // table_add ...): each commit publishes a whole new L3fwdTables.
 // With a "trumpet" section in its config it also hosts Trumpet's monitor
 // (softfino/trumpet/stage.h): every parsed IPv4 packet updates its flow's
-// statistics, triggers fire events (softfino-ctl events).
+// statistics, triggers fire events (softfino-ctl events). With a
+// "burstradar" section its egress runs BurstRadar's snapshots on the ports
+// it routes to (pipelines/burstradar/burstradar_stage.h).
 class L3fwd final : public pipe::Program, public pipe::TableControl {
  public:
   static constexpr uint32_t kNexthopTableSize = L3fwdTables::kNexthopTableSize;
@@ -42,6 +45,10 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
     trumpet_.DrainEvents(emit);
   }
   std::vector<pipe::ProgramCommand> Commands() override { return trumpet_.Commands(); }
+  void Egress(pipe::EgressBurst& burst) const override {
+    if (burstradar_.enabled()) burstradar_.Egress(burst);
+  }
+  pipe::ProgramReplication Replication() const override;
   nlohmann::json Counters() const override;
 
   std::vector<std::string> TableNames() const override;
@@ -53,6 +60,7 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   uint16_t port_count_ = 0;
   pipe::Versioned<L3fwdTables> tables_;
   trumpet::Stage trumpet_;
+  BurstRadarStage burstradar_;
 };
 
 }  // namespace softfino::pipelines

@@ -61,6 +61,18 @@ inline tea::Key FlowKey(const FlowHeaders& h) {
   return k;
 }
 
+// The key of the flow's replies: the 5-tuple with source and destination
+// (address and port) swapped.
+inline tea::Key ReplyFlowKey(const FlowHeaders& h) {
+  tea::Key k{};
+  std::memcpy(k.data(), &h.ip->dst_addr, 4);
+  std::memcpy(k.data() + 4, &h.ip->src_addr, 4);
+  std::memcpy(k.data() + 8, h.l4 + 2, 2);  // destination port, then source port
+  std::memcpy(k.data() + 10, h.l4, 2);
+  k[12] = h.ip->next_proto_id;
+  return k;
+}
+
 // Sets the source (or destination) address and port to `ip` and `port`
 // (host order), updating the IPv4 header checksum and the TCP/UDP checksum
 // incrementally (RFC 1624): the L4 checksum covers the addresses through

@@ -1,5 +1,5 @@
 // TEA's lookup from the data plane, shared by the TEA programs (tea_nat,
-// and the firewall to come): one table in a collector's memory, as one
+// tea_firewall): one table in a collector's memory, as one
 // pipe sees it. A lookup is served by the on-chip cache (tea/flow_cache.h)
 // or becomes ONE RDMA READ of the key's probe window (tea/layout.h); the
 // pipeline goes on with other packets meanwhile, and the READ's response
@@ -35,6 +35,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -125,6 +126,14 @@ class TeaLookup {
   // pair's, parsed. kFound/kNotFound: `m` now holds the deferred packet
   // again (md untouched: the caller decides its fate). kNone: md drops it.
   Resumed OnAnswer(rte_mbuf* m, const rdma::RocePacket& p, pipe::IngressMetadata& md);
+
+  // The on-chip cache alone, no READ and no lookup counters: for a program
+  // that learns entries from its own traffic (tea_firewall: a connection
+  // from inside, seen again, need not be learned again).
+  std::optional<uint64_t> Cached(const tea::Key& key) { return cache_.Find(key, hash_(key)); }
+  // Puts an entry the program learned into the cache, so that the packets
+  // that need it hit before the control plane has it in the table.
+  void Remember(const tea::Key& key, uint64_t value) { cache_.Insert(key, hash_(key), value); }
 
   // Drops lookups unanswered for timeout_us. Cheap to call every poll: it
   // looks at the entries only every timeout/8.

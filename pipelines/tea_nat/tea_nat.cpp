@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pipelines/tea_common/flow_headers.h"
+#include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/parser.h"
 #include "softfino/rdma/roce_parser.h"
 
@@ -16,25 +17,6 @@ namespace {
 
 constexpr const char* kConnection[2] = {"nat_out", "nat_in"};
 constexpr const char* kTableField[2] = {"out_table", "in_table"};
-
-absl::StatusOr<std::vector<pipe::PortId>> Ports(const nlohmann::json& nat, const char* field,
-                                                const pipe::SwitchInfo& info) {
-  const auto it = nat.find(field);
-  if (it == nat.end() || !it->is_array() || it->empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nat.", field, " must be a non-empty list of port numbers, like [0]"));
-  }
-  std::vector<pipe::PortId> ports;
-  for (const nlohmann::json& p : *it) {
-    if (!p.is_number_unsigned() || p.get<uint64_t>() >= info.port_count) {
-      return absl::InvalidArgumentError(absl::StrCat("nat.", field, ": ", p.dump(),
-                                                     " is no port; the switch has ports 0..",
-                                                     info.port_count - 1));
-    }
-    ports.push_back(static_cast<pipe::PortId>(p.get<uint64_t>()));
-  }
-  return ports;
-}
 
 }  // namespace
 
@@ -64,9 +46,9 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
                        "in_table"));
     }
   }
-  auto inside = Ports(nat, "inside_ports", info);
+  auto inside = ParsePortList(nat, "nat", "inside_ports", info);
   if (!inside.ok()) return inside.status();
-  auto outside = Ports(nat, "outside_ports", info);
+  auto outside = ParsePortList(nat, "nat", "outside_ports", info);
   if (!outside.ok()) return outside.status();
   auto options = ParseTeaLookupOptions(config.value("tea", nlohmann::json()));
   if (!options.ok()) return options.status();
@@ -83,42 +65,18 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
   std::vector<std::unique_ptr<PipeState>> pipes;
   for (uint16_t i = 0; i < info.pipe_count; ++i) pipes.push_back(std::make_unique<PipeState>());
   for (int dir = 0; dir < 2; ++dir) {
-    const auto spec = nat.find(kTableField[dir]);
-    if (spec == nat.end() || !spec->is_string()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("nat.", kTableField[dir],
-                       " must be the table's spec as the collector got it in --tea-table, like "
-                       "\"tea.out:buckets=64K,slots=2\""));
-    }
-    auto table = tea::ParseTableSpec(spec->get<std::string>());
-    if (!table.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("nat.", kTableField[dir], ": ", table.status().message()));
-    }
-    auto layout = tea::Layout::Create(*table);
-    if (!layout.ok()) return layout.status();
-    auto conns = rdma::FindConnection(config, kConnection[dir]);
-    if (!conns.ok()) return conns.status();
-    if (conns->size() != info.pipe_count) {
-      return absl::InvalidArgumentError(absl::StrCat("connection '", kConnection[dir], "' has ",
-                                                     conns->size(), " queue pair(s) for ",
-                                                     info.pipe_count, " pipe(s)"));
-    }
-    for (const rdma::ConnectedQueuePair& c : *conns) {
-      if (c.remote.region != table->name) {
+    auto table =
+        ConnectTeaTable(config, nat, "nat", kTableField[dir], kConnection[dir], *options, info);
+    if (!table.ok()) return table.status();
+    for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
+      const pipe::PortId port = table->by_pipe[pipe]->port();
+      if (role[port] == Role::kInside || role[port] == Role::kOutside) {
         return absl::InvalidArgumentError(
-            absl::StrCat("connection '", kConnection[dir], "' is to region ", c.remote.region,
-                         " but nat.", kTableField[dir], " names ", table->name));
-      }
-      if (role[c.port] == Role::kInside || role[c.port] == Role::kOutside) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("port ", c.port, " leads to the collector of '", kConnection[dir],
+            absl::StrCat("port ", port, " leads to the collector of '", kConnection[dir],
                          "' and cannot also be an inside or outside port"));
       }
-      role[c.port] = Role::kCollector;
-      auto lookup = TeaLookup::Create(c, *layout, *options);
-      if (!lookup.ok()) return lookup.status();
-      pipes[c.pipe]->tables[dir] = *std::move(lookup);
+      role[port] = Role::kCollector;
+      pipes[pipe]->tables[dir] = std::move(table->by_pipe[pipe]);
     }
   }
   role_ = std::move(role);
@@ -254,38 +212,18 @@ nlohmann::json TeaNat::Counters() const {
     j["answers_unknown_qp"] = s->answers_unknown_qp;
     pipes.push_back(std::move(j));
   }
-  return {{"deferral", options_.deferral == TeaDeferral::kLocal ? "local" : "remote"},
-          {"cache_policy", std::string(tea::CachePolicyName(options_.cache_policy))},
-          {"pipes", std::move(pipes)}};
+  nlohmann::json j = TeaOptionsJson(options_);
+  j["pipes"] = std::move(pipes);
+  return j;
 }
 
 std::vector<pipe::ResourceUse> TeaNat::Resources() const {
-  // As a Tofino program would place it (p4/tea_nat.p4), per table (out,
-  // in): the cache as one register per way and word (key 104 bits in two
-  // 64-bit cells, the value in a third), the ways' reference bits and the
-  // set's hand, the queue pair's PSN and the in-flight lookups (PSN-indexed:
-  // the key's hash and the table, to match the response). Four stateful
-  // ALUs a stage: the ways of one table spread over the stages after the
-  // hash.
+  // As a Tofino program would place it (p4/tea_nat.p4): per table (out,
+  // in) its cache, PSN and in-flight lookups (tea_common/tea_program.h);
+  // the ways of one table spread over the stages after the hash.
   std::vector<pipe::ResourceUse> uses;
-  const uint32_t ways = options_.cache_ways;
-  const uint32_t sets = std::max<uint32_t>(1, options_.cache_entries / ways);
-  uint32_t alu = 0;  // the next free stateful ALU, 4 a stage from stage 1
-  const auto place = [&](std::string name, uint32_t cells, uint32_t bits) {
-    uses.push_back({std::move(name), pipe::ResourceKind::kRegister,
-                    static_cast<uint8_t>(1 + alu / 4), cells, 0, bits});
-    ++alu;
-  };
-  for (const char* table : {"out", "in"}) {
-    for (uint32_t w = 0; w < ways; ++w) {
-      for (const char* word : {"key_hi", "key_lo", "value"}) {
-        place(absl::StrCat(table, "_way", w, "_", word), sets, 64);
-      }
-    }
-    place(absl::StrCat(table, "_clock"), sets, 16);  // hand and reference bits
-    place(absl::StrCat(table, "_psn"), 1, 32);
-    place(absl::StrCat(table, "_in_flight"), options_.in_flight, 64);
-  }
+  uint32_t alu = 0;
+  for (const char* table : {"out", "in"}) AppendTeaLookupResources(table, options_, alu, uses);
   return uses;
 }
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "softfino/net/address.h"
@@ -29,6 +30,26 @@ const char* ComparisonText(Comparison c) {
     case Comparison::kLessEqual: return "<=";
   }
   return "?";
+}
+
+// The shortest text that parses back to exactly `threshold`, so that a
+// trigger re-added from its listing (FormatTrigger) is the same trigger; "%g"
+// alone rounds to 6 digits (found by test/fuzz/fuzz_trigger). A ratio reads
+// best as a percent; when no percent text gives the threshold back exactly
+// (the parser divides by 100, which rounds), the fraction itself does.
+std::string ThresholdText(double threshold, bool ratio) {
+  double back = 0;
+  if (ratio) {
+    for (int digits = 6; digits <= 17; ++digits) {
+      const std::string text = absl::StrFormat("%.*g", digits, threshold * 100);
+      if (absl::SimpleAtod(text, &back) && back / 100 == threshold) return text + "%";
+    }
+  }
+  for (int digits = 6; digits < 17; ++digits) {
+    const std::string text = absl::StrFormat("%.*g", digits, threshold);
+    if (absl::SimpleAtod(text, &back) && back == threshold) return text;
+  }
+  return absl::StrFormat("%.17g", threshold);
 }
 
 }  // namespace
@@ -102,8 +123,7 @@ std::string FormatTrigger(const Trigger& t) {
   std::string when = MetricName(p.metric);
   if (p.ratio) absl::StrAppend(&when, "/", MetricName(p.denominator));
   absl::StrAppend(&when, " ", ComparisonText(p.comparison), " ",
-                  p.ratio ? absl::StrFormat("%g%%", p.threshold * 100)
-                          : absl::StrFormat("%g", p.threshold));
+                  ThresholdText(p.threshold, p.ratio));
   return absl::StrCat(t.name, ": filter ", FormatGroup(t.filter_value, t.filter_lengths), " group",
                       group.empty() ? " *" : group, " every ", FormatInterval(t.interval_ns),
                       " when ", when);

@@ -97,6 +97,10 @@ def burstradar(ring, monitor_speed, tag):
         'monitor_port': MONITOR},
         'ports': [ports[0], {'port': MONITOR, 'speed': monitor_speed, 'queue_limit_cells': 20000}]}
     stats = run('burstradar', config, tag)
+    return stats, read_couriers(tag)
+
+
+def read_couriers(tag):
     couriers = []
     for data, _ in RawPcapReader(f'{work}/{tag}_out{MONITOR}.pcap'):
         assert struct.unpack('!H', data[36:38])[0] == 9393
@@ -105,7 +109,7 @@ def burstradar(ring, monitor_speed, tag):
         couriers.append({'seq': seq, 'src_ip': struct.pack('!I', src_ip), 'enq_tstamp': enq_ts,
                          'deq_tstamp': deq_ts, 'deq_qdepth': deq_d, 'egress_port': eport,
                          'length': length, 'sport': sport, 'dport': dport, 'proto': proto})
-    return stats, couriers
+    return couriers
 
 
 # 2. BurstRadar with a ring large enough.
@@ -141,6 +145,25 @@ check('no ring entry overwritten with 1000 entries',
       program)
 print(f'efficiency: {len(couriers)} couriers for {total} packets = {len(couriers) / total:.3f} '
       f'of what an INT-style export of every packet sends ({total / max(len(couriers), 1):.1f}x fewer)')
+
+# 2b. The same stage hosted by l3fwd, which routes every packet to the same
+# port: the TM sees the same packets at the same times, so the couriers must
+# be the same, field by field.
+big_couriers = couriers
+l3fwd = {'tables': {
+    'nexthop': [{'key': {'nexthop_id': 1}, 'action': 'forward',
+                 'data': {'port': OUT, 'src_mac': '02:00:00:00:05:00',
+                          'dst_mac': '02:00:00:00:05:01'}}],
+    'ipv4_lpm': [{'key': {'dst_addr': '10.4.0.0/16'}, 'action': 'set_nexthop',
+                  'data': {'nexthop_id': 1}}]},
+    'burstradar': {'threshold_rtt_fraction': 0.05, 'rtt_us': 25, 'ring_entries': 1000,
+                   'monitor_port': MONITOR, 'watch': [OUT]},
+    'ports': [ports[0], {'port': MONITOR, 'speed': '100G', 'queue_limit_cells': 20000}]}
+stats = run('l3fwd', l3fwd, 'l3fwd')
+check('l3fwd hosting the stage sends the same couriers as the burstradar program',
+      read_couriers('l3fwd') == big_couriers and
+      stats['program']['burstradar']['couriers'] == len(big_couriers),
+      stats.get('program'))
 
 # 3. A tiny ring behind a slow monitor port: couriers queue, the ring wraps.
 stats, couriers = burstradar(8, '1G', 'tiny')

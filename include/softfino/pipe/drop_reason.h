@@ -53,7 +53,8 @@ namespace softfino::pipe {
   X(kTeaUnknownQp, "tea_unknown_qp")       /* an answer for no queue pair of this pipe */ \
   X(kTeaUnexpectedPsn, "tea_unexpected_psn") /* a READ response no lookup waits for */ \
   X(kTeaBadLength, "tea_bad_length")       /* a READ response of the wrong length */ \
-  X(kTeaBadResponse, "tea_bad_response")   /* an answer that is no READ response, ACK or NAK */
+  X(kTeaBadResponse, "tea_bad_response")   /* an answer that is no READ response, ACK or NAK */ \
+  X(kFirewallDenied, "firewall_denied")     /* tea_firewall: from outside, no known connection */
 
 enum class DropReason : uint8_t {
 #define SOFTFINO_ENUM(name, text) name,

@@ -1,0 +1,119 @@
+#include "pipelines/tea_common/tea_program.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "softfino/rdma/connection.h"
+#include "softfino/tea/layout.h"
+
+namespace softfino::pipelines {
+
+absl::StatusOr<std::vector<pipe::PortId>> ParsePortList(const nlohmann::json& section,
+                                                        absl::string_view section_name,
+                                                        absl::string_view field,
+                                                        const pipe::SwitchInfo& info) {
+  const auto it = section.find(std::string(field));
+  if (it == section.end() || !it->is_array() || it->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        section_name, ".", field, " must be a non-empty list of port numbers, like [0]"));
+  }
+  std::vector<pipe::PortId> ports;
+  for (const nlohmann::json& p : *it) {
+    if (!p.is_number_unsigned() || p.get<uint64_t>() >= info.port_count) {
+      return absl::InvalidArgumentError(absl::StrCat(section_name, ".", field, ": ", p.dump(),
+                                                     " is no port; the switch has ports 0..",
+                                                     info.port_count - 1));
+    }
+    ports.push_back(static_cast<pipe::PortId>(p.get<uint64_t>()));
+  }
+  return ports;
+}
+
+namespace {
+
+// The "collector" (HOST:PORT) of connection `name` in the config.
+std::string CollectorOf(const nlohmann::json& config, absl::string_view name) {
+  const nlohmann::json* conns = nullptr;
+  if (config.contains("rdma") && config["rdma"].is_object() &&
+      config["rdma"].contains("connections") && config["rdma"]["connections"].is_array()) {
+    conns = &config["rdma"]["connections"];
+  }
+  if (conns == nullptr) return "";
+  for (const nlohmann::json& c : *conns) {
+    if (c.is_object() && c.value("name", "") == name) return c.value("collector", "");
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
+                                                   const nlohmann::json& section,
+                                                   absl::string_view section_name,
+                                                   absl::string_view spec_field,
+                                                   absl::string_view connection,
+                                                   const TeaLookupOptions& options,
+                                                   const pipe::SwitchInfo& info) {
+  const auto spec = section.find(std::string(spec_field));
+  if (spec == section.end() || !spec->is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(section_name, ".", spec_field,
+                     " must be the table's spec as the collector got it in --tea-table, like "
+                     "\"tea.out:buckets=64K,slots=2\""));
+  }
+  auto table = tea::ParseTableSpec(spec->get<std::string>());
+  if (!table.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(section_name, ".", spec_field, ": ", table.status().message()));
+  }
+  auto layout = tea::Layout::Create(*table);
+  if (!layout.ok()) return layout.status();
+  auto conns = rdma::FindConnection(config, connection);
+  if (!conns.ok()) return conns.status();
+  if (conns->size() != info.pipe_count) {
+    return absl::InvalidArgumentError(absl::StrCat("connection '", connection, "' has ",
+                                                   conns->size(), " queue pair(s) for ",
+                                                   info.pipe_count, " pipe(s)"));
+  }
+  TeaTableConnection out;
+  out.by_pipe.resize(info.pipe_count);
+  out.collector = CollectorOf(config, connection);
+  for (const rdma::ConnectedQueuePair& c : *conns) {
+    if (c.remote.region != table->name) {
+      return absl::InvalidArgumentError(absl::StrCat("connection '", connection,
+                                                     "' is to region ", c.remote.region, " but ",
+                                                     section_name, ".", spec_field, " names ",
+                                                     table->name));
+    }
+    auto lookup = TeaLookup::Create(c, *layout, options);
+    if (!lookup.ok()) return lookup.status();
+    out.by_pipe[c.pipe] = *std::move(lookup);
+  }
+  return out;
+}
+
+void AppendTeaLookupResources(absl::string_view table, const TeaLookupOptions& options,
+                              uint32_t& alu, std::vector<pipe::ResourceUse>& uses) {
+  const uint32_t ways = options.cache_ways;
+  const uint32_t sets = std::max<uint32_t>(1, options.cache_entries / ways);
+  const auto place = [&](std::string name, uint32_t cells, uint32_t bits) {
+    uses.push_back({std::move(name), pipe::ResourceKind::kRegister,
+                    static_cast<uint8_t>(1 + alu / 4), cells, 0, bits});
+    ++alu;
+  };
+  for (uint32_t w = 0; w < ways; ++w) {
+    for (const char* word : {"key_hi", "key_lo", "value"}) {
+      place(absl::StrCat(table, "_way", w, "_", word), sets, 64);
+    }
+  }
+  place(absl::StrCat(table, "_clock"), sets, 16);  // hand and reference bits
+  place(absl::StrCat(table, "_psn"), 1, 32);
+  place(absl::StrCat(table, "_in_flight"), options.in_flight, 64);
+}
+
+nlohmann::json TeaOptionsJson(const TeaLookupOptions& options) {
+  return {{"deferral", options.deferral == TeaDeferral::kLocal ? "local" : "remote"},
+          {"cache_policy", std::string(tea::CachePolicyName(options.cache_policy))}};
+}
+
+}  // namespace softfino::pipelines

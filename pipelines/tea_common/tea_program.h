@@ -1,0 +1,56 @@
+// What the TEA programs (tea_nat, tea_firewall) share around their lookups:
+// reading their port lists and table connections from the config, and
+// placing a table's on-chip state on Tofino stages for Resources(). Kept
+// apart from tea_lookup.h, which is the fast path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+#include "pipelines/tea_common/tea_lookup.h"
+#include "softfino/pipe/program.h"
+#include "softfino/pipe/resources.h"
+
+namespace softfino::pipelines {
+
+// `section`.`field` (e.g. nat.inside_ports): a non-empty list of the
+// switch's port numbers.
+absl::StatusOr<std::vector<pipe::PortId>> ParsePortList(const nlohmann::json& section,
+                                                        absl::string_view section_name,
+                                                        absl::string_view field,
+                                                        const pipe::SwitchInfo& info);
+
+// One TEA table as a program uses it: the table spec in
+// `section`.`spec_field` (as the collector got it in --tea-table) and the
+// RDMA connection `connection` of the config's "rdma" object, one queue
+// pair per pipe, each to that table's region.
+struct TeaTableConnection {
+  std::vector<std::unique_ptr<TeaLookup>> by_pipe;  // index: pipe
+  std::string collector;  // HOST:PORT of the collector's handshake (inserts)
+};
+absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
+                                                   const nlohmann::json& section,
+                                                   absl::string_view section_name,
+                                                   absl::string_view spec_field,
+                                                   absl::string_view connection,
+                                                   const TeaLookupOptions& options,
+                                                   const pipe::SwitchInfo& info);
+
+// A table's cache, PSN and in-flight entries as a Tofino program would
+// place them (registers, four stateful ALUs a stage from stage 1): the
+// cache as a register per way and word (the 104-bit key in two 64-bit
+// cells, the value in a third), the set's CLOCK hand and reference bits,
+// the queue pair's PSN and the in-flight lookups. `alu` is the next free
+// stateful ALU, shared by the tables of one program.
+void AppendTeaLookupResources(absl::string_view table, const TeaLookupOptions& options,
+                              uint32_t& alu, std::vector<pipe::ResourceUse>& uses);
+
+// The "deferral" and "cache_policy" fields of a TEA program's counters.
+nlohmann::json TeaOptionsJson(const TeaLookupOptions& options);
+
+}  // namespace softfino::pipelines

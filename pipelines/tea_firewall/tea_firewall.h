@@ -1,0 +1,99 @@
+// tea_firewall: a stateful firewall whose connection table lives in a
+// collector's memory (TEA, SIGCOMM'20), on the lookup machinery tea_nat
+// uses (pipelines/tea_common/).
+//
+//   inside port  -> always forwarded to the (first) outside port. The
+//                   connection is recorded when it is new: the on-chip
+//                   cache does not know its reply key (the packet's
+//                   5-tuple reversed). The pipe hands that key to the slow
+//                   path through a ring (a digest, as a Tofino would send
+//                   one) and puts it in its cache; the slow path inserts
+//                   it into the collector's table with the handshake's
+//                   {"tea": {"op": "insert", ...}} request.
+//   outside port -> key = the packet's 5-tuple: passes when the table (cache
+//                   first, else one RDMA READ, the packet deferred) holds
+//                   it, to the inside port the connection came from;
+//                   dropped as firewall_denied otherwise.
+// Values, 8 bytes: the inside port the connection came from, plus 1 (0:
+// the first inside port). Packets are forwarded unchanged.
+#pragma once
+
+#include <rte_ring.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "nlohmann/json.hpp"
+#include "pipelines/tea_common/tea_lookup.h"
+#include "softfino/pipe/program.h"
+
+namespace softfino::pipelines {
+
+class TeaFirewall final : public pipe::Program {
+ public:
+  static std::unique_ptr<pipe::Program> Create();
+  ~TeaFirewall() override;
+
+  absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
+  void Ingress(pipe::PacketBurst& burst) const override;
+  std::vector<pipe::ResourceUse> Resources() const override;
+  nlohmann::json Counters() const override;
+  void Background(uint16_t pipe, uint64_t now_ns) const override;
+  // The slow path's learning: inserts the connections the pipes handed
+  // over into the collector's table.
+  void DrainEvents(const std::function<void(nlohmann::json)>& emit) override;
+
+ private:
+  enum class Role : uint8_t { kNone, kInside, kOutside, kCollector };
+
+  // A connection handed from a pipe to the slow path: the reply's key and
+  // the value to insert (the inside port + 1).
+  struct Learned {
+    tea::Key key;
+    uint64_t value;
+  };
+
+  struct RingDeleter {
+    void operator()(rte_ring* r) const;
+  };
+
+  // What one pipe keeps; only that pipe's worker writes it, except the
+  // ring's consumer side (the slow path).
+  struct alignas(64) PipeState {
+    std::unique_ptr<TeaLookup> table;
+    std::unique_ptr<rte_ring, RingDeleter> learn;  // single producer, single consumer
+    uint64_t forwarded_out = 0, passed_in = 0, denied = 0;
+    uint64_t learned = 0, learn_overflow = 0;
+    uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;
+  };
+
+  void FromInside(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
+  void FromOutside(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
+  void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
+  // A packet of a known connection, from outside: to its inside port.
+  void Pass(pipe::IngressMetadata& md, PipeState& s, uint64_t value) const;
+
+  std::vector<Role> role_;  // by port
+  std::vector<pipe::PortId> inside_, outside_;
+  TeaLookupOptions options_;
+  std::string table_name_;  // the collector's region
+  std::string collector_host_;
+  uint16_t collector_port_ = 0;
+  uint32_t learn_per_tick_ = 64;
+  std::vector<std::unique_ptr<PipeState>> pipes_;
+
+  // Slow path only (DrainEvents and Counters both run there).
+  std::deque<Learned> backlog_;             // taken from the rings, not inserted yet
+  absl::flat_hash_set<tea::Key> inserted_;  // keys the table got from us
+  uint64_t inserts_ = 0, insert_failures_ = 0, insert_retries_ = 0, already_inserted_ = 0;
+  uint64_t backlog_overflow_ = 0;
+  std::chrono::steady_clock::time_point retry_at_{};  // the collector did not answer
+};
+
+}  // namespace softfino::pipelines
