@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -52,6 +53,12 @@ Server& TheServer() {
     auto server = control::ControlServer::Create(srv->registry, o);
     FUZZ_CHECK(server.ok());
     srv->server = *std::move(server);
+    // The server removes its socket file when it goes; then its folder.
+    std::atexit([] {
+      const std::string dir = "/tmp/softfino-fuzz-" + std::to_string(getpid());
+      TheServer().server.reset();
+      rmdir(dir.c_str());
+    });
     return srv;
   }();
   return *s;

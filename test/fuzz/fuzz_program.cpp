@@ -106,7 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(d != nullptr);
   std::unique_ptr<sp::Program> program = d->create();
   const absl::Status configured =
-      program->Configure(json::parse(choice.config), sp::SwitchInfo(kPorts, 1));
+      program->Configure(json::parse(choice.config),
+                         sp::SwitchInfo(kPorts, 1, std::vector<uint64_t>(kPorts, 10'000'000'000)));
   if (!configured.ok()) std::fprintf(stderr, "%s\n", std::string(configured.message()).c_str());
   FUZZ_CHECK(configured.ok());
 

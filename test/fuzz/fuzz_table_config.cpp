@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!config) return 0;
   const sp::ProgramDescriptor* d = softfino::pipelines::FindProgram(name);
   FUZZ_CHECK(d != nullptr);
-  const sp::SwitchInfo info(8, 2);
+  const sp::SwitchInfo info(8, 2, std::vector<uint64_t>(8, 10'000'000'000));
   std::unique_ptr<sp::Program> program = d->create();
   if (!program->Configure(*config, info).ok()) return 0;
   (void)program->Resources();

@@ -34,8 +34,8 @@ inline void InitEal() {
   if (done) return;
   done = true;
   char arg0[] = "softfino_fuzz";
-  char a1[] = "--no-huge", a2[] = "--no-shconf", a3[] = "-m", a4[] = "256", a5[] = "--no-pci",
-       a6[] = "-l", a7[] = "0", a8[] = "--no-telemetry", a9[] = "--log-level=0";
+  char a1[] = "--no-huge", a2[] = "--no-shconf", a3[] = "-m", a4[] = "512", a5[] = "--no-pci",
+       a6[] = "-l", a7[] = "0", a8[] = "--no-telemetry", a9[] = "--log-level=error";
   char* argv[] = {arg0, a1, a2, a3, a4, a5, a6, a7, a8, a9};
   if (rte_eal_init(sizeof(argv) / sizeof(argv[0]), argv) < 0) {
     std::fprintf(stderr, "fuzz: cannot initialise EAL\n");
