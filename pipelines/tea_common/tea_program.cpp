@@ -47,6 +47,38 @@ std::string CollectorOf(const nlohmann::json& config, absl::string_view name) {
 
 }  // namespace
 
+absl::StatusOr<PortRoles> ParsePortRoles(const nlohmann::json& section,
+                                         absl::string_view section_name,
+                                         const pipe::SwitchInfo& info) {
+  auto inside = ParsePortList(section, section_name, "inside_ports", info);
+  if (!inside.ok()) return inside.status();
+  auto outside = ParsePortList(section, section_name, "outside_ports", info);
+  if (!outside.ok()) return outside.status();
+  PortRoles roles;
+  roles.by_port.assign(info.port_count, PortRole::kNone);
+  for (pipe::PortId p : *inside) roles.by_port[p] = PortRole::kInside;
+  for (pipe::PortId p : *outside) {
+    if (roles.by_port[p] != PortRole::kNone) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("port ", p, " is both an inside and an outside port"));
+    }
+    roles.by_port[p] = PortRole::kOutside;
+  }
+  roles.inside = *std::move(inside);
+  roles.outside = *std::move(outside);
+  return roles;
+}
+
+absl::Status PortRoles::AddCollector(pipe::PortId port, absl::string_view connection) {
+  if (by_port[port] == PortRole::kInside || by_port[port] == PortRole::kOutside) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port ", port, " leads to the collector of '", connection,
+                     "' and cannot also be an inside or outside port"));
+  }
+  by_port[port] = PortRole::kCollector;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
                                                    const nlohmann::json& section,
                                                    absl::string_view section_name,

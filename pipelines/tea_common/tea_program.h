@@ -25,6 +25,23 @@ absl::StatusOr<std::vector<pipe::PortId>> ParsePortList(const nlohmann::json& se
                                                         absl::string_view field,
                                                         const pipe::SwitchInfo& info);
 
+// What a port is to a TEA program.
+enum class PortRole : uint8_t { kNone, kInside, kOutside, kCollector };
+
+// The ports' roles: `section`.inside_ports and .outside_ports (a port may
+// not be both), then the port each table's collector is reached through
+// (which may be neither).
+struct PortRoles {
+  std::vector<pipe::PortId> inside, outside;
+  std::vector<PortRole> by_port;
+
+  // Marks `port` as leading to the collector of `connection`.
+  absl::Status AddCollector(pipe::PortId port, absl::string_view connection);
+};
+absl::StatusOr<PortRoles> ParsePortRoles(const nlohmann::json& section,
+                                         absl::string_view section_name,
+                                         const pipe::SwitchInfo& info);
+
 // One TEA table as a program uses it: the table spec in
 // `section`.`spec_field` (as the collector got it in --tea-table) and the
 // RDMA connection `connection` of the config's "rdma" object, one queue

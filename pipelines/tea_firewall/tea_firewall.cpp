@@ -73,22 +73,11 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
                        "learn_per_tick"));
     }
   }
-  auto inside = ParsePortList(fw, "firewall", "inside_ports", info);
-  if (!inside.ok()) return inside.status();
-  auto outside = ParsePortList(fw, "firewall", "outside_ports", info);
-  if (!outside.ok()) return outside.status();
+  auto roles = ParsePortRoles(fw, "firewall", info);
+  if (!roles.ok()) return roles.status();
   auto options = ParseTeaLookupOptions(config.value("tea", nlohmann::json()));
   if (!options.ok()) return options.status();
 
-  std::vector<Role> role(info.port_count, Role::kNone);
-  for (pipe::PortId p : *inside) role[p] = Role::kInside;
-  for (pipe::PortId p : *outside) {
-    if (role[p] != Role::kNone) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("port ", p, " is both an inside and an outside port"));
-    }
-    role[p] = Role::kOutside;
-  }
   auto table = ConnectTeaTable(config, fw, "firewall", "table", kConnection, *options, info);
   if (!table.ok()) return table.status();
   // The slow path inserts learned connections through the collector's
@@ -105,13 +94,7 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
   for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
     auto s = std::make_unique<PipeState>();
     s->table = std::move(table->by_pipe[pipe]);
-    const pipe::PortId port = s->table->port();
-    if (role[port] == Role::kInside || role[port] == Role::kOutside) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("port ", port, " leads to the collector of '", kConnection,
-                       "' and cannot also be an inside or outside port"));
-    }
-    role[port] = Role::kCollector;
+    if (auto st = roles->AddCollector(s->table->port(), kConnection); !st.ok()) return st;
     // The ring lives in plain memory (rte_ring_init, no memzone): a
     // program may be configured without the EAL's memory, as in unit tests.
     const ssize_t bytes = rte_ring_get_memsize_elem(sizeof(Learned), ring_size);
@@ -127,9 +110,9 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
     }
     pipes.push_back(std::move(s));
   }
-  role_ = std::move(role);
-  inside_ = *std::move(inside);
-  outside_ = *std::move(outside);
+  role_ = std::move(roles->by_port);
+  inside_ = std::move(roles->inside);
+  outside_ = std::move(roles->outside);
   options_ = *options;
   collector_host_ = hp[0];
   collector_port_ = static_cast<uint16_t>(handshake_port);

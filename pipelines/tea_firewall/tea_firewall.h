@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "nlohmann/json.hpp"
 #include "pipelines/tea_common/tea_lookup.h"
+#include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/program.h"
 
 namespace softfino::pipelines {
@@ -50,7 +51,7 @@ class TeaFirewall final : public pipe::Program {
   void DrainEvents(const std::function<void(nlohmann::json)>& emit) override;
 
  private:
-  enum class Role : uint8_t { kNone, kInside, kOutside, kCollector };
+  using Role = PortRole;
 
   // A connection handed from a pipe to the slow path: the reply's key and
   // the value to insert (the inside port + 1).

@@ -46,22 +46,11 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
                        "in_table"));
     }
   }
-  auto inside = ParsePortList(nat, "nat", "inside_ports", info);
-  if (!inside.ok()) return inside.status();
-  auto outside = ParsePortList(nat, "nat", "outside_ports", info);
-  if (!outside.ok()) return outside.status();
+  auto roles = ParsePortRoles(nat, "nat", info);
+  if (!roles.ok()) return roles.status();
   auto options = ParseTeaLookupOptions(config.value("tea", nlohmann::json()));
   if (!options.ok()) return options.status();
 
-  std::vector<Role> role(info.port_count, Role::kNone);
-  for (pipe::PortId p : *inside) role[p] = Role::kInside;
-  for (pipe::PortId p : *outside) {
-    if (role[p] != Role::kNone) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("port ", p, " is both an inside and an outside port"));
-    }
-    role[p] = Role::kOutside;
-  }
   std::vector<std::unique_ptr<PipeState>> pipes;
   for (uint16_t i = 0; i < info.pipe_count; ++i) pipes.push_back(std::make_unique<PipeState>());
   for (int dir = 0; dir < 2; ++dir) {
@@ -70,18 +59,13 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
     if (!table.ok()) return table.status();
     for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
       const pipe::PortId port = table->by_pipe[pipe]->port();
-      if (role[port] == Role::kInside || role[port] == Role::kOutside) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("port ", port, " leads to the collector of '", kConnection[dir],
-                         "' and cannot also be an inside or outside port"));
-      }
-      role[port] = Role::kCollector;
+      if (auto st = roles->AddCollector(port, kConnection[dir]); !st.ok()) return st;
       pipes[pipe]->tables[dir] = std::move(table->by_pipe[pipe]);
     }
   }
-  role_ = std::move(role);
-  inside_ = *std::move(inside);
-  outside_ = *std::move(outside);
+  role_ = std::move(roles->by_port);
+  inside_ = std::move(roles->inside);
+  outside_ = std::move(roles->outside);
   options_ = *options;
   pipes_ = std::move(pipes);
   return absl::OkStatus();

@@ -23,6 +23,7 @@
 
 #include "nlohmann/json.hpp"
 #include "pipelines/tea_common/tea_lookup.h"
+#include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/program.h"
 
 namespace softfino::pipelines {
@@ -42,7 +43,7 @@ class TeaNat final : public pipe::Program {
   void Background(uint16_t pipe, uint64_t now_ns) const override;
 
  private:
-  enum class Role : uint8_t { kNone, kInside, kOutside, kCollector };
+  using Role = PortRole;
 
   // What one pipe keeps (per-pipe registers on a Tofino): its queue pair
   // and cache per table, and its counters. Only that pipe's worker writes.
