@@ -43,6 +43,8 @@ struct AppOptions {
   unsigned exit_when_idle_ms = 0;
   std::string stats_json;
   std::string events;
+  std::string events_dta;
+  std::vector<std::string> events_from;
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   bool no_promiscuous = false;
@@ -88,6 +90,15 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
   app.add_option("--events", o.events,
                  "Append the program's events (e.g. Trumpet triggers that fired) to this file, "
                  "one JSON object per line, as they come; `softfino-ctl events` reads them live");
+  app.add_option("--events-dta", o.events_dta,
+                 "Also send every event to a DTA collector as Append reports, through the DTA "
+                 "translator at ADDRESS[:PORT] (UDP, default port 40040): "
+                 "ADDRESS[:PORT],list=L[,form=2-byte|3-byte][,rate=REPORTS_PER_S][,queue=EVENTS]; "
+                 "`softfino-collector query` reads them back with {\"primitive\": \"events\"}");
+  app.add_option("--events-from", o.events_from,
+                 "Gather the events of another switch too, through its control socket: "
+                 "NAME=SOCKET (repeat for more); they join this switch's events tagged "
+                 "\"switch\": NAME");
   app.add_option("--rx-desc", o.rx_descriptors, "RX ring size per queue")->default_val(1024)
       ->check(CLI::Range(64, 32768));
   app.add_option("--tx-desc", o.tx_descriptors, "TX ring size per queue")->default_val(1024)
@@ -207,6 +218,8 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
   }
   control::EventManagerOptions event_options;
   event_options.file = o.events;
+  event_options.dta_export = o.events_dta;
+  event_options.sources = o.events_from;
   auto events = control::EventManager::Create(*program, std::move(event_options));
   if (!events.ok()) return Fail(events.status().message());
   if (absl::Status s = (*events)->RegisterCommands(commands); !s.ok()) return Fail(s.message());
@@ -233,6 +246,7 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
   });
   // What the pipes' last intervals produced (Program::Finish ran in Run).
   (*events)->Poll();
+  (*events)->Flush(std::chrono::seconds(5));
   control::UnpublishTelemetry();
   // Gone before the ports stop: a client now gets "no switch" at once
   // rather than waiting on a socket nobody polls.

@@ -245,7 +245,9 @@ int Query(int argc, char** argv) {
       "  {\"primitive\": \"keywrite\", \"key\": 7, \"redundancy\": 2, \"threshold\": 1}\n"
       "  {\"primitive\": \"keyincrement\", \"key\": 7}\n"
       "  {\"primitive\": \"postcarding\", \"key\": 7, \"known\": [1, 2, 3]}\n"
-      "  {\"primitive\": \"append\", \"list\": 0, \"from\": 0}");
+      "  {\"primitive\": \"append\", \"list\": 0, \"from\": 0}\n"
+      "  {\"primitive\": \"events\", \"list\": 0, \"from\": 0}  (switch events sent with "
+      "softfino --events-dta)");
   auto* connect = app.add_option("--connect", o.connect,
                                  "A running collector's handshake address, HOST:PORT");
   auto* layout_option =

@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "softfino/dta/event_record.h"
 
 namespace softfino::control {
 
@@ -36,6 +37,21 @@ absl::StatusOr<std::span<const uint8_t>> Region(RegionLookup regions, const char
 absl::Status Off(const char* primitive) {
   return absl::FailedPreconditionError(
       absl::StrCat("query: the DTA layout turns ", primitive, " off (no slots)"));
+}
+
+// The entries of the request's "list" since its "from" (append and events).
+absl::StatusOr<dta::AppendRead> ReadAppendList(const dta::Layout& layout, RegionLookup regions,
+                                               const nlohmann::json& request,
+                                               std::vector<uint32_t>* entries) {
+  if (!layout.append) return Off("append");
+  auto list = Field(request, "list", layout.append->lists() - 1, std::nullopt);
+  auto from = Field(request, "from", UINT64_MAX, 0);
+  for (const auto* s : {&list, &from}) {
+    if (!s->ok()) return s->status();
+  }
+  auto memory = Region(regions, dta::kAppendRegion);
+  if (!memory.ok()) return memory.status();
+  return layout.append->ReadSince(*memory, static_cast<uint32_t>(*list), *from, entries);
 }
 
 }  // namespace
@@ -113,22 +129,37 @@ absl::StatusOr<nlohmann::json> AnswerDtaQuery(const dta::Layout& layout, RegionL
                           {"valid_copies", a.valid_copies}};
   }
   if (primitive == "append") {
-    if (!layout.append) return Off("append");
-    auto list = Field(request, "list", layout.append->lists() - 1, std::nullopt);
-    auto from = Field(request, "from", UINT64_MAX, 0);
-    for (const auto* s : {&list, &from}) {
-      if (!s->ok()) return s->status();
-    }
-    auto memory = Region(regions, dta::kAppendRegion);
-    if (!memory.ok()) return memory.status();
     std::vector<uint32_t> entries;
-    const dta::AppendRead r =
-        layout.append->ReadSince(*memory, static_cast<uint32_t>(*list), *from, &entries);
+    auto read = ReadAppendList(layout, regions, request, &entries);
+    if (!read.ok()) return read.status();
+    const dta::AppendRead& r = *read;
     return nlohmann::json{{"entries", entries}, {"next", r.next}, {"lost", r.lost},
                           {"reset", r.reset}};
   }
+  if (primitive == "events") {
+    std::vector<uint32_t> entries;
+    auto read = ReadAppendList(layout, regions, request, &entries);
+    if (!read.ok()) return read.status();
+    const dta::AppendRead& r = *read;
+    const dta::EventScan scan = dta::ScanEventRecords(entries);
+    nlohmann::json events = nlohmann::json::array();
+    for (const dta::EventRecord& e : scan.records) {
+      events.push_back({{"trigger_id", e.trigger_id},
+                        {"interval_start_ns", e.interval_start_us * 1000},
+                        {"interval_ns", uint64_t{e.interval_us} * 1000},
+                        {"group_key", {e.src, e.dst, e.sport, e.dport, e.proto}},
+                        {"seq", e.seq},
+                        {"value", e.value}});
+    }
+    // The entries start where the read started (past any it lost); the next
+    // query starts at a record that had not fully arrived.
+    const uint64_t first = r.next - entries.size();
+    return nlohmann::json{{"events", std::move(events)}, {"next", first + scan.consumed},
+                          {"lost", r.lost}, {"skipped", scan.skipped}, {"reset", r.reset}};
+  }
   return absl::InvalidArgumentError(absl::StrCat(
-      "query: unknown primitive \"", primitive, "\"; use keywrite, keyincrement, postcarding or append"));
+      "query: unknown primitive \"", primitive,
+      "\"; use keywrite, keyincrement, postcarding, append or events"));
 }
 
 }  // namespace softfino::control

@@ -216,7 +216,9 @@ json Stage::EventJson(const Event& e) const {
          {"trigger_id", e.trigger_id},
          {"interval_start_ns", e.interval_start_ns},
          {"interval_ns", e.interval_ns},
-         {"group", t ? FormatGroup(e.group, t->group_lengths) : std::string("?")}};
+         {"group", t ? FormatGroup(e.group, t->group_lengths) : std::string("?")},
+         // The same, as numbers (host order): src, dst, sport, dport, proto.
+         {"group_key", {e.group.src, e.group.dst, e.group.sport, e.group.dport, e.group.proto}}};
   if (t) j["value"] = t->predicate.Value(e.sums);
   for (int m = 0; m < static_cast<int>(Metric::kCount); ++m) {
     j[MetricName(static_cast<Metric>(m))] = e.sums[m];

@@ -17,19 +17,29 @@ queues get the flows split as RSS would (groups then span pipes and the
 event manager adds the pipes' partial sums). Events must be equal: same
 trigger, interval, group and sums; no misses, no extras.
 
+With one pipe the switch also sends its events as DTA Append reports
+(--events-dta) to a UDP socket here; the records, decoded here from the
+record layout (dta/event_record.h) with zlib's CRC-32, must be the oracle's
+events too (trigger, interval, group as numbers, predicate value).
+
 Then the control path on a running switch: trigger_list, trigger_add (bad
 definitions refused with the problem named, the switch unaffected),
-trigger_del, and `events` serving the same events as the --events file.
+trigger_del, `events` serving the same events as the --events file, and a
+second switch gathering them through the first's control socket
+(--events-from; started before the first, so it must retry).
   trumpet_test.py SOFTFINO SOFTFINO_GEN SOFTFINO_CTL
 """
 import ipaddress
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import zlib
 
 softfino, gen, ctl = sys.argv[1:4]
 work = tempfile.mkdtemp(prefix='trumpet.')
@@ -210,6 +220,72 @@ def event_key(e):
             e['bursts'])
 
 
+def value_of(t, packets, byts, lost, bursts):
+    s = {'packets': packets, 'bytes': byts, 'lost': lost, 'bursts': bursts}
+    return s[t['num']] / s[t['den']] if t['ratio'] else float(s[t['num']])
+
+
+def group_key(flow_group_text, t):
+    """The group as numbers (src, dst, sport, dport, proto), from its text."""
+    key = dict(src=0, dst=0, sport=0, dport=0, proto=0)
+    if flow_group_text != '*':
+        for part in flow_group_text.split():
+            field, value = part.split('=')
+            value = value.split('/')[0]
+            key[field] = int(ipaddress.ip_address(value)) if field in ('src', 'dst') else int(value)
+    return tuple(key.values())
+
+
+class DtaListener:
+    """Catches the switch's DTA Append reports (3-byte base form) on a UDP
+    socket and decodes the event records from DTA's header layout."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE (root) ...
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)  # ... or as allowed
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.reports = []
+        self.done = False
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.done:
+            try:
+                self.reports.append(self.sock.recv(64))
+            except socket.timeout:
+                pass
+
+    def stop(self):
+        time.sleep(0.5)
+        self.done = True
+        self.thread.join()
+
+    def records(self, list_id):
+        words, bad = [], 0
+        for r in self.reports:
+            if len(r) != 11 or r[0] != 2 or struct.unpack('!I', r[3:7])[0] != list_id:
+                bad += 1
+                continue
+            words.append(struct.unpack('!I', r[7:11])[0])
+        out, i = [], 0
+        while i + 11 <= len(words):
+            w = words[i:i + 11]
+            if w[0] >> 24 != 0xE7 or zlib.crc32(struct.pack('!10I', *w[:10])) != w[10]:
+                i += 1
+                continue
+            out.append(dict(trigger_id=w[0] & 0xffffff, start_ns=(w[1] << 32 | w[2]) * 1000,
+                            interval_ns=w[3] * 1000,
+                            key=(w[4], w[5], w[6] >> 16, w[6] & 0xffff, w[7] >> 24),
+                            seq=w[7] & 0xffffff,
+                            value=struct.unpack('!d', struct.pack('!II', w[8], w[9]))[0]))
+            i += 11
+        return out, bad
+
+
 # ---- runs ----
 
 with open(f'{work}/triggers.txt', 'w') as f:
@@ -244,7 +320,11 @@ for pipes, seed in ((1, 3), (2, 4)):
     tag = f'p{pipes}'
     subprocess.run([gen, 'trumpet', '--seed', str(seed), '--queues', str(pipes),
                     '--out', f'{work}/in_{tag}.pcap'], check=True, capture_output=True)
-    r, inputs = run_switch(pipes, tag)
+    listener = DtaListener() if pipes == 1 else None
+    dta = ['--events-dta', f'127.0.0.1:{listener.port},list=5,rate=50000'] if listener else []
+    r, inputs = run_switch(pipes, tag, extra=dta)
+    if listener:
+        listener.stop()
     check(f'{pipes} pipe(s): switch ran', r.returncode == 0, r.stderr[-2000:])
     got = [json.loads(l) for l in open(f'{work}/events_{tag}.jsonl')]
     got_set = {event_key(e) for e in got}
@@ -256,6 +336,19 @@ for pipes, seed in ((1, 3), (2, 4)):
     missing, extra = expected - got_set, got_set - expected
     check(f'{pipes} pipe(s): events equal the oracle ({len(expected)})', not missing and not extra,
           f'missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}')
+    if listener:
+        by_name = {t['name']: t for t in triggers}
+        ids = {e['trigger']: e['trigger_id'] for e in got}
+        want = {(ids.get(n), start, by_name[n]['interval'], group_key(g, by_name[n]),
+                 value_of(by_name[n], *sums)) for (n, start, g, *sums) in expected}
+        records, bad = listener.records(5)
+        have = {(r['trigger_id'], r['start_ns'], r['interval_ns'], r['key'], r['value'])
+                for r in records}
+        check(f'{pipes} pipe(s): DTA Append records equal the oracle ({len(records)} records, '
+              f'{len(listener.reports)} reports)',
+              bad == 0 and len(records) == len(expected) and have == want and
+              [r['seq'] for r in records] == list(range(len(records))),
+              f'bad {bad}, missing {sorted(want - have)[:3]}, extra {sorted(have - want)[:3]}')
     counters = json.load(open(f'{work}/stats_{tag}.json'))['program']['trumpet']
     check(f'{pipes} pipe(s): nothing lost or overflowed',
           counters['events_lost'] == 0 and counters['flow_table_full'] == 0 and
@@ -266,6 +359,16 @@ for pipes, seed in ((1, 3), (2, 4)):
 tag = 'ctl'
 subprocess.run([gen, 'trumpet', '--seed', '5', '--out', f'{work}/in_{tag}.pcap'], check=True,
                capture_output=True)
+# The gatherer: a switch with no traffic of its own (a port that receives
+# nothing) that follows the first one's events from before it exists.
+gatherer = subprocess.Popen(
+    [softfino, '--no-huge', '--no-shconf', '-m', '256', '--no-pci', '--file-prefix',
+     f'trumpet{os.getpid()}gather', '--log-level=warning', '-l', '0',
+     '--vdev=net_null0,no-rx=1', '--', '--pipeline', 'l3fwd', '--control-socket',
+     f'{work}/gather.sock', '--events', f'{work}/events_gathered.jsonl',
+     '--events-from', f'sw1={work}/ctl.sock'],
+    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+time.sleep(1.5)
 proc, _ = run_switch(1, tag, extra=['--exit-when-idle', '4000', '--control-socket',
                                     f'{work}/ctl.sock'], background=True)
 
@@ -310,6 +413,23 @@ check('events serves what the file has', rc == 0 and served['events'] ==
 check('events follow=true streams them until the switch stops',
       follower.returncode == 0 and len(followed) >= len(served['events']) and
       followed == in_file[:len(followed)], follow_err)
+
+time.sleep(0.5)
+r = subprocess.run([ctl, '--socket', f'{work}/gather.sock', 'events_status'], capture_output=True,
+                   text=True)
+gather_status = json.loads(r.stdout) if r.returncode == 0 else {}
+gatherer.terminate()
+_, gather_err = gatherer.communicate(timeout=30)
+gathered = [json.loads(l) for l in open(f'{work}/events_gathered.jsonl')]
+stripped = [{k: v for k, v in e.items() if k not in ('switch', 'switch_seq', 'seq')} for e in gathered]
+check('the gatherer retried until the first switch was up',
+      'cannot reach' in gather_err and 'connected to' in gather_err, gather_err[-1000:])
+check(f'the gatherer has every event of the first switch, in order ({len(gathered)})',
+      len(in_file) > 0 and stripped == [{k: v for k, v in e.items() if k != 'seq'} for e in in_file]
+      and all(e['switch'] == 'sw1' and e['switch_seq'] == i for i, e in enumerate(gathered)),
+      f'{len(gathered)} gathered, {len(in_file)} in the file')
+check('events_status counts them', gather_status.get('sources', [{}])[0].get('events') == len(in_file),
+      gather_status)
 
 print('FAILED: ' + ', '.join(failures) if failures else 'all passed')
 sys.exit(1 if failures else 0)

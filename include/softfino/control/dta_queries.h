@@ -7,12 +7,17 @@
 //   {"primitive": "postcarding",  "key": K, "copies": N, "threshold": T,
 //                                 "known": [values a hop may take]}   (absent: any)
 //   {"primitive": "append",       "list": L, "from": POSITION}
+//   {"primitive": "events",       "list": L, "from": POSITION}  (dta/event_record.h)
 // redundancy/copies default to the layout's (Key-Write: 2), threshold to 1,
 // from to 0. Answers:
 //   keywrite      {"found": bool, "data": D, "votes": v, "matches": m}
 //   keyincrement  {"found": bool, "count": C}
 //   postcarding   {"found": bool, "path": [hop values], "votes": v, "valid_copies": c}
 //   append        {"entries": [...], "next": P, "lost": n, "reset": bool}
+//   events        {"events": [{"trigger_id", "interval_start_ns", "interval_ns",
+//                  "group_key": [src, dst, sport, dport, proto], "seq", "value"}],
+//                  "next": P, "lost": n, "skipped": entries that began no valid
+//                  record, "reset": bool}
 #pragma once
 
 #include <cstdint>
