@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <rte_byteorder.h>
+
 #include "absl/strings/str_cat.h"
 #include "softfino/pipe/drop_reason.h"
 #include "softfino/rdma/qp_params.h"
@@ -61,11 +63,14 @@ absl::StatusOr<TeaLookupOptions> ParseTeaLookupOptions(const nlohmann::json& tea
     } else if (key == "probe_timeout_us") {
       n = number(key, v, 1, 10'000'000);
       if (n.ok()) o.probe_timeout_ns = *n * 1000;
+    } else if (key == "mirror_session") {
+      n = number(key, v, 1, 1015);  // Tofino's mirror session ids
+      if (n.ok()) o.mirror_session = static_cast<uint16_t>(*n);
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("tea: unknown field \"", key,
                        "\"; it has deferral, cache_entries, cache_ways, cache_policy, in_flight, "
-                       "packet_bytes, timeout_us, probe_timeout_us"));
+                       "packet_bytes, timeout_us, probe_timeout_us, mirror_session"));
     }
     if (!n.ok()) return n.status();
   }
@@ -74,11 +79,14 @@ absl::StatusOr<TeaLookupOptions> ParseTeaLookupOptions(const nlohmann::json& tea
 
 absl::StatusOr<std::unique_ptr<TeaLookup>> TeaLookup::Create(const rdma::ConnectedQueuePair& conn,
                                                              const tea::Layout& layout,
-                                                             const TeaLookupOptions& options) {
+                                                             const TeaLookupOptions& options,
+                                                             pipe::MirrorSessionId mirror_session) {
   const std::string& region = conn.remote.region;
-  if (options.deferral == TeaDeferral::kRemote) {
-    return absl::UnimplementedError(
-        "tea.deferral \"remote\" is not built yet; use \"local\" (the switch holds the packet)");
+  if (options.deferral == TeaDeferral::kRemote && !layout.has_shadow()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TEA table ", region, ": tea.deferral \"remote\" parks packets in the table's shadow "
+        "rows, and its spec has none: add packet=P (the largest packet, e.g. packet=256) and "
+        "lanes=L to the table spec, the same in the collector's --tea-table"));
   }
   if (conn.remote.length != layout.bytes()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -113,7 +121,111 @@ absl::StatusOr<std::unique_ptr<TeaLookup>> TeaLookup::Create(const rdma::Connect
   std::unique_ptr<TeaLookup> t(new TeaLookup(conn, *builder, rc, layout, *std::move(hash),
                                              *std::move(cache), *std::move(pending), options));
   t->remote_ip_ = rdma::Ipv4OfGid(conn.remote.gid);
+  t->mirror_session_ = mirror_session;
+  if (options.deferral == TeaDeferral::kRemote) {
+    // Enough bits that lookups in flight rarely share one (a shared bit
+    // only makes a packet take another lane).
+    t->row_bits_per_lane_ = std::max<uint64_t>(64, uint64_t{4} * options.in_flight);
+    t->row_bits_per_lane_ = std::min(t->row_bits_per_lane_, layout.bucket_count());
+    t->row_bits_per_lane_ = std::max<uint64_t>(1, t->row_bits_per_lane_);
+    t->rows_busy_.assign((layout.shadow_lanes() * t->row_bits_per_lane_ + 63) / 64, 0);
+    t->scratch_.resize(layout.shadow_packet_bytes());
+  }
   return t;
+}
+
+TeaLookup::Step TeaLookup::DeferRemote(rte_mbuf* m, pipe::IngressMetadata& md,
+                                       const tea::Key& key, uint32_t hash, uint32_t tag) {
+  const uint32_t len = m->data_len;
+  const uint64_t window = layout_.window_bytes();
+  if (m->nb_segs != 1 || len > layout_.shadow_packet_bytes() || window + len > conn_.remote.mtu) {
+    Count(TeaLookupEvent::kTooLarge);
+    md.Drop(DropReason::kTeaPacketTooLarge);
+    return Step::kDropped;
+  }
+  const uint64_t h = hash & layout_.mask();
+  uint32_t lane = 0;
+  while (lane < layout_.shadow_lanes() && RowBusy(RowBit(lane, h))) ++lane;
+  if (lane == layout_.shadow_lanes()) {
+    Count(TeaLookupEvent::kShadowBusy);
+    md.Drop(DropReason::kTeaQueueFull);
+    return Step::kDropped;
+  }
+  // The WRITE takes the next PSN, the READ the one after: the lookup waits
+  // under the READ's.
+  const uint32_t read_psn = (requester_.next_psn() + 1) & net::kPsnMask;
+  if (!pending_.CanReserve(read_psn)) {
+    Count(TeaLookupEvent::kQueueFull);
+    md.Drop(DropReason::kTeaQueueFull);
+    return Step::kDropped;
+  }
+  rdma::PacketFields write;
+  write.opcode = net::RcOpcode::kWriteOnly;
+  write.vaddr = conn_.remote.iova + layout_.ShadowPacketOffset(lane, h);
+  write.rkey = conn_.remote.rkey;
+  write.dma_length = len;
+  rdma::PacketFields read;
+  read.opcode = net::RcOpcode::kReadRequest;
+  read.vaddr = conn_.remote.iova + layout_.ShadowRowOffset(lane, h);
+  read.rkey = conn_.remote.rkey;
+  read.dma_length = static_cast<uint32_t>(window + len);
+  const uint64_t now = md.ig_intr_md.ingress_mac_tstamp;
+  if (!requester_.Post(write, 0, now) || !requester_.Post(read, 0, now)) {
+    // Both or neither: the requester refuses only in its error state,
+    // which nothing between the two calls changes.
+    Count(TeaLookupEvent::kRecovering);
+    md.Drop(requester_.in_error() ? DropReason::kRdmaQpError : DropReason::kRdmaRecovering);
+    return Step::kDropped;
+  }
+  std::memcpy(scratch_.data(), rte_pktmbuf_mtod(m, const uint8_t*), len);
+  write.payload = std::span<const uint8_t>(scratch_.data(), len);
+  if (builder_.Build(m, write) != rdma::BuildStatus::kOk) {
+    // The packet does not fit its buffer with the RoCE headers; the two
+    // PSNs spent make a gap that the collector's NAK resyncs.
+    Count(TeaLookupEvent::kBuildFailures);
+    md.Drop(DropReason::kRdmaBadPacket);
+    return Step::kDropped;
+  }
+  tea::PendingLookup* e = pending_.Reserve(read.psn, now);  // free: checked above
+  e->key = key;
+  e->hash = hash;
+  e->tag = tag;
+  e->expect_len = read.dma_length;
+  e->packet_len = len;
+  e->lane = lane;
+  SetRow(RowBit(lane, h), true);
+  md.ig_intr_md_for_tm.ucast_egress_port = conn_.port;
+  md.ig_intr_md_for_dprsr.mirror_type = 1;
+  md.ig_intr_md_for_dprsr.mirror_session = mirror_session_;
+  Count(TeaLookupEvent::kReads);
+  return Step::kDeferred;
+}
+
+bool TeaLookup::ToReadRequest(rte_mbuf* m) {
+  rdma::RocePacket p;
+  if (!remote() || rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk) return false;
+  const net::Reth* reth = p.reth();
+  if (p.opcode() != net::RcOpcode::kWriteOnly || reth == nullptr ||
+      p.bth().qpn() != conn_.remote.qpn || p.src_ip() == remote_ip_) {
+    return false;
+  }
+  const uint32_t len = rte_be_to_cpu_32(reth->dma_length);
+  if (len == 0) return false;  // a probe
+  rdma::PacketFields read;
+  read.opcode = net::RcOpcode::kReadRequest;
+  read.psn = (p.bth().psn_value() + 1) & net::kPsnMask;
+  read.vaddr = rte_be_to_cpu_64(reth->vaddr) - layout_.window_bytes();
+  read.rkey = rte_be_to_cpu_32(reth->rkey);
+  read.dma_length = static_cast<uint32_t>(layout_.window_bytes() + len);
+  if (builder_.Build(m, read) != rdma::BuildStatus::kOk) {
+    Count(TeaLookupEvent::kBuildFailures);  // cannot happen: a READ request is smaller
+    return false;
+  }
+  return true;
+}
+
+void TeaLookup::Finish(const tea::PendingLookup& e) {
+  if (remote()) SetRow(RowBit(e.lane, e.hash & layout_.mask()), false);
 }
 
 TeaLookup::Step TeaLookup::Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
@@ -125,6 +237,7 @@ TeaLookup::Step TeaLookup::Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const 
     return Step::kHit;
   }
   Count(TeaLookupEvent::kCacheMisses);
+  if (remote()) return DeferRemote(m, md, key, hash, tag);
   if (m->nb_segs != 1 || m->data_len > pending_.packet_bytes()) {
     Count(TeaLookupEvent::kTooLarge);
     md.Drop(DropReason::kTeaPacketTooLarge);
@@ -173,7 +286,7 @@ void TeaLookup::AbandonIfResynced() {
   if (resyncs == resyncs_seen_) return;
   resyncs_seen_ = resyncs;
   counts_[static_cast<size_t>(TeaLookupEvent::kAbandoned)] +=
-      pending_.AbandonFrom(requester_.next_psn(), [](const tea::PendingLookup&) {});
+      pending_.AbandonFrom(requester_.next_psn(), [this](const tea::PendingLookup& e) { Finish(e); });
 }
 
 TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
@@ -212,6 +325,7 @@ TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
       const uint32_t room = rte_pktmbuf_data_room_size(m->pool) - m->data_off;
       if (m->nb_segs != 1 || e->packet_len > room) {
         Count(TeaLookupEvent::kTooLarge);
+        Finish(*e);
         pending_.Release(e);
         md.Drop(DropReason::kTeaPacketTooLarge);
         return r;
@@ -220,8 +334,14 @@ TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
       const std::optional<uint64_t> v =
           tea::FindInWindow(p.payload().first(layout_.window_bytes()), e->key);
       // The answer's mbuf becomes the deferred packet (the window was read
-      // above: this overwrites it).
-      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), e->packet, e->packet_len);
+      // above: this overwrites it): from the switch's entry (local), or
+      // from the answer itself, after the buckets (remote).
+      if (remote()) {
+        std::memmove(rte_pktmbuf_mtod(m, uint8_t*), p.payload().data() + layout_.window_bytes(),
+                     e->packet_len);
+      } else {
+        std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), e->packet, e->packet_len);
+      }
       m->data_len = static_cast<uint16_t>(e->packet_len);
       m->pkt_len = e->packet_len;
       m->ol_flags = 0;
@@ -237,6 +357,7 @@ TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
         Count(TeaLookupEvent::kNotFound);
         r.kind = Resumed::Kind::kNotFound;
       }
+      Finish(*e);
       pending_.Release(e);
       return r;
     }
@@ -253,7 +374,7 @@ void TeaLookup::Expire(uint64_t now_ns) {
   if (now_ns >= last_expire_ns_ && now_ns - last_expire_ns_ < options_.timeout_ns / 8) return;
   last_expire_ns_ = now_ns;
   counts_[static_cast<size_t>(TeaLookupEvent::kTimeouts)] +=
-      pending_.Expire(now_ns, options_.timeout_ns, [](const tea::PendingLookup&) {});
+      pending_.Expire(now_ns, options_.timeout_ns, [this](const tea::PendingLookup& e) { Finish(e); });
 }
 
 bool TeaLookup::Probe(rte_mbuf* m, pipe::IngressMetadata& md) {

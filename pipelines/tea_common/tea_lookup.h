@@ -10,8 +10,23 @@
 //           PSN (tea/pending_lookups.h): the packet's mbuf becomes the READ
 //           request, the response's mbuf becomes the packet again. Bounded
 //           by `in_flight` entries of `packet_bytes`.
-//   (remote, TEA's own: the packet written into the shadow row and read
-//   back with the buckets, is not built yet.)
+//   remote  TEA's own: the switch holds nothing. The packet is written
+//           into a shadow row of the key's buckets in the collector's memory
+//           (tea/layout.h) and read back with them: the packet's mbuf
+//           becomes an RDMA WRITE of it to row(lane, h), mirrored (the
+//           program's mirror session to the table's port) so that the copy
+//           goes first, and the original becomes, in egress
+//           (ToReadRequest), the READ of [bucket h | bucket h+1 | packet] at
+//           the next PSN. An RC responder executes a queue pair's requests
+//           in order, so the READ returns the packet just written. A row
+//           holds one packet: a per-lane busy bit (indexed by h modulo a
+//           power of two, so conservative) picks a free lane, and with none
+//           free the packet is dropped (shadow_busy). The response's mbuf is
+//           the packet again once the buckets are stripped.
+//           Why mirror and egress: a Tofino ingress emits one packet; the
+//           second comes from a mirror session, and softfino enqueues an
+//           ingress mirror copy ahead of its original on the same queue, so
+//           the WRITE reaches the collector first.
 //
 // Answers are trusted only as far as they match: the destination QPN must
 // be this queue pair's, the source the collector's address, the opcode READ
@@ -36,6 +51,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -63,6 +79,9 @@ struct TeaLookupOptions {
   uint32_t packet_bytes = 1536;  // local deferral: the largest packet held
   uint64_t timeout_ns = 1'000'000;
   uint64_t probe_timeout_ns = 1'000'000;
+  // Remote deferral: the first mirror session the program's tables use
+  // (one each, from this id on), to their collector's port.
+  uint16_t mirror_session = 200;
 };
 // Unknown fields and bad values are errors naming the field.
 absl::StatusOr<TeaLookupOptions> ParseTeaLookupOptions(const nlohmann::json& tea);
@@ -86,7 +105,8 @@ absl::StatusOr<TeaLookupOptions> ParseTeaLookupOptions(const nlohmann::json& tea
   X(kBadOpcode, "bad_opcode")         /* not READ Response Only, ACK or NAK */        \
   X(kAcks, "acks")                                                                    \
   X(kNaks, "naks")                                                                    \
-  X(kProbes, "probes")
+  X(kProbes, "probes")                                                                \
+  X(kShadowBusy, "shadow_busy") /* remote: every lane's row of h in use: dropped */
 
 enum class TeaLookupEvent : uint8_t {
 #define SOFTFINO_ENUM(name, text) name,
@@ -104,9 +124,12 @@ class TeaLookup {
  public:
   // `layout` must be the table's geometry as the collector hosts it in the
   // region the queue pair points at (its length is checked).
+  // `mirror_session`: remote deferral's session (to conn.port), which the
+  // program declares in Replication().
   static absl::StatusOr<std::unique_ptr<TeaLookup>> Create(const rdma::ConnectedQueuePair& conn,
                                                            const tea::Layout& layout,
-                                                           const TeaLookupOptions& options);
+                                                           const TeaLookupOptions& options,
+                                                           pipe::MirrorSessionId mirror_session);
 
   enum class Step : uint8_t {
     kHit,       // *value is the key's (from the cache)
@@ -134,6 +157,13 @@ class TeaLookup {
   // Puts an entry the program learned into the cache, so that the packets
   // that need it hit before the control plane has it in the table.
   void Remember(const tea::Key& key, uint64_t value) { cache_.Insert(key, hash_(key), value); }
+
+  // Egress, remote deferral: `m` (not a mirror copy) on its way to this
+  // table's port; when it is one of our shadow WRITEs, it becomes the READ
+  // of its row (true). Anything else is left alone (false).
+  bool ToReadRequest(rte_mbuf* m);
+  bool remote() const { return options_.deferral == TeaDeferral::kRemote; }
+  pipe::MirrorSessionId mirror_session() const { return mirror_session_; }
 
   // Drops lookups unanswered for timeout_us. Cheap to call every poll: it
   // looks at the entries only every timeout/8.
@@ -163,6 +193,22 @@ class TeaLookup {
         options_(options) {}
 
   void Count(TeaLookupEvent e) { ++counts_[static_cast<size_t>(e)]; }
+  Step DeferRemote(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key, uint32_t hash,
+                   uint32_t tag);
+  // Remote deferral's row use: one bit per lane and h modulo the bitmap.
+  size_t RowBit(uint32_t lane, uint64_t h) const {
+    return size_t{lane} * row_bits_per_lane_ + (h & (row_bits_per_lane_ - 1));
+  }
+  bool RowBusy(size_t bit) const { return rows_busy_[bit / 64] >> (bit % 64) & 1; }
+  void SetRow(size_t bit, bool busy) {
+    if (busy) {
+      rows_busy_[bit / 64] |= uint64_t{1} << (bit % 64);
+    } else {
+      rows_busy_[bit / 64] &= ~(uint64_t{1} << (bit % 64));
+    }
+  }
+  // Lets go of what a finished or failed lookup held.
+  void Finish(const tea::PendingLookup& e);
   // After the requester's next PSN moved back (a NAK): what was sent from
   // there on was never executed.
   void AbandonIfResynced();
@@ -176,6 +222,10 @@ class TeaLookup {
   tea::FlowCache cache_;
   tea::PendingLookups pending_;
   TeaLookupOptions options_;
+  pipe::MirrorSessionId mirror_session_ = 0;
+  std::vector<uint64_t> rows_busy_;  // remote deferral
+  uint64_t row_bits_per_lane_ = 0;   // a power of two
+  std::vector<uint8_t> scratch_;     // remote: the packet while its mbuf becomes the WRITE
   uint64_t resyncs_seen_ = 0;
   uint64_t last_expire_ns_ = 0;
   std::array<uint64_t, static_cast<size_t>(TeaLookupEvent::kCount)> counts_{};

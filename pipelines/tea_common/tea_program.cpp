@@ -85,7 +85,8 @@ absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
                                                    absl::string_view spec_field,
                                                    absl::string_view connection,
                                                    const TeaLookupOptions& options,
-                                                   const pipe::SwitchInfo& info) {
+                                                   const pipe::SwitchInfo& info,
+                                                   uint16_t table_index) {
   const auto spec = section.find(std::string(spec_field));
   if (spec == section.end() || !spec->is_string()) {
     return absl::InvalidArgumentError(
@@ -117,11 +118,29 @@ absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
                                                      section_name, ".", spec_field, " names ",
                                                      table->name));
     }
-    auto lookup = TeaLookup::Create(c, *layout, options);
+    auto lookup = TeaLookup::Create(
+        c, *layout, options, static_cast<pipe::MirrorSessionId>(options.mirror_session + table_index));
     if (!lookup.ok()) return lookup.status();
     out.by_pipe[c.pipe] = *std::move(lookup);
   }
   return out;
+}
+
+void AppendTeaMirrorSessions(std::initializer_list<const TeaLookup*> tables,
+                             pipe::ProgramReplication& out) {
+  for (const TeaLookup* t : tables) {
+    if (t->remote()) out.mirror_sessions.push_back({t->mirror_session(), t->port(), 0});
+  }
+}
+
+void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaLookup*> tables) {
+  for (uint16_t i = 0; i < burst.count; ++i) {
+    const pipe::EgressIntrinsicMetadata& md = burst.eg_intr_md[i];
+    if (md.instance_type != pipe::InstanceType::kNormal) continue;
+    for (TeaLookup* t : tables) {
+      if (t->port() == md.egress_port && t->ToReadRequest(burst.pkts[i])) break;
+    }
+  }
 }
 
 void AppendTeaLookupResources(absl::string_view table, const TeaLookupOptions& options,

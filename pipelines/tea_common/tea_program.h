@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,7 +57,19 @@ absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
                                                    absl::string_view spec_field,
                                                    absl::string_view connection,
                                                    const TeaLookupOptions& options,
-                                                   const pipe::SwitchInfo& info);
+                                                   const pipe::SwitchInfo& info,
+                                                   uint16_t table_index);
+
+// Remote deferral: each table's mirror session (options.mirror_session +
+// its table_index, to its collector's port), for the program's
+// Replication(); none in local deferral.
+void AppendTeaMirrorSessions(std::initializer_list<const TeaLookup*> tables,
+                             pipe::ProgramReplication& out);
+
+// The egress of a TEA program's packets: remote deferral's shadow WRITEs
+// (not their mirror copies, which go out as they are) become their READs
+// (TeaLookup::ToReadRequest) on their way to the table's port.
+void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaLookup*> tables);
 
 // A table's cache, PSN and in-flight entries as a Tofino program would
 // place them (registers, four stateful ALUs a stage from stage 1): the

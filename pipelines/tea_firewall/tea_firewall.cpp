@@ -78,7 +78,7 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
   auto options = ParseTeaLookupOptions(config.value("tea", nlohmann::json()));
   if (!options.ok()) return options.status();
 
-  auto table = ConnectTeaTable(config, fw, "firewall", "table", kConnection, *options, info);
+  auto table = ConnectTeaTable(config, fw, "firewall", "table", kConnection, *options, info, 0);
   if (!table.ok()) return table.status();
   // The slow path inserts learned connections through the collector's
   // handshake port, the one the queue pair was set up through.
@@ -233,6 +233,16 @@ void TeaFirewall::Ingress(pipe::PacketBurst& burst) const {
         break;
     }
   }
+}
+
+void TeaFirewall::Egress(pipe::EgressBurst& burst) const {
+  TeaEgress(burst, {pipes_[0]->table.get()});  // one pipe (Configure)
+}
+
+pipe::ProgramReplication TeaFirewall::Replication() const {
+  pipe::ProgramReplication r;
+  if (!pipes_.empty()) AppendTeaMirrorSessions({pipes_[0]->table.get()}, r);
+  return r;
 }
 
 void TeaFirewall::Background(uint16_t pipe, uint64_t now_ns) const {

@@ -45,6 +45,8 @@ class TeaFirewall final : public pipe::Program {
   void Ingress(pipe::PacketBurst& burst) const override;
   std::vector<pipe::ResourceUse> Resources() const override;
   nlohmann::json Counters() const override;
+  void Egress(pipe::EgressBurst& burst) const override;
+  pipe::ProgramReplication Replication() const override;
   void Background(uint16_t pipe, uint64_t now_ns) const override;
   // The slow path's learning: inserts the connections the pipes handed
   // over into the collector's table.

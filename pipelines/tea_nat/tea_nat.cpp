@@ -55,7 +55,8 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
   for (uint16_t i = 0; i < info.pipe_count; ++i) pipes.push_back(std::make_unique<PipeState>());
   for (int dir = 0; dir < 2; ++dir) {
     auto table =
-        ConnectTeaTable(config, nat, "nat", kTableField[dir], kConnection[dir], *options, info);
+        ConnectTeaTable(config, nat, "nat", kTableField[dir], kConnection[dir], *options, info,
+                        static_cast<uint16_t>(dir));
     if (!table.ok()) return table.status();
     for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
       const pipe::PortId port = table->by_pipe[pipe]->port();
@@ -174,6 +175,19 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
         break;
     }
   }
+}
+
+void TeaNat::Egress(pipe::EgressBurst& burst) const {
+  PipeState& s = *pipes_[0];  // one pipe (Configure)
+  TeaEgress(burst, {s.tables[kOut].get(), s.tables[kIn].get()});
+}
+
+pipe::ProgramReplication TeaNat::Replication() const {
+  pipe::ProgramReplication r;
+  if (!pipes_.empty()) {
+    AppendTeaMirrorSessions({pipes_[0]->tables[kOut].get(), pipes_[0]->tables[kIn].get()}, r);
+  }
+  return r;
 }
 
 void TeaNat::Background(uint16_t pipe, uint64_t now_ns) const {

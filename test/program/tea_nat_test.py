@@ -18,6 +18,8 @@ translated to exact bytes, or dropped when its flow has no entry. Then the
 collector is stopped (SIGSTOP) while new flows arrive: their READs go
 unanswered, time out and are counted, and the late answers after SIGCONT
 resume nothing (unexpected PSN).
+With DEFERRAL remote the packets wait in the tables' shadow rows in the
+collector's memory (TEA's own way) instead of on the switch.
   tea_nat_test.py SOFTFINO SOFTFINO_COLLECTOR [DEFERRAL]
 """
 import json
@@ -41,8 +43,11 @@ bed = CollectorTestbed('stn')
 out_host, out_sw = f'{bed.tag}o', f'{bed.tag}p'
 work = tempfile.mkdtemp(prefix='tea_nat_test.')
 BUCKETS, SLOTS = 1024, 2
-OUT_SPEC = f'tea.out:buckets={BUCKETS},slots={SLOTS}'
-IN_SPEC = f'tea.in:buckets={BUCKETS},slots={SLOTS}'
+# Remote deferral parks packets in the tables' shadow rows (packet=P bytes,
+# lanes=L rows per bucket), so the tables have them then.
+SHADOW = ',packet=256,lanes=4' if deferral == 'remote' else ''
+OUT_SPEC = f'tea.out:buckets={BUCKETS},slots={SLOTS}{SHADOW}'
+IN_SPEC = f'tea.in:buckets={BUCKETS},slots={SLOTS}{SHADOW}'
 PUBLIC = '203.0.113.7'
 N_FLOWS, N_PACKETS, N_STALLED = 300, 1500, 20
 TIMEOUT_US = 50000
@@ -236,12 +241,25 @@ try:
     check('both exit cleanly', sw.returncode == 0 and col.returncode == 0,
           f'switch {sw.returncode}, collector {col.returncode}')
 
+    with open(f'{work}/switch.json') as fh:
+        stats = json.load(fh)
+    program = stats.get('program', {})
+    p0 = program['pipes'][0]
+    drops = stats.get('drops', {})
+    # Remote deferral: a packet whose key's rows are all busy (every lane
+    # of its h holds a packet in flight) is dropped, counted (shadow_busy).
+    # Scapy sends in bursts, so a hot flow can have more packets in flight
+    # than lanes. Local deferral has no such drop (shadow_busy is 0).
+    shadow_busy = p0['out']['shadow_busy'] + p0['in']['shadow_busy']
+    print(f'shadow_busy: {shadow_busy}')
+
     want = {pid: e for pid, e in expect.items() if e is not None}
     missing = sorted(set(want) - set(got))
     extra = sorted(p for p in got if p < N_PACKETS and p not in want)
     wrong = [p for p in want if p in got and got[p] != want[p]]
     check(f'{len(want)} of {N_PACKETS} packets translated exactly as the reference NAT does',
-          not missing and not wrong, f'missing {missing[:5]}, wrong {wrong[:3]}')
+          len(missing) <= shadow_busy and not wrong,
+          f'missing {missing[:5]} ({len(missing)}; shadow_busy {shadow_busy}), wrong {wrong[:3]}')
     if wrong:
         p = wrong[0]
         print('got ', Ether(got[p][1]).show(dump=True))
@@ -249,11 +267,6 @@ try:
     check(f'{N_PACKETS - len(want)} packets of flows without an entry dropped', not extra, extra[:5])
     check('no packet twice', not dup, dup[:5])
 
-    with open(f'{work}/switch.json') as fh:
-        stats = json.load(fh)
-    program = stats.get('program', {})
-    p0 = program['pipes'][0]
-    drops = stats.get('drops', {})
     print(f'switch drops: {drops}')
     print(f"out: {json.dumps(p0['out'])}")
     print(f"in:  {json.dumps(p0['in'])}")
@@ -263,10 +276,11 @@ try:
           lookups == N_PACKETS + len(stalled) + len(stalled_sent), lookups)
     check('the cache served the hot flows and READs the rest',
           p0['out']['cache_hits'] > 0 and p0['out']['reads'] > 0 and p0['in']['reads'] > 0)
-    check('flows without an entry are counted as tea_no_entry',
-          drops.get('tea_no_entry', 0) == n_fwd_no_entry and
-          p0['out']['no_entry'] + p0['in']['no_entry'] == n_fwd_no_entry,
-          (drops.get('tea_no_entry'), n_fwd_no_entry))
+    busy_no_entry = shadow_busy - len(missing)  # shadow_busy drops of flows without an entry
+    check('flows without an entry are counted as tea_no_entry (or shadow_busy)',
+          drops.get('tea_no_entry', 0) + busy_no_entry == n_fwd_no_entry and
+          p0['out']['no_entry'] + p0['in']['no_entry'] + busy_no_entry == n_fwd_no_entry,
+          (drops.get('tea_no_entry'), busy_no_entry, n_fwd_no_entry))
     late = [p for p in stalled_sent if p in got]
     check(f'{len(stalled_sent)} lookups unanswered while the collector stopped: none resumed',
           not late, late)

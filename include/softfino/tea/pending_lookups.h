@@ -33,7 +33,8 @@ struct PendingLookup {
   uint32_t hash = 0;          // KeyHash of key
   uint32_t tag = 0;           // the program's (e.g. the direction, the ingress port)
   uint32_t expect_len = 0;    // bytes the READ response must carry
-  uint32_t packet_len = 0;    // local deferral: bytes held in `packet`
+  uint32_t packet_len = 0;    // bytes of the packet (local: held in `packet`; remote: in the shadow row)
+  uint32_t lane = 0;          // remote deferral: the shadow row's lane (its h is hash & mask)
   uint8_t* packet = nullptr;  // local deferral: packet_bytes of storage
 };
 

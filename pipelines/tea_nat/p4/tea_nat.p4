@@ -9,12 +9,17 @@
  * What differs from the software program:
  * - Deferral: a Tofino cannot hold a packet, so only TEA's `remote` deferral
  *   exists here: on a miss the packet becomes an RDMA WRITE of itself into
- *   the shadow row of (lane, h) at row + W, and an ingress-to-egress mirror
- *   copy, truncated, becomes the READ of W + L bytes at row on the same
- *   queue pair (the egress of the collector's port rewrites it: PSN + 1,
- *   vaddr - W, length W + L). The READ response's parser takes the two
- *   buckets as headers and the packet after them. The software program
- *   builds only `local` deferral so far (README "Left to do").
+ *   the shadow row of (lane, h) at row + W, with an ingress-to-egress
+ *   mirror; one of the two leaves as the WRITE and the other is rewritten
+ *   in the egress of the collector's port into the READ of W + L bytes at
+ *   row on the same queue pair (PSN + 1, vaddr - W, length W + L). The
+ *   READ response's parser takes the two buckets as headers and the packet
+ *   after them. The software program does the same (`remote` deferral):
+ *   the mirror copy is the WRITE because softfino enqueues it ahead of its
+ *   original. A Tofino does not promise that order between a mirror copy
+ *   and its original, so this program rewrites the truncated mirror copy
+ *   into the READ and must delay it behind the WRITE (e.g. through the
+ *   recirculation port); not built here.
  * - Cache: an exact-match table `nat_cache` filled by the control plane
  *   (from digests of resolved misses), not the data-plane CLOCK cache of
  *   the software: a 104-bit key in registers takes three stateful ALUs per
