@@ -229,8 +229,7 @@ void TeaLookup::Finish(const tea::PendingLookup& e) {
 }
 
 TeaLookup::Step TeaLookup::Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
-                                  uint32_t tag, uint64_t* value) {
-  const uint32_t hash = hash_(key);
+                                  uint32_t hash, uint32_t tag, uint64_t* value) {
   if (const std::optional<uint64_t> v = cache_.Find(key, hash)) {
     Count(TeaLookupEvent::kCacheHits);
     *value = *v;
@@ -306,6 +305,7 @@ TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
                                                                        : TeaLookupEvent::kAcks);
       requester_.OnAnswer(p, now, ignore);
       AbandonIfResynced();
+      Alive(now);
       md.Drop(DropReason::kRdmaAnswerConsumed);
       return r;
     case net::RcOpcode::kReadResponseOnly: {
@@ -331,6 +331,7 @@ TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
         return r;
       }
       requester_.OnAnswer(p, now, ignore);  // executed through this PSN
+      Alive(now);
       const std::optional<uint64_t> v =
           tea::FindInWindow(p.payload().first(layout_.window_bytes()), e->key);
       // The answer's mbuf becomes the deferred packet (the window was read
@@ -373,13 +374,38 @@ void TeaLookup::Expire(uint64_t now_ns) {
   if (pending_.busy() == 0) return;
   if (now_ns >= last_expire_ns_ && now_ns - last_expire_ns_ < options_.timeout_ns / 8) return;
   last_expire_ns_ = now_ns;
-  counts_[static_cast<size_t>(TeaLookupEvent::kTimeouts)] +=
+  const uint64_t expired =
       pending_.Expire(now_ns, options_.timeout_ns, [this](const tea::PendingLookup& e) { Finish(e); });
+  counts_[static_cast<size_t>(TeaLookupEvent::kTimeouts)] += expired;
+  if (expired != 0 && up() && now_ns - last_answer_ns_ > options_.timeout_ns) {
+    down_.store(true, std::memory_order_relaxed);
+    failovers_.fetch_add(1, std::memory_order_relaxed);
+    last_health_probe_ns_ = now_ns;
+  }
+}
+
+void TeaLookup::Alive(uint64_t now_ns) {
+  last_answer_ns_ = now_ns;
+  if (!up()) {
+    down_.store(false, std::memory_order_relaxed);
+    failbacks_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 bool TeaLookup::Probe(rte_mbuf* m, pipe::IngressMetadata& md) {
-  const rdma::PacketFields* due = requester_.NextProbe(md.ig_intr_md.ingress_mac_tstamp);
-  if (due == nullptr) return false;
+  const uint64_t now = md.ig_intr_md.ingress_mac_tstamp;
+  const rdma::PacketFields* due = requester_.NextProbe(now);
+  rdma::PacketFields health;
+  if (due == nullptr) {
+    // A server taken as down is asked now and then whether it is back: a
+    // zero-length WRITE that asks for an ACK.
+    if (up() || now - last_health_probe_ns_ < options_.probe_timeout_ns) return false;
+    health.opcode = net::RcOpcode::kWriteOnly;
+    health.ack_req = true;
+    if (!requester_.Post(health, 0, now)) return false;
+    last_health_probe_ns_ = now;
+    due = &health;
+  }
   rdma::PacketFields f = *due;
   f.vaddr = conn_.remote.iova;  // a zero-length WRITE touches nothing
   f.rkey = conn_.remote.rkey;
@@ -398,7 +424,10 @@ nlohmann::json TeaLookup::Counters() const {
                       {"in_flight", pending_.busy()},
                       {"cache_size", cache_.size()},
                       {"cache_evictions", cache_.counters().evictions},
-                      {"next_psn", requester_.next_psn()}};
+                      {"next_psn", requester_.next_psn()},
+                      {"up", up()},
+                      {"failovers", failovers()},
+                      {"failbacks", failbacks()}};
   for (size_t i = 0; i < kTeaLookupEventNames.size(); ++i) j[kTeaLookupEventNames[i]] = counts_[i];
   for (const rdma::RequesterEvent e :
        {rdma::RequesterEvent::kResyncs, rdma::RequesterEvent::kLost,

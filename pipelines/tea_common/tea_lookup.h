@@ -48,6 +48,7 @@
 #include <rte_mbuf.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -138,7 +139,13 @@ class TeaLookup {
   };
   // The packet in `m` needs `key`'s value; `tag` comes back with it.
   Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key, uint32_t tag,
-              uint64_t* value);
+              uint64_t* value) {
+    return Lookup(m, md, key, hash_(key), tag, value);
+  }
+  // The same with the key's hash (KeyHash) already computed.
+  Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key, uint32_t hash,
+              uint32_t tag, uint64_t* value);
+  uint32_t Hash(const tea::Key& key) const { return hash_(key); }
 
   struct Resumed {
     enum class Kind : uint8_t { kNone, kFound, kNotFound } kind = Kind::kNone;
@@ -169,8 +176,17 @@ class TeaLookup {
   // looks at the entries only every timeout/8.
   void Expire(uint64_t now_ns);
   // A spare packet (a timer packet): true when `m` now carries a probe of
-  // the queue pair, sent to the collector.
+  // the queue pair, sent to the collector: the requester's recovery probe,
+  // or, while the server is down, a health probe every probe_timeout_us.
   bool Probe(rte_mbuf* m, pipe::IngressMetadata& md);
+
+  // Is the memory server answering? It is taken as down when a lookup
+  // times out and nothing at all came from it for timeout_us (one lost
+  // answer among others is not enough), and up again at its next answer.
+  // Written by the pipe, read by the slow path (events).
+  bool up() const { return !down_.load(std::memory_order_relaxed); }
+  uint64_t failovers() const { return failovers_.load(std::memory_order_relaxed); }
+  uint64_t failbacks() const { return failbacks_.load(std::memory_order_relaxed); }
 
   uint32_t local_qpn() const { return conn_.local.qpn; }
   pipe::PortId port() const { return conn_.port; }
@@ -228,6 +244,12 @@ class TeaLookup {
   std::vector<uint8_t> scratch_;     // remote: the packet while its mbuf becomes the WRITE
   uint64_t resyncs_seen_ = 0;
   uint64_t last_expire_ns_ = 0;
+  // Health (up()).
+  void Alive(uint64_t now_ns);
+  uint64_t last_answer_ns_ = 0;
+  uint64_t last_health_probe_ns_ = 0;
+  std::atomic<bool> down_{false};
+  std::atomic<uint64_t> failovers_{0}, failbacks_{0};
   std::array<uint64_t, static_cast<size_t>(TeaLookupEvent::kCount)> counts_{};
 };
 

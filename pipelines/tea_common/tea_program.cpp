@@ -79,6 +79,22 @@ absl::Status PortRoles::AddCollector(pipe::PortId port, absl::string_view connec
   return absl::OkStatus();
 }
 
+namespace {
+
+// True when the config declares an RDMA connection called `name`.
+bool HasConnection(const nlohmann::json& config, const std::string& name) {
+  if (!config.contains("rdma") || !config["rdma"].is_object() ||
+      !config["rdma"].contains("connections") || !config["rdma"]["connections"].is_array()) {
+    return false;
+  }
+  for (const nlohmann::json& c : config["rdma"]["connections"]) {
+    if (c.is_object() && c.value("name", "") == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
                                                    const nlohmann::json& section,
                                                    absl::string_view section_name,
@@ -101,44 +117,73 @@ absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
   }
   auto layout = tea::Layout::Create(*table);
   if (!layout.ok()) return layout.status();
-  auto conns = rdma::FindConnection(config, connection);
-  if (!conns.ok()) return conns.status();
-  if (conns->size() != info.pipe_count) {
-    return absl::InvalidArgumentError(absl::StrCat("connection '", connection, "' has ",
-                                                   conns->size(), " queue pair(s) for ",
-                                                   info.pipe_count, " pipe(s)"));
+  // One memory server: the connection `connection`; several: `connection/0`,
+  // `connection/1`, ... (server numbers are what tea::PrimaryServer picks).
+  std::vector<std::string> names;
+  if (HasConnection(config, std::string(connection))) {
+    names.emplace_back(connection);
+  } else {
+    while (names.size() < TeaServers::kMaxServers &&
+           HasConnection(config, absl::StrCat(connection, "/", names.size()))) {
+      names.push_back(absl::StrCat(connection, "/", names.size()));
+    }
+    if (names.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the config's rdma.connections has no connection '", connection, "' (one memory server) "
+          "nor '", connection, "/0', '", connection, "/1', ... (several, up to ",
+          TeaServers::kMaxServers, ")"));
+    }
   }
   TeaTableConnection out;
-  out.by_pipe.resize(info.pipe_count);
-  out.collector = CollectorOf(config, connection);
-  for (const rdma::ConnectedQueuePair& c : *conns) {
-    if (c.remote.region != table->name) {
-      return absl::InvalidArgumentError(absl::StrCat("connection '", connection,
-                                                     "' is to region ", c.remote.region, " but ",
-                                                     section_name, ".", spec_field, " names ",
-                                                     table->name));
+  std::vector<std::vector<std::unique_ptr<TeaLookup>>> by_pipe(info.pipe_count);
+  for (uint32_t server = 0; server < names.size(); ++server) {
+    const std::string& name = names[server];
+    auto conns = rdma::FindConnection(config, name);
+    if (!conns.ok()) return conns.status();
+    if (conns->size() != info.pipe_count) {
+      return absl::InvalidArgumentError(absl::StrCat("connection '", name, "' has ",
+                                                     conns->size(), " queue pair(s) for ",
+                                                     info.pipe_count, " pipe(s)"));
     }
-    auto lookup = TeaLookup::Create(
-        c, *layout, options, static_cast<pipe::MirrorSessionId>(options.mirror_session + table_index));
-    if (!lookup.ok()) return lookup.status();
-    out.by_pipe[c.pipe] = *std::move(lookup);
+    out.collectors.push_back(CollectorOf(config, name));
+    for (const rdma::ConnectedQueuePair& c : *conns) {
+      if (c.remote.region != table->name) {
+        return absl::InvalidArgumentError(absl::StrCat("connection '", name, "' is to region ",
+                                                       c.remote.region, " but ", section_name,
+                                                       ".", spec_field, " names ", table->name));
+      }
+      const auto session = static_cast<pipe::MirrorSessionId>(
+          options.mirror_session + table_index * TeaServers::kMaxServers + server);
+      auto lookup = TeaLookup::Create(c, *layout, options, session);
+      if (!lookup.ok()) return lookup.status();
+      by_pipe[c.pipe].push_back(*std::move(lookup));
+    }
   }
+  for (auto& servers : by_pipe) out.by_pipe.push_back(std::make_unique<TeaServers>(std::move(servers)));
   return out;
 }
 
-void AppendTeaMirrorSessions(std::initializer_list<const TeaLookup*> tables,
+void AppendTeaMirrorSessions(std::initializer_list<const TeaServers*> tables,
                              pipe::ProgramReplication& out) {
-  for (const TeaLookup* t : tables) {
-    if (t->remote()) out.mirror_sessions.push_back({t->mirror_session(), t->port(), 0});
+  for (const TeaServers* t : tables) {
+    for (size_t i = 0; i < t->size(); ++i) {
+      const TeaLookup& s = t->server(i);
+      if (s.remote()) out.mirror_sessions.push_back({s.mirror_session(), s.port(), 0});
+    }
   }
 }
 
-void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaLookup*> tables) {
+void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaServers*> tables) {
   for (uint16_t i = 0; i < burst.count; ++i) {
     const pipe::EgressIntrinsicMetadata& md = burst.eg_intr_md[i];
     if (md.instance_type != pipe::InstanceType::kNormal) continue;
-    for (TeaLookup* t : tables) {
-      if (t->port() == md.egress_port && t->ToReadRequest(burst.pkts[i])) break;
+    bool done = false;
+    for (TeaServers* t : tables) {
+      for (size_t k = 0; k < t->size() && !done; ++k) {
+        TeaLookup& s = t->server(k);
+        done = s.port() == md.egress_port && s.ToReadRequest(burst.pkts[i]);
+      }
+      if (done) break;
     }
   }
 }

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "pipelines/tea_common/tea_lookup.h"
+#include "pipelines/tea_common/tea_servers.h"
 #include "softfino/pipe/program.h"
 #include "softfino/pipe/resources.h"
 
@@ -45,11 +46,12 @@ absl::StatusOr<PortRoles> ParsePortRoles(const nlohmann::json& section,
 
 // One TEA table as a program uses it: the table spec in
 // `section`.`spec_field` (as the collector got it in --tea-table) and the
-// RDMA connection `connection` of the config's "rdma" object, one queue
-// pair per pipe, each to that table's region.
+// RDMA connection `connection` of the config's "rdma" object (one memory
+// server), or `connection/0`, `connection/1`, ... (several: tea_servers.h),
+// one queue pair per pipe and server, each to that table's region.
 struct TeaTableConnection {
-  std::vector<std::unique_ptr<TeaLookup>> by_pipe;  // index: pipe
-  std::string collector;  // HOST:PORT of the collector's handshake (inserts)
+  std::vector<std::unique_ptr<TeaServers>> by_pipe;  // index: pipe
+  std::vector<std::string> collectors;  // per server: HOST:PORT of its handshake (inserts)
 };
 absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
                                                    const nlohmann::json& section,
@@ -60,16 +62,17 @@ absl::StatusOr<TeaTableConnection> ConnectTeaTable(const nlohmann::json& config,
                                                    const pipe::SwitchInfo& info,
                                                    uint16_t table_index);
 
-// Remote deferral: each table's mirror session (options.mirror_session +
-// its table_index, to its collector's port), for the program's
-// Replication(); none in local deferral.
-void AppendTeaMirrorSessions(std::initializer_list<const TeaLookup*> tables,
+// Remote deferral: each table's mirror session per server
+// (options.mirror_session + table_index * TeaServers::kMaxServers + server,
+// to that server's port), for the program's Replication(); none in local
+// deferral.
+void AppendTeaMirrorSessions(std::initializer_list<const TeaServers*> tables,
                              pipe::ProgramReplication& out);
 
 // The egress of a TEA program's packets: remote deferral's shadow WRITEs
 // (not their mirror copies, which go out as they are) become their READs
 // (TeaLookup::ToReadRequest) on their way to the table's port.
-void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaLookup*> tables);
+void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaServers*> tables);
 
 // A table's cache, PSN and in-flight entries as a Tofino program would
 // place them (registers, four stateful ALUs a stage from stage 1): the

@@ -80,21 +80,30 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
 
   auto table = ConnectTeaTable(config, fw, "firewall", "table", kConnection, *options, info, 0);
   if (!table.ok()) return table.status();
+  if (table->collectors.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tea_firewall keeps its table on one memory server (connection '", kConnection,
+        "'): its slow path inserts learned connections into one collector; several servers "
+        "with failover are tea_nat's so far"));
+  }
   // The slow path inserts learned connections through the collector's
   // handshake port, the one the queue pair was set up through.
-  const std::vector<std::string> hp = absl::StrSplit(table->collector, ':');
+  const std::string& collector = table->collectors[0];
+  const std::vector<std::string> hp = absl::StrSplit(collector, ':');
   int handshake_port = 0;
   if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &handshake_port) || handshake_port <= 0 ||
       handshake_port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("connection '", kConnection, "': collector '", table->collector,
+        absl::StrCat("connection '", kConnection, "': collector '", collector,
                      "' is not HOST:PORT; the firewall inserts connections through it"));
   }
   std::vector<std::unique_ptr<PipeState>> pipes;
   for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
     auto s = std::make_unique<PipeState>();
     s->table = std::move(table->by_pipe[pipe]);
-    if (auto st = roles->AddCollector(s->table->port(), kConnection); !st.ok()) return st;
+    if (auto st = roles->AddCollector(s->table->server(0).port(), kConnection); !st.ok()) {
+      return st;
+    }
     // The ring lives in plain memory (rte_ring_init, no memzone): a
     // program may be configured without the EAL's memory, as in unit tests.
     const ssize_t bytes = rte_ring_get_memsize_elem(sizeof(Learned), ring_size);
@@ -186,7 +195,7 @@ void TeaFirewall::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeStat
     md.Drop(DropReason::kRdmaBadPacket);
     return;
   }
-  TeaLookup& t = *s.table;
+  TeaLookup& t = s.table->server(0);
   if (t.local_qpn() != p.bth().qpn() || t.port() != md.ig_intr_md.ingress_port) {
     ++s.answers_unknown_qp;
     md.Drop(DropReason::kTeaUnknownQp);

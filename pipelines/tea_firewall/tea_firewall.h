@@ -69,7 +69,7 @@ class TeaFirewall final : public pipe::Program {
   // What one pipe keeps; only that pipe's worker writes it, except the
   // ring's consumer side (the slow path).
   struct alignas(64) PipeState {
-    std::unique_ptr<TeaLookup> table;
+    std::unique_ptr<TeaServers> table;  // one server (Configure)
     std::unique_ptr<rte_ring, RingDeleter> learn;  // single producer, single consumer
     uint64_t forwarded_out = 0, passed_in = 0, denied = 0;
     uint64_t learned = 0, learn_overflow = 0;

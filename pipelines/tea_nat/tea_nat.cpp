@@ -59,8 +59,12 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
                         static_cast<uint16_t>(dir));
     if (!table.ok()) return table.status();
     for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
-      const pipe::PortId port = table->by_pipe[pipe]->port();
-      if (auto st = roles->AddCollector(port, kConnection[dir]); !st.ok()) return st;
+      TeaServers& servers = *table->by_pipe[pipe];
+      for (size_t k = 0; k < servers.size(); ++k) {
+        if (auto st = roles->AddCollector(servers.server(k).port(), kConnection[dir]); !st.ok()) {
+          return st;
+        }
+      }
       pipes[pipe]->tables[dir] = std::move(table->by_pipe[pipe]);
     }
   }
@@ -124,9 +128,9 @@ void TeaNat::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s)
   }
   const uint32_t qpn = p.bth().qpn();
   for (int dir = 0; dir < 2; ++dir) {
-    TeaLookup& t = *s.tables[dir];
-    if (t.local_qpn() != qpn || t.port() != md.ig_intr_md.ingress_port) continue;
-    const TeaLookup::Resumed r = t.OnAnswer(m, p, md);
+    TeaLookup* t = s.tables[dir]->ByQueuePair(qpn, md.ig_intr_md.ingress_port);
+    if (t == nullptr) continue;
+    const TeaLookup::Resumed r = t->OnAnswer(m, p, md);
     // The tag says which table's entry the packet waited for; it is the
     // table the answer came from, as each has its own queue pair.
     switch (r.kind) {
@@ -193,6 +197,13 @@ pipe::ProgramReplication TeaNat::Replication() const {
 void TeaNat::Background(uint16_t pipe, uint64_t now_ns) const {
   PipeState& s = *pipes_[pipe];
   for (const auto& t : s.tables) t->Expire(now_ns);
+}
+
+void TeaNat::DrainEvents(const std::function<void(nlohmann::json)>& emit) {
+  for (const auto& s : pipes_) {
+    s->tables[kOut]->DrainHealthEvents("out", emit);
+    s->tables[kIn]->DrainHealthEvents("in", emit);
+  }
 }
 
 nlohmann::json TeaNat::Counters() const {

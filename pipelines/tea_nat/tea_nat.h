@@ -43,6 +43,8 @@ class TeaNat final : public pipe::Program {
   void Egress(pipe::EgressBurst& burst) const override;
   pipe::ProgramReplication Replication() const override;
   void Background(uint16_t pipe, uint64_t now_ns) const override;
+  // Memory servers taken out (and back): tea_failover events.
+  void DrainEvents(const std::function<void(nlohmann::json)>& emit) override;
 
  private:
   using Role = PortRole;
@@ -50,7 +52,7 @@ class TeaNat final : public pipe::Program {
   // What one pipe keeps (per-pipe registers on a Tofino): its queue pair
   // and cache per table, and its counters. Only that pipe's worker writes.
   struct alignas(64) PipeState {
-    std::unique_ptr<TeaLookup> tables[2];  // by Direction
+    std::unique_ptr<TeaServers> tables[2];  // by Direction
     uint64_t translated[2] = {0, 0};
     uint64_t no_entry[2] = {0, 0};
     uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;

@@ -50,6 +50,19 @@ std::string KeyToHex(const Key& key);
 // 32 hex digits with an optional "0x"; the error says what to write.
 absl::StatusOr<Key> KeyFromHex(absl::string_view text);
 
+// Several memory servers hosting one table (pipelines/tea_common/
+// tea_servers.h): a key's primary server is
+//   primary = (((CRC-32(key) * 0x9E3779B1) mod 2^32) * servers) >> 32
+// (the CRC scrambled by Fibonacci hashing, so that the server does not
+// depend on the same bits as the bucket), its replica (primary + 1) mod
+// servers; the control plane inserts it in both.
+constexpr uint32_t PrimaryServer(uint32_t hash, uint32_t servers) {
+  return static_cast<uint32_t>((uint64_t{hash * 0x9E3779B1u} * servers) >> 32);
+}
+constexpr uint32_t ReplicaServer(uint32_t primary, uint32_t servers) {
+  return (primary + 1) % servers;
+}
+
 // The bucket hash: CRC-32/ISO-HDLC of the key bytes, unmasked.
 class KeyHash {
  public:
