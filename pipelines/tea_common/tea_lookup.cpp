@@ -332,6 +332,7 @@ TeaLookup::Resumed TeaLookup::OnAnswer(rte_mbuf* m, const rdma::RocePacket& p,
       }
       requester_.OnAnswer(p, now, ignore);  // executed through this PSN
       Alive(now);
+      ++latency_[LatencyBucket(now - e->sent_ns)];
       const std::optional<uint64_t> v =
           tea::FindInWindow(p.payload().first(layout_.window_bytes()), e->key);
       // The answer's mbuf becomes the deferred packet (the window was read
@@ -429,6 +430,12 @@ nlohmann::json TeaLookup::Counters() const {
                       {"failovers", failovers()},
                       {"failbacks", failbacks()}};
   for (size_t i = 0; i < kTeaLookupEventNames.size(); ++i) j[kTeaLookupEventNames[i]] = counts_[i];
+  // The latency histogram, sparse: [bucket start ns, lookups].
+  nlohmann::json latency = nlohmann::json::array();
+  for (size_t b = 0; b < kLatencyBuckets; ++b) {
+    if (latency_[b] != 0) latency.push_back({LatencyBucketStart(b), latency_[b]});
+  }
+  j["latency_ns"] = std::move(latency);
   for (const rdma::RequesterEvent e :
        {rdma::RequesterEvent::kResyncs, rdma::RequesterEvent::kLost,
         rdma::RequesterEvent::kRecoveries, rdma::RequesterEvent::kHeldForRecovery}) {

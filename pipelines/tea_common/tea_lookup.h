@@ -188,6 +188,20 @@ class TeaLookup {
   uint64_t failovers() const { return failovers_.load(std::memory_order_relaxed); }
   uint64_t failbacks() const { return failbacks_.load(std::memory_order_relaxed); }
 
+  // Round trips of answered lookups (READ sent to its answer), in buckets
+  // of a quarter octave: bucket 4k + j holds [2^k (1 + j/4), 2^k (1 + (j+1)/4)) ns.
+  static constexpr size_t kLatencyBuckets = 4 * 40;
+  static constexpr size_t LatencyBucket(uint64_t ns) {
+    if (ns < 4) return static_cast<size_t>(ns);
+    const int k = 63 - __builtin_clzll(ns);
+    const size_t b = 4 * static_cast<size_t>(k) + ((ns >> (k - 2)) & 3);
+    return b < kLatencyBuckets ? b : kLatencyBuckets - 1;
+  }
+  static constexpr uint64_t LatencyBucketStart(size_t b) {
+    if (b < 4) return b;
+    return (uint64_t{1} << (b / 4)) + (uint64_t{b % 4} << (b / 4 - 2));
+  }
+
   uint32_t local_qpn() const { return conn_.local.qpn; }
   pipe::PortId port() const { return conn_.port; }
   const tea::Layout& layout() const { return layout_; }
@@ -244,6 +258,7 @@ class TeaLookup {
   std::vector<uint8_t> scratch_;     // remote: the packet while its mbuf becomes the WRITE
   uint64_t resyncs_seen_ = 0;
   uint64_t last_expire_ns_ = 0;
+  std::array<uint64_t, kLatencyBuckets> latency_{};
   // Health (up()).
   void Alive(uint64_t now_ns);
   uint64_t last_answer_ns_ = 0;
@@ -252,5 +267,13 @@ class TeaLookup {
   std::atomic<uint64_t> failovers_{0}, failbacks_{0};
   std::array<uint64_t, static_cast<size_t>(TeaLookupEvent::kCount)> counts_{};
 };
+
+// Every latency lands in the bucket whose range holds it.
+static_assert(TeaLookup::LatencyBucketStart(TeaLookup::LatencyBucket(3)) == 3);
+static_assert(TeaLookup::LatencyBucketStart(TeaLookup::LatencyBucket(1000)) == 896);   // [896, 1024)
+static_assert(TeaLookup::LatencyBucketStart(TeaLookup::LatencyBucket(1023)) == 896);
+static_assert(TeaLookup::LatencyBucketStart(TeaLookup::LatencyBucket(1024)) == 1024);  // [1024, 1280)
+static_assert(TeaLookup::LatencyBucketStart(TeaLookup::LatencyBucket(1279)) == 1024);
+static_assert(TeaLookup::LatencyBucketStart(TeaLookup::LatencyBucket(1280)) == 1280);
 
 }  // namespace softfino::pipelines

@@ -53,6 +53,42 @@ def finish():
     sys.exit(1 if failures else 0)
 
 
+def tagged_id(frame, tag):
+    """The id a test put in a payload as TAG + six digits (e.g. b'tea000042'),
+    found in the frame's bytes (scapy may decode the payload, e.g. DNS)."""
+    i = frame.find(tag, 42)
+    return int(frame[i + 3:i + 9]) if i >= 0 and frame[i + 3:i + 9].isdigit() else None
+
+
+def tea_insert(collector, connect, requests, work, what='entries inserted'):
+    """Inserts TEA table entries through `softfino-collector tea insert`
+    (requests: JSON objects, one per line) at the collector's handshake
+    address `connect`; checks every one was accepted."""
+    import json
+    path = f'{work}/inserts.jsonl'
+    with open(path, 'w') as fh:
+        fh.writelines(json.dumps(r) + '\n' for r in requests)
+    r = subprocess.run([collector, 'tea', 'insert', '--requests', path, '--connect', connect],
+                       capture_output=True, text=True, timeout=60)
+    answers = [json.loads(line) for line in r.stdout.splitlines()]
+    refused = [a for a in answers if 'error' in a]
+    check(f'{len(requests)} {what}',
+          r.returncode == 0 and not refused and len(answers) == len(requests),
+          (r.returncode, refused[:2], r.stderr[-300:]))
+
+
+def histogram_quantile(buckets, q):
+    """The bucket start at quantile q of a histogram given as [[start, count], ...]
+    (e.g. TEA's latency_ns): a lower bound within the bucket's width."""
+    total = sum(c for _, c in buckets)
+    seen = 0
+    for start, count in buckets:
+        seen += count
+        if seen >= q * total:
+            return start
+    return None
+
+
 EAL = ['--no-huge', '--no-shconf', '-m', '256', '--no-pci', '-l', '0', '--log-level=error']
 
 

@@ -29,7 +29,6 @@ answered.
 import json
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,8 @@ import zlib
 
 from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp, raw
 
-from live_harness import CollectorTestbed, check, finish, require_root, veth
+from live_harness import (CollectorTestbed, check, finish, require_root, tagged_id, tea_insert,
+                          veth)
 
 softfino, collector = sys.argv[1], sys.argv[2]
 require_root()
@@ -107,9 +107,7 @@ def translated(pkt, f):
 
 
 def pid_of(p):
-    data = raw(p)
-    i = data.find(b'tea', 42)
-    return int(data[i + 3:i + 9]) if i >= 0 and data[i + 3:i + 9].isdigit() else None
+    return tagged_id(raw(p), b'tea')
 
 
 try:
@@ -120,14 +118,8 @@ try:
     if None in ports:
         raise SystemExit(1)
     connects = [f'{bed.handshake_ip(k)}:{ports[k]}' for k in range(2)]
-    with open(f'{work}/inserts.jsonl', 'w') as fh:
-        fh.writelines(json.dumps(r) + '\n' for r in requests)
     for k in range(2):  # every key on its primary and its replica: here, both
-        r = subprocess.run([collector, 'tea', 'insert', '--requests', f'{work}/inserts.jsonl',
-                            '--connect', connects[k]], capture_output=True, text=True, timeout=60)
-        refused = [l for l in r.stdout.splitlines() if 'error' in l]
-        check(f'{len(requests)} entries inserted on server {k}', r.returncode == 0 and not refused,
-              (r.returncode, refused[:2], r.stderr[-300:]))
+        tea_insert(collector, connects[k], requests, work, f'entries inserted on server {k}')
 
     config = {
         'rdma': {'connections': [

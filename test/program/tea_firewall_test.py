@@ -37,7 +37,7 @@ import time
 
 from scapy.all import AsyncSniffer, Ether, IP, TCP, UDP, Raw, sendp, raw
 
-from live_harness import CollectorTestbed, check, finish, require_root, veth
+from live_harness import CollectorTestbed, check, finish, require_root, tagged_id, veth
 
 softfino, collector = sys.argv[1], sys.argv[2]
 deferral = sys.argv[3] if len(sys.argv) > 3 else 'local'
@@ -136,9 +136,7 @@ n_packets = len(sent)
 
 
 def pid_of(p):
-    data = raw(p)
-    i = data.find(b'tfw', 42)
-    return int(data[i + 3:i + 9]) if i >= 0 and data[i + 3:i + 9].isdigit() else None
+    return tagged_id(raw(p), b'tfw')
 
 
 try:

@@ -33,7 +33,8 @@ import time
 
 from scapy.all import AsyncSniffer, Ether, IP, TCP, UDP, Raw, sendp, raw
 
-from live_harness import CollectorTestbed, check, finish, require_root, veth
+from live_harness import (CollectorTestbed, check, finish, histogram_quantile, require_root,
+                          tagged_id, tea_insert, veth)
 
 softfino, collector = sys.argv[1], sys.argv[2]
 deferral = sys.argv[3] if len(sys.argv) > 3 else 'local'
@@ -131,10 +132,7 @@ for pid in range(N_PACKETS):
 
 
 def pid_of(p):
-    # From the bytes: scapy may decode the payload (DNS on port 53).
-    data = raw(p)
-    i = data.find(b'tea', 42)
-    return int(data[i + 3:i + 9]) if i >= 0 and data[i + 3:i + 9].isdigit() else None
+    return tagged_id(raw(p), b'tea')
 
 
 try:
@@ -146,15 +144,7 @@ try:
     if port is None:
         raise SystemExit(1)
     connect = f'{bed.handshake_ip()}:{port}'
-    with open(f'{work}/inserts.jsonl', 'w') as fh:
-        for r in requests:
-            fh.write(json.dumps(r) + '\n')
-    r = subprocess.run([collector, 'tea', 'insert', '--requests', f'{work}/inserts.jsonl',
-                        '--connect', connect], capture_output=True, text=True, timeout=60)
-    answers = [json.loads(line) for line in r.stdout.splitlines()]
-    refused = [a for a in answers if 'error' in a]
-    check(f'{len(requests)} entries inserted', r.returncode == 0 and not refused and
-          len(answers) == len(requests), (r.returncode, refused[:2], r.stderr[-300:]))
+    tea_insert(collector, connect, requests, work)
 
     config = {
         'rdma': {'connections': [
@@ -268,6 +258,16 @@ try:
     check('no packet twice', not dup, dup[:5])
 
     print(f'switch drops: {drops}')
+    # The READ round trip over the veth to the collector, as the switch saw it.
+    latency = sorted(p0['out']['latency_ns'] + p0['in']['latency_ns'])
+    merged = {}
+    for start, count in latency:
+        merged[start] = merged.get(start, 0) + count
+    buckets = sorted(merged.items())
+    print(f'lookup round trip ({deferral}): p50 >= {histogram_quantile(buckets, 0.5)} ns, '
+          f'p99 >= {histogram_quantile(buckets, 0.99)} ns over {sum(merged.values())} READs')
+    check('every answered READ is in the latency histogram',
+          sum(merged.values()) == sum(p0[d]['found'] + p0[d]['not_found'] for d in ('out', 'in')))
     print(f"out: {json.dumps(p0['out'])}")
     print(f"in:  {json.dumps(p0['in'])}")
     n_fwd_no_entry = sum(1 for pid, e in expect.items() if e is None)
