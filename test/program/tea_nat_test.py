@@ -51,7 +51,8 @@ OUT_SPEC = f'tea.out:buckets={BUCKETS},slots={SLOTS}{SHADOW}'
 IN_SPEC = f'tea.in:buckets={BUCKETS},slots={SLOTS}{SHADOW}'
 PUBLIC = '203.0.113.7'
 N_FLOWS, N_PACKETS, N_STALLED = 300, 1500, 20
-TIMEOUT_US = 50000
+# Well above a READ's round trip on a loaded 2-core box under ASan (tens of ms).
+TIMEOUT_US = 100000
 MAC_IN, MAC_OUT = '02:00:00:00:0a:01', '02:00:00:00:0b:01'
 
 rng = random.Random(11)

@@ -24,6 +24,7 @@ second switch gathering them through the first's control socket
 """
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -165,8 +166,9 @@ gatherer = subprocess.Popen(
      '--events-from', f'sw1={work}/ctl.sock'],
     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 time.sleep(1.5)
-proc, _ = run_switch(1, tag, extra=['--exit-when-idle', '4000', '--control-socket',
-                                    f'{work}/ctl.sock'], background=True)
+# It runs until told to stop (SIGTERM, below): the control requests take
+# seconds under ASan with the gatherer (which polls a core) beside it.
+proc, _ = run_switch(1, tag, extra=['--control-socket', f'{work}/ctl.sock'], background=True)
 
 
 def ask(*args):
@@ -199,6 +201,8 @@ check('switch unaffected', rc == 0, err)
 rc, served, err = ask('events', 'since=0', 'max=100000')
 follower = subprocess.Popen([ctl, '--socket', f'{work}/ctl.sock', 'events', 'follow=true'],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(1.0)
+proc.send_signal(signal.SIGTERM)
 stdout, stderr = proc.communicate(timeout=60)
 followed, follow_err = follower.communicate(timeout=30)
 followed = [json.loads(l) for l in followed.splitlines()]
