@@ -20,6 +20,7 @@
 #include "softfino/control/collector.h"
 #include "softfino/control/config_file.h"
 #include "softfino/control/dta_queries.h"
+#include "softfino/control/tea_requests.h"
 #include "softfino/dta/layout.h"
 #include "softfino/rdma/handshake.h"
 #include "softfino/tea/layout.h"
@@ -307,6 +308,53 @@ int Query(int argc, char** argv) {
   });
 }
 
+// TEA requests sent in batches (control/tea_requests.h), as many per line as
+// fit; answers (or {"error": ...}) printed one per line, in order.
+int AnswerTeaBatches(const std::vector<std::string>& lines, const std::string& host,
+                     uint16_t port) {
+  int rc = 0;
+  std::string out;
+  std::vector<std::string> answers(lines.size());
+  const auto error = [&](size_t i, absl::string_view message) {
+    answers[i] = nlohmann::json{{"error", std::string(message)}}.dump();
+    rc = 2;
+  };
+  size_t i = 0;
+  while (i < lines.size()) {
+    nlohmann::json batch = nlohmann::json::array();
+    std::vector<size_t> at;
+    size_t bytes = 16;
+    for (; i < lines.size() && batch.size() < control::kMaxTeaBatch; ++i) {
+      nlohmann::json request = nlohmann::json::parse(lines[i], nullptr, false);
+      if (request.is_discarded()) {
+        error(i, absl::StrCat("not JSON: ", lines[i]));
+        continue;
+      }
+      // Answers must fit a reply too: about as long as the request.
+      if (!batch.empty() && bytes + 2 * lines[i].size() > control::kMaxTeaBatchBytes / 2) break;
+      bytes += lines[i].size() + 1;
+      batch.push_back(std::move(request));
+      at.push_back(i);
+    }
+    if (batch.empty()) continue;
+    absl::StatusOr<nlohmann::json> a =
+        rdma::CollectorRequest(host, port, {{"tea", batch}}, std::chrono::milliseconds(5000));
+    for (size_t k = 0; k < at.size(); ++k) {
+      if (!a.ok()) {
+        error(at[k], a.status().message());
+      } else if (!a->is_array() || a->size() != at.size()) {
+        error(at[k], "the collector answered the batch with something else than one answer each");
+      } else {
+        if ((*a)[k].contains("error")) rc = 2;
+        answers[at[k]] = (*a)[k].dump();
+      }
+    }
+  }
+  for (const std::string& answer : answers) absl::StrAppend(&out, answer, "\n");
+  std::fputs(out.c_str(), stdout);
+  return rc;
+}
+
 // `softfino-collector tea OP --connect HOST:PORT ...`: TEA table requests to
 // a running collector (control/tea_requests.h), one JSON answer per line.
 int Tea(int argc, char** argv) {
@@ -379,10 +427,7 @@ int Tea(int argc, char** argv) {
   if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &port) || port <= 0 || port > 65535) {
     return Fail(absl::StrCat("--connect '", connect, "' is not HOST:PORT like 10.0.0.2:18515"));
   }
-  return AnswerLines(lines, [&](const nlohmann::json& request) {
-    return rdma::CollectorRequest(hp[0], static_cast<uint16_t>(port), {{"tea", request}},
-                                  std::chrono::milliseconds(5000));
-  });
+  return AnswerTeaBatches(lines, hp[0], static_cast<uint16_t>(port));
 }
 
 }  // namespace

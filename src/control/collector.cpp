@@ -261,9 +261,26 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(const CollectorOpti
   if (!c.tea.empty()) {
     // Like queries: between bursts on this thread, so a READ never sees an
     // insert half done (tea/layout.h, Consistency).
-    server_options.requests["tea"] = [tables = &c.tea](const nlohmann::json& r) {
-      return AnswerTeaRequest(*tables, r);
+    // An array of requests is a batch (softfino-collector tea --requests
+    // sends them so): answers in order, a refused one as {"error": ...}.
+    server_options.requests["tea"] =
+        [tables = &c.tea](const nlohmann::json& r) -> absl::StatusOr<nlohmann::json> {
+      if (!r.is_array()) return AnswerTeaRequest(*tables, r);
+      if (r.size() > kMaxTeaBatch) {
+        return absl::InvalidArgumentError(absl::StrCat("a batch of ", r.size(),
+                                                       " TEA requests; send at most ",
+                                                       kMaxTeaBatch, " per line"));
+      }
+      nlohmann::json answers = nlohmann::json::array();
+      for (const nlohmann::json& one : r) {
+        absl::StatusOr<nlohmann::json> a = AnswerTeaRequest(*tables, one);
+        answers.push_back(a.ok() ? *std::move(a)
+                                 : nlohmann::json{{"error", std::string(a.status().message())}});
+      }
+      return answers;
     };
+    // Room for a batch on one line.
+    server_options.max_line_bytes = kMaxTeaBatchBytes;
   }
   auto server = rdma::HandshakeServer::Create(server_options, *handler);
   if (!server.ok()) return server.status();

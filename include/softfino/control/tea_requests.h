@@ -13,6 +13,10 @@
 //   {"op": "lookup", "key": K}  -> {"found", "h", "window_offset"[, "value",
 //                                   "value_hex", "bucket", "slot"]}
 //   {"op": "stats"}             -> the table's counters
+// A line may carry a batch, {"tea": [REQUEST, ...]} (at most kMaxTeaBatch,
+// kMaxTeaBatchBytes in all), answered by an array in the same order, a
+// refused request as {"error": ...}: bulk loads take one connection per
+// batch rather than per entry.
 // Every request may name its table ("table": "tea.nat"); it must when the
 // collector hosts several. K: 32 hex digits (the 16 key bytes, "0x"
 // optional) or a 5-tuple {"src": "10.0.0.1", "dst": "10.0.0.2", "sport":
@@ -30,6 +34,9 @@
 #include "softfino/tea/table.h"
 
 namespace softfino::control {
+
+inline constexpr size_t kMaxTeaBatch = 256;
+inline constexpr size_t kMaxTeaBatchBytes = 64 * 1024;
 
 struct TeaHostedTable {
   tea::Table table;
