@@ -272,45 +272,55 @@ void TeaFirewall::DrainEvents(const std::function<void(nlohmann::json)>& emit) {
   if (backlog_.empty()) return;
   const auto now = std::chrono::steady_clock::now();
   if (now < retry_at_) return;
-  // A bounded share per tick: each insert is a TCP exchange, and the slow
-  // path also serves the control socket.
-  for (uint32_t n = 0; n < learn_per_tick_ && !backlog_.empty(); ++n) {
-    const Learned& l = backlog_.front();
-    if (inserted_.contains(l.key)) {
+  // A bounded share per tick, in one batch request (one TCP exchange;
+  // control/tea_requests.h): the slow path also serves the control socket.
+  std::vector<tea::Key> keys;
+  nlohmann::json batch = nlohmann::json::array();
+  absl::flat_hash_set<tea::Key> in_batch;
+  while (keys.size() < learn_per_tick_ && !backlog_.empty()) {
+    const Learned l = backlog_.front();
+    backlog_.pop_front();
+    if (inserted_.contains(l.key) || !in_batch.insert(l.key).second) {
       // Learned again after the pipe's cache evicted it: the table has it.
       ++already_inserted_;
-      backlog_.pop_front();
       continue;
     }
-    const nlohmann::json request = {{"tea",
-                                     {{"op", "insert"},
-                                      {"table", table_name_},
-                                      {"key", tea::KeyToHex(l.key)},
-                                      {"value", l.value},
-                                      {"replace", true}}}};
-    absl::StatusOr<nlohmann::json> reply =
-        rdma::CollectorRequest(collector_host_, collector_port_, request, kInsertTimeout);
-    if (!reply.ok() && reply.status().code() != absl::StatusCode::kFailedPrecondition) {
-      // The collector is away: the connection waits in the backlog.
-      ++insert_retries_;
-      retry_at_ = now + kRetryAfter;
-      emit({{"event", "firewall_insert_deferred"},
-            {"backlog", backlog_.size()},
-            {"error", std::string(reply.status().message())}});
-      return;
+    keys.push_back(l.key);
+    batch.push_back({{"op", "insert"},
+                     {"table", table_name_},
+                     {"key", tea::KeyToHex(l.key)},
+                     {"value", l.value},
+                     {"replace", true}});
+  }
+  if (keys.empty()) return;
+  absl::StatusOr<nlohmann::json> reply =
+      rdma::CollectorRequest(collector_host_, collector_port_, {{"tea", batch}}, kInsertTimeout);
+  if (!reply.ok() || !reply->is_array() || reply->size() != keys.size()) {
+    // The collector is away: the connections wait in the backlog, in order.
+    ++insert_retries_;
+    retry_at_ = now + kRetryAfter;
+    for (size_t i = batch.size(); i-- > 0;) {
+      backlog_.push_front({keys[i], batch[i]["value"].get<uint64_t>()});
     }
-    if (!reply.ok()) {
+    emit({{"event", "firewall_insert_deferred"},
+          {"backlog", backlog_.size()},
+          {"error", reply.ok() ? std::string("an answer that is not one per insert")
+                               : std::string(reply.status().message())}});
+    return;
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const nlohmann::json& answer = (*reply)[i];
+    if (answer.contains("error")) {
       // Refused (e.g. the key's probe window is full): its replies pass
       // only while the pipe's cache holds it.
       ++insert_failures_;
       emit({{"event", "firewall_insert_failed"},
-            {"key", tea::KeyToHex(l.key)},
-            {"error", std::string(reply.status().message())}});
+            {"key", tea::KeyToHex(keys[i])},
+            {"error", answer["error"]}});
     } else {
       ++inserts_;
-      inserted_.insert(l.key);
+      inserted_.insert(keys[i]);
     }
-    backlog_.pop_front();
   }
 }
 
