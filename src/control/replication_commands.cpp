@@ -33,6 +33,21 @@ std::vector<typename Map::key_type> SortedIds(const Map& map) {
   return ids;
 }
 
+// Add needs `id` new, modify needs it there; `what` names it ("mirror
+// session"), `verb` the commands ("mirror" -> mirror_add, mirror_modify).
+absl::Status CheckPresence(const char* what, const char* verb, uint16_t id, bool exists,
+                           bool modify) {
+  if (modify && !exists) {
+    return absl::NotFoundError(
+        absl::StrCat(what, " ", id, " does not exist; use ", verb, "_add to create it"));
+  }
+  if (!modify && exists) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(what, " ", id, " already exists; use ", verb, "_modify to change it"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ReplicationControl::ReplicationControl(pipe::Versioned<tm::Replication>& replication,
@@ -78,14 +93,10 @@ absl::StatusOr<json> ReplicationControl::SetMirror(const json& args, bool modify
   const auto& [id, session] = *parsed;
   if (auto s = CheckNotOwned("mirror session", id, owned_sessions_); !s.ok()) return s;
   const tm::Replication& now = replication_.current();
-  const bool exists = now.mirror_sessions.contains(id);
-  if (modify && !exists) {
-    return absl::NotFoundError(
-        absl::StrCat("mirror session ", id, " does not exist; use mirror_add to create it"));
-  }
-  if (!modify && exists) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("mirror session ", id, " already exists; use mirror_modify to change it"));
+  if (auto s = CheckPresence("mirror session", "mirror", id, now.mirror_sessions.contains(id),
+                             modify);
+      !s.ok()) {
+    return s;
   }
   tm::Replication next = now;
   next.mirror_sessions[id] = session;
@@ -94,18 +105,27 @@ absl::StatusOr<json> ReplicationControl::SetMirror(const json& args, bool modify
   return out;
 }
 
-absl::StatusOr<json> ReplicationControl::DeleteMirror(const json& args) {
-  if (auto s = CheckArgNames("mirror_delete", args, {"session"}); !s.ok()) return s;
-  auto id = IdArg(args, "session");
+template <typename Map>
+absl::StatusOr<json> ReplicationControl::Delete(const json& args, const char* command,
+                                                const char* key, const char* what,
+                                                const std::set<uint16_t>& owned,
+                                                Map tm::Replication::*entries) {
+  if (auto s = CheckArgNames(command, args, {key}); !s.ok()) return s;
+  auto id = IdArg(args, key);
   if (!id.ok()) return id.status();
-  if (auto s = CheckNotOwned("mirror session", *id, owned_sessions_); !s.ok()) return s;
+  if (auto s = CheckNotOwned(what, *id, owned); !s.ok()) return s;
   const tm::Replication& now = replication_.current();
-  if (!now.mirror_sessions.contains(*id)) {
-    return absl::NotFoundError(absl::StrCat("mirror session ", *id, " does not exist"));
+  if (!(now.*entries).contains(*id)) {
+    return absl::NotFoundError(absl::StrCat(what, " ", *id, " does not exist"));
   }
   tm::Replication next = now;
-  next.mirror_sessions.erase(*id);
+  (next.*entries).erase(*id);
   return json{{"deleted", *id}, {"wait_us", Publish(std::move(next))}};
+}
+
+absl::StatusOr<json> ReplicationControl::DeleteMirror(const json& args) {
+  return Delete(args, "mirror_delete", "session", "mirror session", owned_sessions_,
+                &tm::Replication::mirror_sessions);
 }
 
 json ReplicationControl::ListMirrors() const {
@@ -125,14 +145,10 @@ absl::StatusOr<json> ReplicationControl::SetGroup(const json& args, bool modify)
   auto& [id, members] = *parsed;
   if (auto s = CheckNotOwned("multicast group", id, owned_groups_); !s.ok()) return s;
   const tm::Replication& now = replication_.current();
-  const bool exists = now.multicast_groups.contains(id);
-  if (modify && !exists) {
-    return absl::NotFoundError(
-        absl::StrCat("multicast group ", id, " does not exist; use mcast_add to create it"));
-  }
-  if (!modify && exists) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("multicast group ", id, " already exists; use mcast_modify to change it"));
+  if (auto s = CheckPresence("multicast group", "mcast", id, now.multicast_groups.contains(id),
+                             modify);
+      !s.ok()) {
+    return s;
   }
   json out = {{"group", id}, {"members", MembersJson(members)}};
   tm::Replication next = now;
@@ -142,17 +158,8 @@ absl::StatusOr<json> ReplicationControl::SetGroup(const json& args, bool modify)
 }
 
 absl::StatusOr<json> ReplicationControl::DeleteGroup(const json& args) {
-  if (auto s = CheckArgNames("mcast_delete", args, {"group"}); !s.ok()) return s;
-  auto id = IdArg(args, "group");
-  if (!id.ok()) return id.status();
-  if (auto s = CheckNotOwned("multicast group", *id, owned_groups_); !s.ok()) return s;
-  const tm::Replication& now = replication_.current();
-  if (!now.multicast_groups.contains(*id)) {
-    return absl::NotFoundError(absl::StrCat("multicast group ", *id, " does not exist"));
-  }
-  tm::Replication next = now;
-  next.multicast_groups.erase(*id);
-  return json{{"deleted", *id}, {"wait_us", Publish(std::move(next))}};
+  return Delete(args, "mcast_delete", "group", "multicast group", owned_groups_,
+                &tm::Replication::multicast_groups);
 }
 
 json ReplicationControl::ListGroups() const {

@@ -96,6 +96,23 @@ absl::Status CheckReadSize(absl::string_view what, const Range& range) {
   return absl::OkStatus();
 }
 
+// What a read asks for: cells (index, from/to, at most kMaxCellsPerRead)
+// and pipe=P (-1: every pipe).
+struct ReadSpec {
+  Range range;
+  int64_t pipe = -1;
+};
+
+absl::StatusOr<ReadSpec> ReadArgs(const json& args, absl::string_view what, uint32_t size,
+                                  uint16_t pipes) {
+  auto range = RangeArgs(args, what, size);
+  if (!range.ok()) return range.status();
+  if (auto s = CheckReadSize(what, *range); !s.ok()) return s;
+  auto pipe = OptionalIndexArg(args, "pipe", "pipe", pipes);
+  if (!pipe.ok()) return pipe.status();
+  return ReadSpec{*range, *pipe};
+}
+
 uint64_t MaxValue(uint32_t width_bits) {
   return width_bits >= 64 ? UINT64_MAX : (uint64_t{1} << width_bits) - 1;
 }
@@ -161,16 +178,13 @@ absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulC
           auto reg = find_register(args);
           if (!reg.ok()) return reg.status();
           const pipe::RegisterAccess& g = **reg;
-          const std::string what = absl::StrCat("register '", g.name(), "'");
-          auto range = RangeArgs(args, what, g.size());
-          if (!range.ok()) return range.status();
-          if (auto s = CheckReadSize(what, *range); !s.ok()) return s;
-          auto pipe = OptionalIndexArg(args, "pipe", "pipe", g.pipes());
-          if (!pipe.ok()) return pipe.status();
+          auto spec = ReadArgs(args, absl::StrCat("register '", g.name(), "'"), g.size(), g.pipes());
+          if (!spec.ok()) return spec.status();
+          const int64_t pipe = spec->pipe;
           json entries = json::array();
-          for (uint32_t i = range->first; i <= range->last; ++i) {
-            if (*pipe >= 0) {
-              entries.push_back({{"index", i}, {"value", *g.Read(static_cast<uint16_t>(*pipe), i)}});
+          for (uint32_t i = spec->range.first; i <= spec->range.last; ++i) {
+            if (pipe >= 0) {
+              entries.push_back({{"index", i}, {"value", *g.Read(static_cast<uint16_t>(pipe), i)}});
               continue;
             }
             json values = json::array();
@@ -178,7 +192,7 @@ absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulC
             entries.push_back({{"index", i}, {"values", std::move(values)}});
           }
           json out = {{"register", g.name()}, {"width", g.width_bits()}, {"pipes", g.pipes()}};
-          if (*pipe >= 0) out["pipe"] = *pipe;
+          if (pipe >= 0) out["pipe"] = pipe;
           out["entries"] = std::move(entries);
           return out;
         });
@@ -267,20 +281,17 @@ absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulC
           auto counter = find_counter(args);
           if (!counter.ok()) return counter.status();
           const pipe::CounterArray& c = **counter;
-          const std::string what = absl::StrCat("counter '", c.name(), "'");
-          auto range = RangeArgs(args, what, c.size());
-          if (!range.ok()) return range.status();
-          if (auto s = CheckReadSize(what, *range); !s.ok()) return s;
-          auto pipe = OptionalIndexArg(args, "pipe", "pipe", c.pipes());
-          if (!pipe.ok()) return pipe.status();
+          auto spec = ReadArgs(args, absl::StrCat("counter '", c.name(), "'"), c.size(), c.pipes());
+          if (!spec.ok()) return spec.status();
+          const int64_t pipe = spec->pipe;
           json entries = json::array();
-          for (uint32_t i = range->first; i <= range->last; ++i) {
+          for (uint32_t i = spec->range.first; i <= spec->range.last; ++i) {
             const absl::StatusOr<pipe::CounterValue> v =
-                *pipe >= 0 ? c.ReadPipe(static_cast<uint16_t>(*pipe), i) : c.Read(i);
+                pipe >= 0 ? c.ReadPipe(static_cast<uint16_t>(pipe), i) : c.Read(i);
             entries.push_back(CounterJson(i, c.type(), *v));
           }
           json out = {{"counter", c.name()}, {"type", CounterTypeName(c.type())}};
-          if (*pipe >= 0) out["pipe"] = *pipe;
+          if (pipe >= 0) out["pipe"] = pipe;
           out["entries"] = std::move(entries);
           return out;
         });
