@@ -119,7 +119,7 @@ void L3fwd::Ingress(PacketBurst& burst) const {
   uint8_t v6_addr[pipe::kBurstSize][16];
   uint16_t v6_pkt[pipe::kBurstSize];
   uint16_t n4 = 0, n6 = 0;
-  const uint16_t pipe = n ? burst.md[0].ig_intr_md.pipe : 0;
+  const uint16_t pipe_id = n ? burst.md[0].ig_intr_md.pipe : 0;  // one burst, one pipe
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(burst.pkts[i + kPrefetchAhead], void*));
     rte_mbuf* m = burst.pkts[i];
@@ -131,7 +131,7 @@ void L3fwd::Ingress(PacketBurst& burst) const {
     // l3_length fits 16 bits: IPv4's total length, or 40 + an IPv6 payload
     // length that the parser checked against the frame (mbufs are < 64 KiB).
     const uint16_t ip_len = static_cast<uint16_t>(hdr[i].l3_length);
-    max_ip_len_->Execute(pipe, burst.md[i].ig_intr_md.ingress_port, [ip_len](uint16_t& longest) {
+    max_ip_len_->Execute(pipe_id, burst.md[i].ig_intr_md.ingress_port, [ip_len](uint16_t& longest) {
       if (ip_len > longest) longest = ip_len;
     });
     if (hdr[i].l3_type == L3Type::kIpv4) {
@@ -160,7 +160,7 @@ void L3fwd::Ingress(PacketBurst& burst) const {
   const auto forward = [&](uint16_t i, uint32_t nh) {
     const L3fwdNexthop& hop = tables.nexthops[nh];
     burst.md[i].ig_intr_md_for_tm.ucast_egress_port = hop.port;
-    nexthop_counter_->Count(pipe, hop.id, burst.pkts[i]->pkt_len);
+    nexthop_counter_->Count(pipe_id, hop.id, burst.pkts[i]->pkt_len);
     std::memcpy(&hdr[i].eth->dst_addr, hop.dst_mac.data(), 6);
     std::memcpy(&hdr[i].eth->src_addr, hop.src_mac.data(), 6);
   };

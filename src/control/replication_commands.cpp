@@ -93,8 +93,8 @@ absl::StatusOr<json> ReplicationControl::SetMirror(const json& args, bool modify
   const auto& [id, session] = *parsed;
   if (auto s = CheckNotOwned("mirror session", id, owned_sessions_); !s.ok()) return s;
   const tm::Replication& now = replication_.current();
-  if (auto s = CheckPresence("mirror session", "mirror", id, now.mirror_sessions.contains(id),
-                             modify);
+  if (auto s =
+          CheckPresence("mirror session", "mirror", id, now.mirror_sessions.contains(id), modify);
       !s.ok()) {
     return s;
   }
@@ -145,8 +145,8 @@ absl::StatusOr<json> ReplicationControl::SetGroup(const json& args, bool modify)
   auto& [id, members] = *parsed;
   if (auto s = CheckNotOwned("multicast group", id, owned_groups_); !s.ok()) return s;
   const tm::Replication& now = replication_.current();
-  if (auto s = CheckPresence("multicast group", "mcast", id, now.multicast_groups.contains(id),
-                             modify);
+  if (auto s =
+          CheckPresence("multicast group", "mcast", id, now.multicast_groups.contains(id), modify);
       !s.ok()) {
     return s;
   }
@@ -196,10 +196,12 @@ absl::Status RegisterReplicationCommands(CommandRegistry& registry, ReplicationC
         [&control](const json& args) { return control.SetGroup(args, /*modify=*/false); });
   r.Add("mcast_modify", "Replaces an existing group's members: the same fields as mcast_add.",
         [&control](const json& args) { return control.SetGroup(args, /*modify=*/true); });
-  r.Add("mcast_delete", "Deletes {\"group\": G}; packets sent to it are counted as "
+  r.Add("mcast_delete",
+        "Deletes {\"group\": G}; packets sent to it are counted as "
         "no_multicast_group drops.",
         [&control](const json& args) { return control.DeleteGroup(args); });
-  r.Add("mcast_list", "Every multicast group with its members; those the program installed name "
+  r.Add("mcast_list",
+        "Every multicast group with its members; those the program installed name "
         "it as owner.",
         [&control](const json& args) -> absl::StatusOr<json> {
           if (auto s = CheckArgNames("mcast_list", args, {}); !s.ok()) return s;

@@ -33,10 +33,10 @@ absl::StatusOr<std::string> NameArg(const json& args, absl::string_view key,
   if (it == args.end() || !it->is_string()) {
     std::string names;
     for (const std::string& n : known) absl::StrAppend(&names, names.empty() ? "" : ", ", n);
-    return absl::InvalidArgumentError(absl::StrCat(
-        key, ": ", it == args.end() ? "missing" : "must be a string",
-        known.empty() ? absl::StrCat("; this program has no ", key, "s")
-                      : absl::StrCat("; give one of ", names)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": ", it == args.end() ? "missing" : "must be a string",
+                     known.empty() ? absl::StrCat("; this program has no ", key, "s")
+                                   : absl::StrCat("; give one of ", names)));
   }
   return it->get<std::string>();
 }
@@ -55,9 +55,8 @@ absl::StatusOr<Range> RangeArgs(const json& args, absl::string_view what, uint32
   const bool has_to = args.contains("to");
   const auto in_range = [&](absl::string_view key, uint64_t v) -> absl::Status {
     if (v >= size) {
-      return absl::OutOfRangeError(absl::StrCat(what, ": ", key, " ", v,
-                                                " is out of range; valid indices are 0..",
-                                                size - 1));
+      return absl::OutOfRangeError(absl::StrCat(
+          what, ": ", key, " ", v, " is out of range; valid indices are 0..", size - 1));
     }
     return absl::OkStatus();
   };
@@ -89,9 +88,9 @@ absl::StatusOr<Range> RangeArgs(const json& args, absl::string_view what, uint32
 
 absl::Status CheckReadSize(absl::string_view what, const Range& range) {
   if (range.count() > kMaxCellsPerRead) {
-    return absl::OutOfRangeError(absl::StrCat(
-        what, ": ", range.count(), " cells asked for; read at most ", kMaxCellsPerRead,
-        " at a time (from=A to=B)"));
+    return absl::OutOfRangeError(absl::StrCat(what, ": ", range.count(),
+                                              " cells asked for; read at most ", kMaxCellsPerRead,
+                                              " at a time (from=A to=B)"));
   }
   return absl::OkStatus();
 }
@@ -140,7 +139,8 @@ json CounterJson(uint32_t index, pipe::CounterType type, const pipe::CounterValu
 
 absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulControl& stateful) {
   Registrar r(registry);
-  const auto find_register = [&stateful](const json& args) -> absl::StatusOr<pipe::RegisterAccess*> {
+  const auto find_register =
+      [&stateful](const json& args) -> absl::StatusOr<pipe::RegisterAccess*> {
     auto name = NameArg(args, "register", stateful.RegisterNames());
     if (!name.ok()) return name.status();
     return stateful.FindRegister(*name);
@@ -171,20 +171,23 @@ absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulC
         "pipe]}]}; index=I or from=A to=B (both included) choose cells (default: all), pipe=P "
         "reads one pipe ({\"value\": V} per entry).",
         [find_register](const json& args) -> absl::StatusOr<json> {
-          if (auto s = CheckArgNames("register_read", args, {"register", "index", "from", "to", "pipe"});
+          if (auto s =
+                  CheckArgNames("register_read", args, {"register", "index", "from", "to", "pipe"});
               !s.ok()) {
             return s;
           }
           auto reg = find_register(args);
           if (!reg.ok()) return reg.status();
           const pipe::RegisterAccess& g = **reg;
-          auto spec = ReadArgs(args, absl::StrCat("register '", g.name(), "'"), g.size(), g.pipes());
+          auto spec =
+              ReadArgs(args, absl::StrCat("register '", g.name(), "'"), g.size(), g.pipes());
           if (!spec.ok()) return spec.status();
-          const int64_t pipe = spec->pipe;
+          const int64_t one_pipe = spec->pipe;
           json entries = json::array();
           for (uint32_t i = spec->range.first; i <= spec->range.last; ++i) {
-            if (pipe >= 0) {
-              entries.push_back({{"index", i}, {"value", *g.Read(static_cast<uint16_t>(pipe), i)}});
+            if (one_pipe >= 0) {
+              entries.push_back(
+                  {{"index", i}, {"value", *g.Read(static_cast<uint16_t>(one_pipe), i)}});
               continue;
             }
             json values = json::array();
@@ -192,7 +195,7 @@ absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulC
             entries.push_back({{"index", i}, {"values", std::move(values)}});
           }
           json out = {{"register", g.name()}, {"width", g.width_bits()}, {"pipes", g.pipes()}};
-          if (pipe >= 0) out["pipe"] = pipe;
+          if (one_pipe >= 0) out["pipe"] = one_pipe;
           out["entries"] = std::move(entries);
           return out;
         });
@@ -274,7 +277,8 @@ absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulC
         "\"packets\": P, \"bytes\": B}]}, summed over the pipes, or of pipe=P; index=I or "
         "from=A to=B (both included) choose cells (default: all).",
         [find_counter](const json& args) -> absl::StatusOr<json> {
-          if (auto s = CheckArgNames("counter_read", args, {"counter", "index", "from", "to", "pipe"});
+          if (auto s =
+                  CheckArgNames("counter_read", args, {"counter", "index", "from", "to", "pipe"});
               !s.ok()) {
             return s;
           }
@@ -283,15 +287,15 @@ absl::Status RegisterStatefulCommands(CommandRegistry& registry, pipe::StatefulC
           const pipe::CounterArray& c = **counter;
           auto spec = ReadArgs(args, absl::StrCat("counter '", c.name(), "'"), c.size(), c.pipes());
           if (!spec.ok()) return spec.status();
-          const int64_t pipe = spec->pipe;
+          const int64_t one_pipe = spec->pipe;
           json entries = json::array();
           for (uint32_t i = spec->range.first; i <= spec->range.last; ++i) {
             const absl::StatusOr<pipe::CounterValue> v =
-                pipe >= 0 ? c.ReadPipe(static_cast<uint16_t>(pipe), i) : c.Read(i);
+                one_pipe >= 0 ? c.ReadPipe(static_cast<uint16_t>(one_pipe), i) : c.Read(i);
             entries.push_back(CounterJson(i, c.type(), *v));
           }
           json out = {{"counter", c.name()}, {"type", CounterTypeName(c.type())}};
-          if (pipe >= 0) out["pipe"] = pipe;
+          if (one_pipe >= 0) out["pipe"] = one_pipe;
           out["entries"] = std::move(entries);
           return out;
         });

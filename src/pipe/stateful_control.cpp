@@ -36,7 +36,8 @@ absl::Status StatefulControl::AddRegisterAccess(std::unique_ptr<RegisterAccess> 
 
 absl::Status StatefulControl::AddCounter(CounterArray& counter) {
   if (!counters_.emplace(counter.name(), &counter).second) {
-    return absl::AlreadyExistsError(absl::StrCat("counter '", counter.name(), "' is exposed twice"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("counter '", counter.name(), "' is exposed twice"));
   }
   return absl::OkStatus();
 }

@@ -28,9 +28,9 @@ class ReplicationCommandsTest : public ::testing::Test {
   }
   static tm::Replication Initial() {
     tm::Replication r;
-    r.mirror_sessions[7] = {2, 0, 0};           // the program's
-    r.mirror_sessions[1] = {1, 0, 64};          // the config's
-    r.multicast_groups[9] = {{3, 1}, {2, 2}};   // the program's
+    r.mirror_sessions[7] = {2, 0, 0};          // the program's
+    r.mirror_sessions[1] = {1, 0, 64};         // the config's
+    r.multicast_groups[9] = {{3, 1}, {2, 2}};  // the program's
     return r;
   }
   static pipe::ProgramReplication Owned() {
@@ -77,12 +77,16 @@ TEST_F(ReplicationCommandsTest, MirrorAddModifyDeletePublishNewVersions) {
 }
 
 TEST_F(ReplicationCommandsTest, GroupAddModifyDelete) {
-  ASSERT_TRUE(Call("mcast_add", json::parse(R"({"group": 3, "members": [{"port": 1, "rid": 10}, {"port": 2}]})")).ok());
+  ASSERT_TRUE(Call("mcast_add",
+                   json::parse(R"({"group": 3, "members": [{"port": 1, "rid": 10}, {"port": 2}]})"))
+                  .ok());
   ASSERT_EQ(Seen().multicast_groups.at(3).size(), 2u);
   EXPECT_EQ(Seen().multicast_groups.at(3)[0].port, 1);
   EXPECT_EQ(Seen().multicast_groups.at(3)[0].rid, 10);
   EXPECT_EQ(Seen().multicast_groups.at(3)[1].rid, 0);
-  ASSERT_TRUE(Call("mcast_modify", json::parse(R"({"group": 3, "members": [{"port": 0, "rid": 4}]})")).ok());
+  ASSERT_TRUE(
+      Call("mcast_modify", json::parse(R"({"group": 3, "members": [{"port": 0, "rid": 4}]})"))
+          .ok());
   ASSERT_EQ(Seen().multicast_groups.at(3).size(), 1u);
   EXPECT_EQ(Seen().multicast_groups.at(3)[0].port, 0);
   auto list = Call("mcast_list", json::object());
@@ -105,8 +109,10 @@ TEST_F(ReplicationCommandsTest, RefusedRequestsChangeNothing) {
       {"mirror_add", R"({"session": 1, "port": 0})", "session 1 already exists; use mirror_modify"},
       {"mirror_modify", R"({"session": 2, "port": 0})", "session 2 does not exist; use mirror_add"},
       {"mirror_add", R"({"session": 2, "port": 4})", "port: 4 is not an integer in 0..3"},
-      {"mirror_add", R"({"session": 2, "port": 0, "max_len": 10})", "max_len: 10 is shorter than an Ethernet header"},
-      {"mirror_add", R"({"session": 70000, "port": 0})", "session: 70000 is not an integer in 0..65535"},
+      {"mirror_add", R"({"session": 2, "port": 0, "max_len": 10})",
+       "max_len: 10 is shorter than an Ethernet header"},
+      {"mirror_add", R"({"session": 70000, "port": 0})",
+       "session: 70000 is not an integer in 0..65535"},
       {"mirror_add", R"({"port": 0})", "session: missing"},
       {"mirror_add", R"({"session": 2, "port": 0, "mtu": 5})", "unknown field 'mtu'"},
       {"mirror_modify", R"({"session": 7, "port": 0})", "installed by program prog"},
@@ -115,10 +121,13 @@ TEST_F(ReplicationCommandsTest, RefusedRequestsChangeNothing) {
       {"mirror_delete", R"({"session": "x"})", "session: \"x\" is not an integer"},
       {"mcast_add", R"({"group": 9, "members": [{"port": 0}]})", "installed by program prog"},
       {"mcast_delete", R"({"group": 9})", "installed by program prog"},
-      {"mcast_add", R"({"group": 0, "members": [{"port": 0}]})", "group: 0 is not an integer in 1..65535"},
+      {"mcast_add", R"({"group": 0, "members": [{"port": 0}]})",
+       "group: 0 is not an integer in 1..65535"},
       {"mcast_add", R"({"group": 4, "members": []})", "members: must be a non-empty array"},
-      {"mcast_add", R"({"group": 4, "members": [{"port": 9}]})", "members[0].port: 9 is not an integer in 0..3"},
-      {"mcast_modify", R"({"group": 4, "members": [{"port": 1}]})", "group 4 does not exist; use mcast_add"},
+      {"mcast_add", R"({"group": 4, "members": [{"port": 9}]})",
+       "members[0].port: 9 is not an integer in 0..3"},
+      {"mcast_modify", R"({"group": 4, "members": [{"port": 1}]})",
+       "group 4 does not exist; use mcast_add"},
       {"mcast_delete", R"({"group": 4})", "multicast group 4 does not exist"},
       {"mcast_list", R"({"group": 4})", "mcast_list takes no arguments"},
   };

@@ -64,9 +64,7 @@ TEST_F(StatefulCommandsTest, ExposesByNameAndRefusesDuplicates) {
 
 TEST_F(StatefulCommandsTest, ReadSeesWhatPacketsWrotePerPipe) {
   // Pipe 0 keeps the max of 100 and 60 at cell 2; pipe 1 sees 70 there.
-  const auto keep_max = [](uint16_t len) {
-    return [len](uint16_t& c) { c = std::max(c, len); };
-  };
+  const auto keep_max = [](uint16_t len) { return [len](uint16_t& c) { c = std::max(c, len); }; };
   reg16_->Execute(0, 2, keep_max(100));
   reg16_->Execute(0, 2, keep_max(60));
   reg16_->Execute(1, 2, keep_max(70));
@@ -85,13 +83,18 @@ TEST_F(StatefulCommandsTest, ReadSeesWhatPacketsWrotePerPipe) {
 }
 
 TEST_F(StatefulCommandsTest, WriteRoundTripsAndResetRestoresInitial) {
-  ASSERT_TRUE(Call("register_write", {{"register", "max_len"}, {"from", 4}, {"to", 5}, {"value", 65535}}).ok());
-  ASSERT_TRUE(Call("register_write", {{"register", "max_len"}, {"index", 0}, {"pipe", 1}, {"value", 9}}).ok());
+  ASSERT_TRUE(
+      Call("register_write", {{"register", "max_len"}, {"from", 4}, {"to", 5}, {"value", 65535}})
+          .ok());
+  ASSERT_TRUE(
+      Call("register_write", {{"register", "max_len"}, {"index", 0}, {"pipe", 1}, {"value", 9}})
+          .ok());
   std::vector<uint16_t> want(16, 3);
   want[4] = want[5] = want[8 + 4] = want[8 + 5] = 65535;
   want[8 + 0] = 9;
   EXPECT_EQ(Cells16(), want);
-  ASSERT_TRUE(Call("register_write", {{"register", "wide"}, {"index", 3}, {"value", UINT64_MAX}}).ok());
+  ASSERT_TRUE(
+      Call("register_write", {{"register", "wide"}, {"index", 3}, {"value", UINT64_MAX}}).ok());
   EXPECT_EQ(*reg64_->Read(1, 3), UINT64_MAX);
   auto reset = Call("register_reset", {{"register", "max_len"}});
   ASSERT_TRUE(reset.ok()) << reset.status();
@@ -110,20 +113,32 @@ TEST_F(StatefulCommandsTest, RefusedRequestsNameTheProblemAndChangeNothing) {
   } cases[] = {
       {"register_read", {{"register", "nope"}}, "no register 'nope'"},
       {"register_read", json::object(), "register: missing"},
-      {"register_read", {{"register", "max_len"}, {"index", 8}}, "index 8 is out of range; valid indices are 0..7"},
+      {"register_read",
+       {{"register", "max_len"}, {"index", 8}},
+       "index 8 is out of range; valid indices are 0..7"},
       {"register_read", {{"register", "max_len"}, {"pipe", 2}}, "pipe 2 does not exist"},
       {"register_read", {{"register", "max_len"}, {"from", 5}, {"to", 2}}, "from 5 is after to 2"},
       {"register_read", {{"register", "max_len"}, {"from", 5}}, "needs both from=A and to=B"},
       {"register_read", {{"register", "max_len"}, {"index", -1}}, "index: must be an integer >= 0"},
       {"register_read", {{"register", "max_len"}, {"idx", 1}}, "unknown argument 'idx'"},
-      {"register_write", {{"register", "max_len"}, {"index", 1}, {"value", 65536}}, "does not fit its 16 bits; give 0..65535"},
-      {"register_write", {{"register", "max_len"}, {"from", 0}, {"to", 8}, {"value", 1}}, "to 8 is out of range"},
+      {"register_write",
+       {{"register", "max_len"}, {"index", 1}, {"value", 65536}},
+       "does not fit its 16 bits; give 0..65535"},
+      {"register_write",
+       {{"register", "max_len"}, {"from", 0}, {"to", 8}, {"value", 1}},
+       "to 8 is out of range"},
       {"register_write", {{"register", "max_len"}, {"value", 1}}, "say which cells"},
       {"register_write", {{"register", "max_len"}, {"index", 1}}, "value: missing"},
-      {"register_write", {{"register", "max_len"}, {"index", 1}, {"value", "7"}}, "value: must be an integer"},
-      {"register_write", {{"register", "max_len"}, {"index", 1}, {"value", 1.5}}, "value: must be an integer"},
+      {"register_write",
+       {{"register", "max_len"}, {"index", 1}, {"value", "7"}},
+       "value: must be an integer"},
+      {"register_write",
+       {{"register", "max_len"}, {"index", 1}, {"value", 1.5}},
+       "value: must be an integer"},
       {"register_reset", {{"register", "nope"}}, "no register 'nope'"},
-      {"counter_read", {{"counter", "nope"}}, "no counter 'nope' in this program; it has hits, pkts"},
+      {"counter_read",
+       {{"counter", "nope"}},
+       "no counter 'nope' in this program; it has hits, pkts"},
       {"counter_clear", {{"counter", "hits"}, {"index", 16}}, "index 16 is out of range"},
   };
   for (const auto& c : cases) {
@@ -153,11 +168,13 @@ TEST_F(StatefulCommandsTest, CounterReadSumsPipesAndClearZeroes) {
   ASSERT_TRUE(all.ok()) << all.status();
   ASSERT_EQ((*all)["entries"].size(), 16u);
   for (uint32_t i = 0; i < 16; ++i) {
-    EXPECT_EQ((*all)["entries"][i], (json{{"index", i}, {"packets", pkts[i]}, {"bytes", bytes[i]}}));
+    EXPECT_EQ((*all)["entries"][i],
+              (json{{"index", i}, {"packets", pkts[i]}, {"bytes", bytes[i]}}));
   }
   auto one = Call("counter_read", {{"counter", "hits"}, {"index", 5}, {"pipe", 1}});
   ASSERT_TRUE(one.ok());
-  EXPECT_EQ((*one)["entries"][0], (json{{"index", 5}, {"packets", pipe1_pkts}, {"bytes", pipe1_bytes}}));
+  EXPECT_EQ((*one)["entries"][0],
+            (json{{"index", 5}, {"packets", pipe1_pkts}, {"bytes", pipe1_bytes}}));
   // A packets-only counter reports no bytes.
   pkts_->Count(0, 1, 99);
   auto p = Call("counter_read", {{"counter", "pkts"}, {"index", 1}});

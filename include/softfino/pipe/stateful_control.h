@@ -66,9 +66,9 @@ class RegisterAccessOf final : public RegisterAccess {
   }
   absl::Status Write(uint16_t pipe, uint32_t index, uint64_t value) override {
     if (value > uint64_t{static_cast<T>(~T{0})}) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "register '", reg_.name(), "': value ", value, " does not fit its ", width_bits(),
-          " bits; give 0..", uint64_t{static_cast<T>(~T{0})}));
+      return absl::OutOfRangeError(
+          absl::StrCat("register '", reg_.name(), "': value ", value, " does not fit its ",
+                       width_bits(), " bits; give 0..", uint64_t{static_cast<T>(~T{0})}));
     }
     return reg_.Write(pipe, index, static_cast<T>(value));
   }
