@@ -52,6 +52,16 @@ absl::Status L3fwd::Configure(const nlohmann::json& config, const pipe::SwitchIn
     if (auto s = burstradar_.Configure(b, info, {}); !s.ok()) return s;
   }
   port_count_ = info.port_count;
+  auto max_len = pipe::Register<uint16_t>::Create("max_ip_len", kPortCells, info.pipe_count);
+  if (!max_len.ok()) return max_len.status();
+  auto nexthop_counter = pipe::CounterArray::Create(
+      "nexthop_counter", kNexthopIdCells, pipe::CounterType::kPacketsAndBytes, info.pipe_count);
+  if (!nexthop_counter.ok()) return nexthop_counter.status();
+  stateful_ = pipe::StatefulControl();
+  max_ip_len_ = *std::move(max_len);
+  nexthop_counter_ = *std::move(nexthop_counter);
+  if (auto s = stateful_.AddRegister(*max_ip_len_); !s.ok()) return s;
+  if (auto s = stateful_.AddCounter(*nexthop_counter_); !s.ok()) return s;
   // The config is one batch of adds, next hops first so routes may name
   // them whatever order the file lists its tables in.
   L3fwdTableBuilder builder(L3fwdTables(), port_count_);
@@ -109,13 +119,22 @@ void L3fwd::Ingress(PacketBurst& burst) const {
   uint8_t v6_addr[pipe::kBurstSize][16];
   uint16_t v6_pkt[pipe::kBurstSize];
   uint16_t n4 = 0, n6 = 0;
+  const uint16_t pipe_id = n ? burst.md[0].ig_intr_md.pipe : 0;  // one burst, one pipe
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(burst.pkts[i + kPrefetchAhead], void*));
     rte_mbuf* m = burst.pkts[i];
     const DropReason reason = pipe::ParseL3(rte_pktmbuf_mtod(m, uint8_t*), m->data_len, m->pkt_len, hdr[i]);
     if (reason != DropReason::kNone) {
       burst.md[i].Drop(reason);
-    } else if (hdr[i].l3_type == L3Type::kIpv4) {
+      continue;
+    }
+    // l3_length fits 16 bits: IPv4's total length, or 40 + an IPv6 payload
+    // length that the parser checked against the frame (mbufs are < 64 KiB).
+    const uint16_t ip_len = static_cast<uint16_t>(hdr[i].l3_length);
+    max_ip_len_->Execute(pipe_id, burst.md[i].ig_intr_md.ingress_port, [ip_len](uint16_t& longest) {
+      if (ip_len > longest) longest = ip_len;
+    });
+    if (hdr[i].l3_type == L3Type::kIpv4) {
       v4_addr[n4] = rte_be_to_cpu_32(hdr[i].ipv4->dst_addr);
       v4_pkt[n4++] = i;
     } else {
@@ -141,6 +160,7 @@ void L3fwd::Ingress(PacketBurst& burst) const {
   const auto forward = [&](uint16_t i, uint32_t nh) {
     const L3fwdNexthop& hop = tables.nexthops[nh];
     burst.md[i].ig_intr_md_for_tm.ucast_egress_port = hop.port;
+    nexthop_counter_->Count(pipe_id, hop.id, burst.pkts[i]->pkt_len);
     std::memcpy(&hdr[i].eth->dst_addr, hop.dst_mac.data(), 6);
     std::memcpy(&hdr[i].eth->src_addr, hop.src_mac.data(), 6);
   };
@@ -197,6 +217,8 @@ std::vector<pipe::ResourceUse> L3fwd::Resources() const {
       {"ipv6_lpm", ResourceKind::kLpmTable, 0, kIpv6LpmSize.max_rules, 128, 16},
       {"nexthop", ResourceKind::kExactTable, 1, kNexthopTableSize, 16, 9 + 48 + 48},
       {"drop_counter", ResourceKind::kCounter, 2, 16, 0, 64},
+      {"max_ip_len", ResourceKind::kRegister, 0, kPortCells, 0, 16},
+      {"nexthop_counter", ResourceKind::kCounter, 1, kNexthopIdCells, 0, 64},
   };
 }
 

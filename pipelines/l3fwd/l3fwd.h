@@ -10,7 +10,10 @@
 #include "pipelines/burstradar/burstradar_stage.h"
 #include "pipelines/l3fwd/l3fwd_tables.h"
 #include "softfino/pipe/lpm_table.h"
+#include "softfino/pipe/counter_array.h"
 #include "softfino/pipe/program.h"
+#include "softfino/pipe/register.h"
+#include "softfino/pipe/stateful_control.h"
 #include "softfino/pipe/table_control.h"
 #include "softfino/pipe/versioned.h"
 #include "softfino/trumpet/stage.h"
@@ -37,6 +40,7 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   void Ingress(pipe::PacketBurst& burst) const override;
   std::vector<pipe::ResourceUse> Resources() const override;
   pipe::TableControl* table_control() override { return this; }
+  pipe::StatefulControl* stateful_control() override { return &stateful_; }
   void Background(uint16_t pipe, uint64_t now_ns) const override {
     trumpet_.Background(pipe, now_ns);
   }
@@ -61,6 +65,17 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   pipe::Versioned<L3fwdTables> tables_;
   trumpet::Stage trumpet_;
   BurstRadarStage burstradar_;
+  // Per pipe, as on Tofino, and exposed to the control plane by name
+  // (softfino-ctl register_read / counter_read), as in p4/l3fwd.p4.
+  // max_ip_len: bit<16> per ingress port, the longest IP packet (IPv4 total
+  // length, IPv6 40 + payload length) that parsed, kept by a register
+  // action. nexthop_counter: packets and bytes forwarded through each next
+  // hop (routed, TTL not expired).
+  std::unique_ptr<pipe::Register<uint16_t>> max_ip_len_;
+  std::unique_ptr<pipe::CounterArray> nexthop_counter_;
+  pipe::StatefulControl stateful_;
+  static constexpr uint32_t kPortCells = 512;         // 9-bit port numbers
+  static constexpr uint32_t kNexthopIdCells = 65536;  // one per 16-bit nexthop_id
 };
 
 }  // namespace softfino::pipelines

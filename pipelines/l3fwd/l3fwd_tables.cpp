@@ -115,7 +115,8 @@ absl::Status L3fwdTableBuilder::ApplyNexthop(TableOpKind kind, const nlohmann::j
     return e.Error("data.port", absl::StrCat("port ", *port, " does not exist; this switch has ",
                                              port_count_, " port(s), 0..", port_count_ - 1));
   }
-  const L3fwdNexthop hop{static_cast<pipe::PortId>(*port), *src, *dst};
+  const L3fwdNexthop hop{static_cast<pipe::PortId>(*port), *src, *dst,
+                         static_cast<uint16_t>(*id)};
   const auto it = ids.find(static_cast<uint16_t>(*id));
   if (kind == TableOpKind::kModify) {
     if (it == ids.end()) {

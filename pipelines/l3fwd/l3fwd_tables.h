@@ -28,6 +28,8 @@ struct L3fwdNexthop {
   pipe::PortId port = 0;
   net::MacAddress src_mac{};
   net::MacAddress dst_mac{};
+  // The entry's key: routes name slots, and nexthop_counter counts by id.
+  uint16_t id = 0;
 };
 
 struct L3fwdTables {

@@ -22,7 +22,9 @@
 #include "softfino/control/pktgen_config.h"
 #include "softfino/control/port_config.h"
 #include "softfino/control/rdma_connections.h"
+#include "softfino/control/replication_commands.h"
 #include "softfino/control/replication_config.h"
+#include "softfino/control/stateful_commands.h"
 #include "softfino/control/signals.h"
 #include "softfino/control/slow_path.h"
 #include "softfino/control/stats_commands.h"
@@ -30,6 +32,7 @@
 #include "softfino/control/table_commands.h"
 #include "softfino/control/telemetry.h"
 #include "softfino/dataplane/switch.h"
+#include "softfino/pipe/stateful_control.h"
 #include "softfino/pipe/table_control.h"
 
 namespace {
@@ -227,6 +230,18 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
     if (absl::Status s = control::RegisterTableCommands(commands, *tables, (*sw)->rcu()); !s.ok()) {
       return Fail(s.message());
     }
+  }
+  if (pipe::StatefulControl* stateful = program->stateful_control()) {
+    if (absl::Status s = control::RegisterStatefulCommands(commands, *stateful); !s.ok()) {
+      return Fail(s.message());
+    }
+  }
+  control::ReplicationControl replication_control((*sw)->replication(), (*sw)->rcu(),
+                                                  (*sw)->port_count(), program->Replication(),
+                                                  o.pipeline);
+  if (absl::Status s = control::RegisterReplicationCommands(commands, replication_control);
+      !s.ok()) {
+    return Fail(s.message());
   }
 
   control::InstallStopSignalHandlers();

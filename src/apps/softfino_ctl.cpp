@@ -48,6 +48,23 @@ constexpr char kFooter[] = R"(Commands (`softfino-ctl help` asks the switch for 
   table_delete table=T entry='{"key": {...}}'
   table_batch ops='[{"op": "add", "table": T, "entry": {...}}, ...]'   all or nothing
   table_dump [table=T]  entries as in the config file;  table_clear table=T
+  register_list         the program's registers: name, size, width, pipes, initial
+  register_read register=R [index=I | from=A to=B] [pipe=P]
+                        cells, one value per pipe (registers are per pipe, as on
+                        Tofino) or pipe P's; default every cell
+  register_write register=R (index=I | from=A to=B) value=V [pipe=P]
+                        every pipe, or pipe P; V must fit the register's width
+  register_reset [register=R]   back to the initial value (all registers without R)
+  counter_list          the program's indexed counters: name, size, type, pipes
+  counter_read counter=C [index=I | from=A to=B] [pipe=P]   packets/bytes since the
+                        last clear, summed over the pipes (or pipe P's)
+  counter_clear counter=C [index=I | from=A to=B]
+  mirror_add|mirror_modify session=S port=P [qid=Q] [max_len=L]   L truncates copies
+  mirror_delete session=S;  mirror_list
+  mcast_add|mcast_modify group=G members='[{"port": P, "rid": R}, ...]'
+  mcast_delete group=G;  mcast_list
+                        mirror sessions and multicast groups change while the switch
+                        runs, published whole to the pipes (as table commits)
   trigger add "NAME: filter ... group ... every 10ms when ..." | trigger del NAME | trigger list
                         Trumpet's triggers (a program hosting Trumpet, e.g. l3fwd with a
                         "trumpet" config section); the same as trigger_add trigger=...

@@ -1,6 +1,8 @@
 #include "softfino/control/replication_config.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -14,12 +16,13 @@ absl::StatusOr<uint64_t> Field(const nlohmann::json& object, const std::string& 
   const auto it = object.find(field);
   if (it == object.end()) {
     if (fallback) return *fallback;
-    return absl::InvalidArgumentError(absl::StrCat(path, ".", field, ": missing"));
+    return absl::InvalidArgumentError(absl::StrCat(path, path.empty() ? "" : ".", field, ": missing"));
   }
   if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<uint64_t>() < min ||
       it->get<uint64_t>() > max) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ".", field, ": ", it->dump(), " is not an integer in ", min, "..", max));
+        absl::StrCat(path, path.empty() ? "" : ".", field, ": ", it->dump(),
+                     " is not an integer in ", min, "..", max));
   }
   return it->get<uint64_t>();
 }
@@ -29,46 +32,80 @@ absl::Status OnlyFields(const nlohmann::json& object, const std::string& path,
   for (const auto& [name, value] : object.items()) {
     bool known = false;
     for (const char* f : fields) known = known || name == f;
-    if (!known) return absl::InvalidArgumentError(absl::StrCat(path, ": unknown field '", name, "'"));
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, path.empty() ? "" : ": ", "unknown field '", name, "'"));
+    }
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
+absl::StatusOr<std::pair<uint16_t, std::vector<tm::MulticastMember>>> ParseMulticastGroup(
+    const nlohmann::json& g, const std::string& path, uint16_t port_count) {
+  const std::string at = path.empty() ? "" : path + ".";
+  if (!g.is_object()) return absl::InvalidArgumentError(path + ": must be an object");
+  if (auto s = OnlyFields(g, path, {"group", "members"}); !s.ok()) return s;
+  // Group 0 means "no multicast" in mcast_grp_a, so it cannot be a group.
+  auto group = Field(g, path, "group", 1, 0xffff);
+  if (!group.ok()) return group.status();
+  const auto members = g.find("members");
+  if (members == g.end() || !members->is_array() || members->empty()) {
+    return absl::InvalidArgumentError(
+        at + "members: must be a non-empty array of {\"port\": P, \"rid\": R}");
+  }
+  std::vector<tm::MulticastMember> list;
+  for (size_t m = 0; m < members->size(); ++m) {
+    const std::string mpath = absl::StrCat(at, "members[", m, "]");
+    const nlohmann::json& member = (*members)[m];
+    if (!member.is_object()) return absl::InvalidArgumentError(mpath + ": must be an object");
+    if (auto s = OnlyFields(member, mpath, {"port", "rid"}); !s.ok()) return s;
+    auto port = Field(member, mpath, "port", 0, port_count - 1u);
+    auto rid = Field(member, mpath, "rid", 0, 0xffff, 0);
+    if (!port.ok()) return port.status();
+    if (!rid.ok()) return rid.status();
+    list.push_back({static_cast<pipe::PortId>(*port), static_cast<uint16_t>(*rid)});
+  }
+  return std::make_pair(static_cast<uint16_t>(*group), std::move(list));
+}
+
+absl::StatusOr<std::pair<pipe::MirrorSessionId, tm::MirrorSession>> ParseMirrorSession(
+    const nlohmann::json& m, const std::string& path, uint16_t port_count) {
+  if (!m.is_object()) return absl::InvalidArgumentError(path + ": must be an object");
+  if (auto s = OnlyFields(m, path, {"session", "port", "qid", "max_len"}); !s.ok()) return s;
+  auto session = Field(m, path, "session", 0, 0xffff);
+  auto port = Field(m, path, "port", 0, port_count - 1u);
+  auto qid = Field(m, path, "qid", 0, 31, 0);
+  // A copy shorter than an Ethernet header would be dropped by any parser.
+  auto max_len = Field(m, path, "max_len", 0, 65535, 0);
+  for (const auto* f : {&session, &port, &qid, &max_len}) {
+    if (!f->ok()) return f->status();
+  }
+  if (*max_len != 0 && *max_len < 14) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, path.empty() ? "" : ".", "max_len: ", *max_len,
+        " is shorter than an Ethernet header; use 0 (whole packets) or at least 14"));
+  }
+  return std::make_pair(static_cast<pipe::MirrorSessionId>(*session),
+                        tm::MirrorSession{static_cast<pipe::PortId>(*port),
+                                          static_cast<uint8_t>(*qid),
+                                          static_cast<uint32_t>(*max_len)});
+}
+
 absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config,
                                                  uint16_t port_count) {
   tm::Replication out;
   if (!config.is_object()) return out;
-  const uint64_t last_port = port_count - 1u;
   if (const auto groups = config.find("multicast_groups"); groups != config.end()) {
     if (!groups->is_array()) return absl::InvalidArgumentError("multicast_groups: must be an array");
     for (size_t i = 0; i < groups->size(); ++i) {
       const std::string path = absl::StrCat("multicast_groups[", i, "]");
-      const nlohmann::json& g = (*groups)[i];
-      if (!g.is_object()) return absl::InvalidArgumentError(path + ": must be an object");
-      if (auto s = OnlyFields(g, path, {"group", "members"}); !s.ok()) return s;
-      // Group 0 means "no multicast" in mcast_grp_a, so it cannot be a group.
-      auto group = Field(g, path, "group", 1, 0xffff);
+      auto group = ParseMulticastGroup((*groups)[i], path, port_count);
       if (!group.ok()) return group.status();
-      if (out.multicast_groups.contains(*group)) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ".group: group ", *group, " is defined twice"));
-      }
-      const auto members = g.find("members");
-      if (members == g.end() || !members->is_array() || members->empty()) {
-        return absl::InvalidArgumentError(path + ".members: must be a non-empty array");
-      }
-      auto& list = out.multicast_groups[*group];
-      for (size_t m = 0; m < members->size(); ++m) {
-        const std::string mpath = absl::StrCat(path, ".members[", m, "]");
-        const nlohmann::json& member = (*members)[m];
-        if (!member.is_object()) return absl::InvalidArgumentError(mpath + ": must be an object");
-        if (auto s = OnlyFields(member, mpath, {"port", "rid"}); !s.ok()) return s;
-        auto port = Field(member, mpath, "port", 0, last_port);
-        auto rid = Field(member, mpath, "rid", 0, 0xffff, 0);
-        if (!port.ok()) return port.status();
-        if (!rid.ok()) return rid.status();
-        list.push_back({static_cast<pipe::PortId>(*port), static_cast<uint16_t>(*rid)});
+      if (!out.multicast_groups.emplace(group->first, std::move(group->second)).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ".group: group ", group->first, " is defined twice"));
       }
     }
   }
@@ -76,28 +113,11 @@ absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config,
     if (!sessions->is_array()) return absl::InvalidArgumentError("mirror_sessions: must be an array");
     for (size_t i = 0; i < sessions->size(); ++i) {
       const std::string path = absl::StrCat("mirror_sessions[", i, "]");
-      const nlohmann::json& m = (*sessions)[i];
-      if (!m.is_object()) return absl::InvalidArgumentError(path + ": must be an object");
-      if (auto s = OnlyFields(m, path, {"session", "port", "qid", "max_len"}); !s.ok()) return s;
-      auto session = Field(m, path, "session", 0, 0xffff);
-      auto port = Field(m, path, "port", 0, last_port);
-      auto qid = Field(m, path, "qid", 0, 31, 0);
-      // A copy shorter than an Ethernet header would be dropped by any parser.
-      auto max_len = Field(m, path, "max_len", 0, 65535, 0);
-      for (const auto* f : {&session, &port, &qid, &max_len}) {
-        if (!f->ok()) return f->status();
-      }
-      if (*max_len != 0 && *max_len < 14) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ".max_len: ", *max_len, " is shorter than an Ethernet header; use 0 (whole "
-            "packets) or at least 14"));
-      }
-      if (!out.mirror_sessions
-               .emplace(*session, tm::MirrorSession{static_cast<pipe::PortId>(*port),
-                                                    static_cast<uint8_t>(*qid),
-                                                    static_cast<uint32_t>(*max_len)})
-               .second) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ".session: session ", *session, " is defined twice"));
+      auto session = ParseMirrorSession((*sessions)[i], path, port_count);
+      if (!session.ok()) return session.status();
+      if (!out.mirror_sessions.emplace(session->first, session->second).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ".session: session ", session->first, " is defined twice"));
       }
     }
   }

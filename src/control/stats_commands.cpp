@@ -13,20 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// Registers with one status check per command, keeping the table below flat.
-class Registrar {
- public:
-  explicit Registrar(CommandRegistry& registry) : registry_(registry) {}
-  void Add(absl::string_view name, absl::string_view help, CommandRegistry::Handler handler) {
-    if (status_.ok()) status_ = registry_.Register(name, help, std::move(handler));
-  }
-  absl::Status status() const { return status_; }
-
- private:
-  CommandRegistry& registry_;
-  absl::Status status_;
-};
-
 }  // namespace
 
 absl::Status RegisterStatsCommands(CommandRegistry& registry, const dataplane::Switch& sw,

@@ -34,19 +34,6 @@ absl::StatusOr<std::string> TableArg(const pipe::TableControl& tables, const jso
   return it->get<std::string>();
 }
 
-class Registrar {
- public:
-  explicit Registrar(CommandRegistry& registry) : registry_(registry) {}
-  void Add(absl::string_view name, absl::string_view help, CommandRegistry::Handler handler) {
-    if (status_.ok()) status_ = registry_.Register(name, help, std::move(handler));
-  }
-  absl::Status status() const { return status_; }
-
- private:
-  CommandRegistry& registry_;
-  absl::Status status_;
-};
-
 }  // namespace
 
 absl::Status RegisterTableCommands(CommandRegistry& registry, pipe::TableControl& tables,

@@ -62,6 +62,7 @@ void PipeWorker::CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n) {
 }
 
 uint32_t PipeWorker::PollOnce() {
+  rep_ = s_.replication->Acquire();
   const uint32_t received = s_.clock == ClockMode::kReal ? ReceiveReal() : ReceiveVirtual();
   // (In virtual time the timers fire inside ReceiveVirtual, in time order
   // with the arrivals.)
@@ -135,6 +136,7 @@ uint32_t PipeWorker::Fire(const pipe::PktgenApp& app, size_t a, tm::Picoseconds 
 }
 
 void PipeWorker::Flush() {
+  rep_ = s_.replication->Acquire();
   // Recirculated packets come back through ingress and may be queued again;
   // a program that recirculates forever is cut off after a few rounds.
   for (int round = 0; round < 16; ++round) {
@@ -347,11 +349,11 @@ void PipeWorker::Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pi
 PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,
                                                   pipe::InstanceType instance,
                                                   const uint8_t* header, uint8_t header_len) {
-  const auto it = s_.replication->mirror_sessions.find(session);
+  const auto it = rep_->mirror_sessions.find(session);
   // A copy that cannot be made still counts as made and dropped, so that
   // received + copies = forwarded + dropped holds.
   stats_.copies.Add(1);
-  if (it == s_.replication->mirror_sessions.end()) {
+  if (it == rep_->mirror_sessions.end()) {
     stats_.drops[static_cast<size_t>(DropReason::kNoMirrorSession)].Add(1);
     return {};
   }
@@ -386,8 +388,8 @@ PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSes
 // unless it also goes out by unicast.
 void PipeWorker::Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original,
                            tm::Picoseconds arrival) {
-  const auto it = s_.replication->multicast_groups.find(group);
-  const size_t members = it == s_.replication->multicast_groups.end() ? 0 : it->second.size();
+  const auto it = rep_->multicast_groups.find(group);
+  const size_t members = it == rep_->multicast_groups.end() ? 0 : it->second.size();
   if (members == 0) {
     if (!keep_original) Drop(pkt, DropReason::kNoMulticastGroup);
     return;

@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& prog
 absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOptions& options) {
   const uint16_t port_count = ports_->count();
   const uint16_t pipes = options.fp_cores;
-  replication_ = options.replication;
+  replication_.ResetUnshared(std::make_unique<const tm::Replication>(options.replication));
 
   // Time: drivers register the rx timestamp field when they start.
   const bool stamped = RxTimestamp::Available();

@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -52,6 +53,21 @@ class CommandRegistry {
   absl::StatusOr<nlohmann::json> Help(const nlohmann::json& args) const;
 
   std::map<std::string, Command, std::less<>> commands_;  // sorted, for `help`
+};
+
+// Registers a list of commands with one status check at the end: the first
+// failure is kept and later registrations are skipped.
+class Registrar {
+ public:
+  explicit Registrar(CommandRegistry& registry) : registry_(registry) {}
+  void Add(absl::string_view name, absl::string_view help, CommandRegistry::Handler handler) {
+    if (status_.ok()) status_ = registry_.Register(name, help, std::move(handler));
+  }
+  absl::Status status() const { return status_; }
+
+ private:
+  CommandRegistry& registry_;
+  absl::Status status_;
 };
 
 // Fails unless every key of `args` is one of `allowed`, naming the command,

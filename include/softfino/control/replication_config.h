@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -13,6 +16,13 @@
 #include "softfino/tm/replication.h"
 
 namespace softfino::control {
+
+// One entry of each section, checked as the config's are; `path` prefixes
+// errors ("mirror_sessions[2]"; empty for a control request's own args).
+absl::StatusOr<std::pair<uint16_t, std::vector<tm::MulticastMember>>> ParseMulticastGroup(
+    const nlohmann::json& group, const std::string& path, uint16_t port_count);
+absl::StatusOr<std::pair<pipe::MirrorSessionId, tm::MirrorSession>> ParseMirrorSession(
+    const nlohmann::json& session, const std::string& path, uint16_t port_count);
 
 absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config, uint16_t port_count);
 

@@ -24,6 +24,7 @@
 #include "softfino/pipe/packet_burst.h"
 #include "softfino/pipe/pktgen.h"
 #include "softfino/pipe/program.h"
+#include "softfino/pipe/versioned.h"
 #include "softfino/tm/egress_port.h"
 #include "softfino/tm/replication.h"
 
@@ -51,7 +52,8 @@ struct PipeSetup {
   std::vector<rte_ring*> owner_inbox;
   rte_ring* inbox = nullptr;  // packets other pipes hand to this pipe's TMs
   int tm_tag_offset = -1;
-  const tm::Replication* replication = nullptr;  // multicast groups, mirror sessions
+  // Multicast groups and mirror sessions: one version per poll (see rep_).
+  const pipe::Versioned<tm::Replication>* replication = nullptr;
   rte_mempool* pool = nullptr;                   // for copies
   tm::EgressPortConfig recirculation;            // this pipe's recirculation port's TM
   // Table versions (pipe/versioned.h): this pipe reports a quiescent state
@@ -157,6 +159,10 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   std::vector<uint16_t> pktgen_batch_;  // per pktgen app: the next batch_id
   tm::Picoseconds next_timer_bound_ = 0;
   PipeStats stats_;
+  // The replication version of the current poll: loaded once at its start
+  // and held until its quiescent state, so a control-plane change (a mirror
+  // session added, a group deleted) reaches each poll whole.
+  const tm::Replication* rep_ = nullptr;
 };
 
 }  // namespace softfino::dataplane

@@ -69,6 +69,10 @@ class Switch {
   pipe::RcuDomain rcu() const {
     return {qsbr_, inline_pipe_ ? 0u : static_cast<unsigned>(RTE_QSBR_THRID_INVALID)};
   }
+  // Multicast groups and mirror sessions, replaced whole by the slow path
+  // (Publish with rcu()) while the pipes run: a pipe takes one version per
+  // poll, so it sees a change entirely or not at all.
+  pipe::Versioned<tm::Replication>& replication() { return replication_; }
 
  private:
   Switch() = default;
@@ -84,7 +88,7 @@ class Switch {
   ClockMode clock_ = ClockMode::kReal;
   std::vector<tm::EgressPortConfig> port_tm_;
   std::vector<rte_ring*> inboxes_;
-  tm::Replication replication_;
+  pipe::Versioned<tm::Replication> replication_{std::make_unique<const tm::Replication>()};
   std::vector<std::unique_ptr<PipeWorker>> pipes_;
   std::vector<unsigned> lcores_;  // lcore of each pipe
   bool inline_pipe_ = false;      // the single pipe runs on the main lcore

@@ -18,7 +18,8 @@
 
 namespace softfino::pipe {
 
-class TableControl;  // table_control.h
+class TableControl;     // table_control.h
+class StatefulControl;  // stateful_control.h
 
 // The pipe that owns `port`: it runs the port's traffic manager and egress
 // pipeline (and so is the only one to touch state an egress program keeps
@@ -131,6 +132,10 @@ class Program {
   // The tables the control plane may change while the switch runs
   // (softfino-ctl table_add ...), or null when the program has none.
   virtual TableControl* table_control() { return nullptr; }
+  // The registers and indexed counters the control plane may read, write
+  // and clear by name (softfino-ctl register_read ...), valid after
+  // Configure, or null when the program exposes none.
+  virtual StatefulControl* stateful_control() { return nullptr; }
   static constexpr uint32_t kResubmitBytes = 128;
 };
 

@@ -109,6 +109,7 @@ struct ig_metadata_t {
     bool          ipv4_checksum_err;  // written only when the parser reached the verify state
     bit<16>       ipv4_hdr_len;       // IHL * 4
     bit<16>       ipv4_len_deficit;   // (IHL * 4) |-| total_len: non-zero iff total_len < IHL * 4
+    bit<16>       ip_len;             // IPv4 total_len, or 40 + IPv6 payload_len
 }
 
 struct eg_headers_t {}
@@ -294,6 +295,21 @@ control Ingress(inout ig_headers_t hdr,
 
     Counter<bit<32>, drop_reason_t>(DROP_REASON_COUNT, CounterType_t.PACKETS) drop_counter;
 
+    // Read and written by name from the control plane (bfrt; softfino-ctl
+    // register_read / counter_read). Per pipe, as every Tofino register.
+    // max_ip_len: the longest IP packet that parsed, per ingress port.
+    Register<bit<16>, PortId_t>(512, 0) max_ip_len;
+    RegisterAction<bit<16>, PortId_t, bit<16>>(max_ip_len) keep_max_ip_len = {
+        void apply(inout bit<16> longest) {
+            if (ig_md.ip_len > longest) {
+                longest = ig_md.ip_len;
+            }
+        }
+    };
+    // Packets and bytes forwarded through each next hop (routed, TTL not expired).
+    // One cell per nexthop_id value, so no two next hops share one.
+    Counter<bit<64>, nexthop_id_t>(65536, CounterType_t.PACKETS_AND_BYTES) nexthop_counter;
+
     // Miss in a route table (or, P4 only, a nexthop_id the control plane has
     // not installed; the software refuses such a config before it starts).
     action drop() {
@@ -375,6 +391,12 @@ control Ingress(inout ig_headers_t hdr,
 
         if (ig_md.drop_reason == DROP_NONE) {
             if (hdr.ipv4.isValid()) {
+                ig_md.ip_len = hdr.ipv4.total_len;
+            } else {
+                ig_md.ip_len = hdr.ipv6.payload_len + 40;
+            }
+            keep_max_ip_len.execute(ig_intr_md.ingress_port);
+            if (hdr.ipv4.isValid()) {
                 ipv4_lpm.apply();
             } else {
                 ipv6_lpm.apply();
@@ -404,6 +426,8 @@ control Ingress(inout ig_headers_t hdr,
         if (ig_md.drop_reason != DROP_NONE) {
             ig_intr_md_for_dprsr.drop_ctl = 1;
             drop_counter.count(ig_md.drop_reason);
+        } else {
+            nexthop_counter.count(ig_md.nexthop_id);
         }
     }
 }
