@@ -38,15 +38,17 @@ import argparse
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'test', 'program'))
 from live_harness import CollectorTestbed, EAL, veth, wait_for_line  # noqa: E402
-from scapy.all import IP, TCP, UDP, Ether, RawPcapReader, sendp  # noqa: E402
+from scapy.all import IP, Ether, RawPcapReader, sendp  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from dta_common import (LAYOUT, REGIONS, REPORTER, STRUCTURES, SWITCH_ID, query_top,  # noqa: E402
+                        start_collector, truth)
 
 ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 ap.add_argument('build')
@@ -61,12 +63,6 @@ if os.geteuid() != 0:
 apps = f'{args.build}/src/apps'
 out = args.out
 os.makedirs(out, exist_ok=True)
-SWITCH_ID = 7
-LAYOUT = {'keywrite_slots': 1 << 16, 'keyincrement_rows': 2, 'keyincrement_slots': 1 << 16,
-          'append_lists': 4, 'append_entries': 4096, 'append_batch': 4,
-          'append_head_interval': 1, 'postcarding_slots': 1 << 14, 'postcarding_copies': 2}
-REGIONS = ['dta.keywrite', 'dta.keyincrement', 'dta.append', 'dta.postcarding']
-STRUCTURES = ['keywrite', 'keyincrement', 'append', 'postcarding']
 failures = []
 
 
@@ -106,7 +102,8 @@ subprocess.run([f'{apps}/softfino-gen', 'flows', '--flows', '300', '--packets', 
                stdout=subprocess.DEVNULL)
 traffic = [Ether(bytes(d)) for d, _ in RawPcapReader(f'{out}/traffic.pcap')]
 
-bed = CollectorTestbed('sfFs')
+# Its own handshake subnet: a long run meets other tests' testbeds.
+bed = CollectorTestbed('sfFs', ctl_net=150 + os.getpid() % 100)
 tag = bed.tag
 gen_if, rep_in, rep_fwd, sink_if, sink_ns = (f'{tag}g', f'{tag}h', f'{tag}i', f'{tag}j',
                                              f'{tag}m')
@@ -120,23 +117,8 @@ try:
     subprocess.run(['ip', 'netns', 'add', sink_ns], check=True)
     veth(gen_if, rep_in)
     veth(rep_fwd, sink_if, sink_ns)
-    with open(f'{out}/layout.json', 'w') as f:
-        json.dump(LAYOUT, f)
-    port = bed.start_collector(f'{apps}/softfino-collector', [
-        '--dta-layout', f'{out}/layout.json', '--stats-json', f'{out}/collector_stats.json',
-        *[a for d in dumps for a in ('--dump-region', d)]])
-    if port is None:
-        sys.exit('the collector did not start')
+    translator = start_collector(bed, apps, out, dumps)
     procs['collector'] = bed.collector
-    translator = {
-        'rdma': {'connections': [
-            {'name': f'c0/{s}', 'collector': f'{bed.handshake_ip()}:{port}', 'region': r,
-             'port': 1, 'ip': '10.9.2.1', 'mac': '02:00:00:00:02:01'}
-            for s, r in zip(STRUCTURES, REGIONS)]},
-        'dta_translator': {'base_form': '3-byte', 'collectors': ['c0'], 'layout': LAYOUT,
-                           'postcarding_path_length': 1, 'probe_timeout_us': 100000},
-        'pktgen': [{'app': 0, 'period_us': 5000}],
-    }
     with open(f'{out}/translator.json', 'w') as f:
         json.dump(translator, f, indent=1)
     tsock, rsock = f'{out}/translator.sock', f'{out}/reporter.sock'
@@ -146,15 +128,7 @@ try:
     if sw is None:
         sys.exit('the translator did not start')
     procs['translator'] = sw
-    reporter = {'dta_reporter': {
-        'base_form': '3-byte', 'switch_id': SWITCH_ID, 'hop': 1,
-        'forward': [{'in': 0, 'out': 1}], 'report_port': 2,
-        'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
-                   'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
-        'flow_slots': 65536,
-        'key_write': {'redundancy': 2},
-        'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1},
-        'append': {'list': 0}, 'postcarding': {}}}
+    reporter = REPORTER
     with open(f'{out}/reporter.json', 'w') as f:
         json.dump(reporter, f, indent=1)
     # The reporter's report port is the translator's link (bed.host).
@@ -258,36 +232,8 @@ for name in ('reporter', 'translator', 'collector'):
           e - w <= allowed, (w, e))
 
 # --- 3. queries against the truth (the pcap's flows, times the replays) ---
-flows, starts, slot_of = {}, [], {}
-one = []
-for p in traffic:
-    ip = p[IP]
-    l4 = p[TCP] if TCP in p else p[UDP]
-    key = zlib.crc32(struct.pack('!4s4sBHH', bytes(map(int, ip.src.split('.'))),
-                                 bytes(map(int, ip.dst.split('.'))), ip.proto, l4.sport,
-                                 l4.dport))
-    one.append(key)
-    flows[key] = flows.get(key, 0) + ip.len
-for _ in range(replays):
-    for key in one:
-        slot = key % reporter['dta_reporter']['flow_slots']
-        if slot_of.get(slot) != key:
-            slot_of[slot] = key
-            starts.append(key)
-top = sorted(flows, key=lambda k: -flows[k])[:5]
-requests = []
-for k in top:
-    requests += [{'primitive': 'keyincrement', 'key': k},
-                 {'primitive': 'keywrite', 'key': k, 'redundancy': 2},
-                 {'primitive': 'postcarding', 'key': k, 'copies': 2, 'known': [SWITCH_ID]}]
-requests.append({'primitive': 'append', 'list': 0})
-with open(f'{out}/requests.jsonl', 'w') as f:
-    f.writelines(json.dumps(r) + '\n' for r in requests)
-q = subprocess.run([f'{apps}/softfino-collector', 'query', '--dta-layout', f'{out}/layout.json',
-                    *[a for d in dumps for a in ('--memory', d)],
-                    '--requests', f'{out}/requests.jsonl'], capture_output=True, text=True)
-answers = [json.loads(line) for line in q.stdout.splitlines()]
-check('every query answered', len(answers) == len(requests), q.stderr[-300:])
+flows, starts = truth(traffic, replays)
+top, answers = query_top(apps, out, dumps, flows)
 clean = lost == 0 and naks == 0 and rmiss == 0 and tmiss == 0 and recovering == 0
 # A lost FETCH_ADD takes at most one packet's bytes from its row.
 max_len = max(p[IP].len for p in traffic)
@@ -296,17 +242,17 @@ print(f'\n{"flow key":>12s} {"bytes (truth)":>14s} {"Key-Increment":>14s} {"Key-
       f'{"path":>6s}')
 for i, k in enumerate(top[:len(answers) // 3]):
     ki, kw, pc = answers[3 * i:3 * i + 3]
-    truth = flows[k] * replays
-    print(f'{k:>12d} {truth:>14d} {ki["count"]:>14d} {kw.get("data", 0) >> 16:>10} '
+    want = flows[k]['bytes']
+    print(f'{k:>12d} {want:>14d} {ki["count"]:>14d} {kw.get("data", 0) >> 16:>10} '
           f'{str(pc.get("path")):>6s}')
     if clean:
         check(f'flow {k}: Key-Increment = bytes x {replays} replays, Key-Write and path name '
-              'the reporter', ki['count'] == truth and kw['found'] and
+              'the reporter', ki['count'] == want and kw['found'] and
               kw['data'] >> 16 == SWITCH_ID and pc['path'] == [SWITCH_ID], (ki, kw, pc))
     else:
         check(f'flow {k}: Key-Increment within the counted loss of the truth, Key-Write and '
               'path name the reporter',
-              truth - ki_lost * max_len <= ki['count'] <= truth and kw['found'] and
+              want - ki_lost * max_len <= ki['count'] <= want and kw['found'] and
               kw['data'] >> 16 == SWITCH_ID and pc['path'] == [SWITCH_ID], (ki, kw, pc))
 if answers:
     apl = answers[-1]

@@ -46,7 +46,7 @@ REGIONS = ['dta.keywrite', 'dta.keyincrement', 'dta.append']
 STRUCTURES = ['keywrite', 'keyincrement', 'append']
 
 rng = random.Random(1010)
-bed = CollectorTestbed('sfF', 1)
+bed = CollectorTestbed('sfF', 1, ctl_net=211)
 work = tempfile.mkdtemp(prefix='sfF-restart.')
 sock = f'{work}/ctl.sock'
 

@@ -68,9 +68,11 @@ class CollectorTestbed:
     namespace. The switch's RoCE address is 10.9.2.1, collector k's
     10.9.2.(2+k) (on the RDMA links, set by the programs, not the kernel)."""
 
-    def __init__(self, prefix, collectors=1, relay=None):
+    def __init__(self, prefix, collectors=1, relay=None, ctl_net=3):
         """relay: (loss, dup, reorder, seed, stats_path) puts lossy_relay.py
-        on every RDMA link (switch --veth-- relay --veth-- collector)."""
+        on every RDMA link (switch --veth-- relay --veth-- collector).
+        ctl_net: the handshake links use 10.9.(ctl_net + k).0/24; a test that
+        may run beside other worktrees' tests picks its own."""
         tag = f'{prefix}{os.getpid() % 100000}'
         self.tag = tag
         self.count = collectors
@@ -86,6 +88,7 @@ class CollectorTestbed:
         self.relay_a = [f'{tag}r{k}' for k in range(collectors)]
         self.relay_b = [f'{tag}s{k}' for k in range(collectors)]
         self.relays = []
+        self.ctl_net = ctl_net
 
     def up(self):
         veth(self.host, self.sw_in)
@@ -104,17 +107,18 @@ class CollectorTestbed:
             else:
                 veth(self.sw_rdma[k], self.col_rdma[k], self.netns[k])
             veth(self.sw_ctl[k], self.col_ctl[k], self.netns[k])
-            subprocess.run(['ip', 'addr', 'add', f'10.9.{3 + k}.1/24', 'dev', self.sw_ctl[k]],
+            subprocess.run(['ip', 'addr', 'add', f'10.9.{self.ctl_net + k}.1/24', 'dev',
+                            self.sw_ctl[k]],
                            check=True)
             subprocess.run(['ip', 'netns', 'exec', self.netns[k], 'ip', 'addr', 'add',
-                            f'10.9.{3 + k}.2/24', 'dev', self.col_ctl[k]], check=True)
+                            f'10.9.{self.ctl_net + k}.2/24', 'dev', self.col_ctl[k]], check=True)
 
     @property
     def collector(self):
         return self.collectors[0]
 
     def handshake_ip(self, k=0):
-        return f'10.9.{3 + k}.2'
+        return f'10.9.{self.ctl_net + k}.2'
 
     def start_collector(self, collector, args, k=0, listen_port=0):
         """Starts softfino-collector k with `args` (after --), its handshake

@@ -47,8 +47,8 @@ drop_every = 0 if relay else int(sys.argv[3]) if len(sys.argv) > 3 else 7
 require_root()
 
 work = tempfile.mkdtemp(prefix='rdma_e2e.')
-bed = (CollectorTestbed('sfF', relay=(0.05, 0.03, 0.05, 17, f'{work}/relay')) if relay
-       else CollectorTestbed('sfe'))
+bed = (CollectorTestbed('sfF', relay=(0.05, 0.03, 0.05, 17, f'{work}/relay'), ctl_net=213)
+       if relay else CollectorTestbed('sfe'))
 REGION = 64 * 1024
 N_WRITES, N_ADDS, N_READS = 200, 100, 40
 
@@ -63,7 +63,7 @@ try:
         raise SystemExit(1)
 
     config = {
-        'rdma': {'connections': [{'name': 'collector', 'collector': f'10.9.3.2:{port}',
+        'rdma': {'connections': [{'name': 'collector', 'collector': f'{bed.handshake_ip()}:{port}',
                                   'region': 'kw', 'port': 1, 'ip': '10.9.2.1',
                                   'mac': '02:00:00:00:02:01'}]},
         'probe': {'command_port': 0, 'drop_every': drop_every, 'timeout_us': 3000},
