@@ -43,7 +43,7 @@ host, sw0, sw1, sink1, sw2, sink2, ns = (f'{tag}a', f'{tag}b', f'{tag}c', f'{tag
                                           f'{tag}f', f'{tag}n')
 work = tempfile.mkdtemp(prefix='sfF-race.')
 sock = f'{work}/ctl.sock'
-CLIENTS, ROUNDS, CHURNED = 8, 6, 8
+CLIENTS, ROUNDS, CHURNED = 8, 4, 8
 STABLE_PACKETS, CHURN_PACKETS = 2400, 1600
 
 
@@ -192,13 +192,18 @@ try:
     ports = {p['port']: p for p in stats['ports']}
     print(f'sink 1 got {got1}, sink 2 got {got2}; drops {drops}; totals {t}')
     sent = STABLE_PACKETS + CHURN_PACKETS
-    check('the switch received every packet sent (none missed)',
-          t['received'] == sent and all(p['rx_missed'] == 0 for p in stats['ports']),
-          (t, [p['rx_missed'] for p in stats['ports']]))
+    # The sinks' kernels may send a frame of their own now and then (the
+    # switch drops it as no_route): counted on ports 1 and 2, apart from ours.
+    strays = ports[1]['rx_packets'] + ports[2]['rx_packets']
+    print(f"rx per port: {[p['rx_packets'] for p in stats['ports']]}")
+    check('the switch received every packet sent on port 0 (none missed)',
+          ports[0]['rx_packets'] == sent and all(p['rx_missed'] == 0 for p in stats['ports']) and
+          t['received'] == sent + strays, (t, [p['rx_missed'] for p in stats['ports']]))
     check(f'every stable packet reached its port ({STABLE_PACKETS}), through every commit',
           got1 == STABLE_PACKETS and ports[1]['tx_packets'] == STABLE_PACKETS, (got1, ports[1]))
     check('churned packets: forwarded while their route was in force, else no_route, nothing else',
-          got2 + drops.get('no_route', 0) == CHURN_PACKETS and ports[2]['tx_packets'] == got2 and
+          got2 + drops.get('no_route', 0) == CHURN_PACKETS + strays and
+          ports[2]['tx_packets'] == got2 and
           set(drops) <= {'no_route'}, (got2, drops))
     check('some churned packets went each way (the routes really changed under traffic)',
           got2 > 0 and drops.get('no_route', 0) > 0, (got2, drops))
