@@ -130,7 +130,7 @@ struct ControlServer::Client {
   // When its unread replies last went over the cap without it reading since;
   // zero while it keeps up.
   Clock::time_point stalled_since{};
-  Clock::time_point last_heard;     // connected, or last sent us a byte
+  Clock::time_point last_heard;       // connected, or last sent us a byte
   Clock::time_point partial_since{};  // `in` holds only an unfinished line since; zero if not
 
   bool partial() const { return !in.empty() && scanned == in.size(); }
@@ -266,10 +266,10 @@ void ControlServer::Poll() {
     if (keep && !c.closing && c.partial()) {
       if (c.partial_since == Clock::time_point{}) c.partial_since = now;
       if (now - c.partial_since >= options_.request_timeout) {
-        CloseWithError(c, absl::StrCat("request line unfinished after ",
-                                       options_.request_timeout.count(),
-                                       " ms; send each request as one line ending in '\\n' "
-                                       "(closing this connection)"));
+        CloseWithError(
+            c, absl::StrCat("request line unfinished after ", options_.request_timeout.count(),
+                            " ms; send each request as one line ending in '\\n' "
+                            "(closing this connection)"));
       }
     }
     if (keep && c.pending() > 0) keep = Write(c);

@@ -13,8 +13,8 @@
 namespace softfino::control {
 
 absl::StatusOr<std::unique_ptr<RdmaSupervisor>> RdmaSupervisor::Start(
-    const nlohmann::json& config, uint16_t port_count, uint16_t pipe_count,
-    PortMacLookup port_mac, pipe::Program& program, RdmaSupervisorOptions options) {
+    const nlohmann::json& config, uint16_t port_count, uint16_t pipe_count, PortMacLookup port_mac,
+    pipe::Program& program, RdmaSupervisorOptions options) {
   if (!program.ReconnectsRdma() || !config.is_object() || !config.contains("rdma")) return nullptr;
   const nlohmann::json& rdma = config["rdma"];
   if (rdma.contains("supervise_ms")) {
@@ -124,7 +124,8 @@ void RdmaSupervisor::Check(Collector& c) {
       c.down = false;
       ++c.pauses;
       program_.SetRdmaConnectionsDown(c.names, false);
-      std::fprintf(stderr, "softfino: collector %s answers again (same instance, queue pairs kept)\n",
+      std::fprintf(stderr,
+                   "softfino: collector %s answers again (same instance, queue pairs kept)\n",
                    where.c_str());
     }
     return;
