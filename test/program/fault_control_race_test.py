@@ -5,10 +5,11 @@ misbehave on the control socket, while l3fwd forwards on veth pairs.
   scapy --veth-- softfino (l3fwd) --veth (port 1)-- sink 1  (own network
                                   --veth (port 2)-- sink 2   namespace)
 
-Traffic: packets to a stable prefix (10.50.0.0/16, nexthop on port 1,
-never touched) and to 8 churned /24s under 10.60.0.0/16 (nexthop on port 2),
-whose routes concurrent softfino-ctl clients add and delete over and over
-while reading tables and stats. Before the storm, clients that do not play
+Traffic, paced for as long as the clients run: packets to a stable prefix
+(10.50.0.0/16, nexthop on port 1, never touched) and to 8 churned /24s
+under 10.60.0.0/16 (nexthop on port 2), whose routes concurrent
+softfino-ctl clients add and delete over and over while reading tables and
+stats. Before the storm, clients that do not play
 along connect: one sends half a request and stalls, one sends thousands of
 requests and never reads, and 70 connect and say nothing (more than the 64
 slots). Checks:
@@ -44,7 +45,7 @@ host, sw0, sw1, sink1, sw2, sink2, ns = (f'{tag}a', f'{tag}b', f'{tag}c', f'{tag
 work = tempfile.mkdtemp(prefix='sfF-race.')
 sock = f'{work}/ctl.sock'
 CLIENTS, ROUNDS, CHURNED = 8, 4, 8
-STABLE_PACKETS, CHURN_PACKETS = 2400, 1600
+MAX_PACKETS = 20000
 
 
 def sink_rx(ifname):
@@ -141,22 +142,31 @@ try:
                                    timeout=30)
                 (answers if r.returncode == 0 else errors).append((k, cmd[0], r.stderr[-200:]))
 
+    counts = {'stable': 0, 'churn': 0}
+
+    def frame(i):
+        """Packet i: 3 of 5 to the stable route, the rest to a churned one."""
+        if i % 5 < 3:
+            dst = f'10.50.{(i // 256) % 256}.{i % 256}'
+        else:
+            dst = f'10.60.{i % CHURNED}.{1 + i % 200}'
+        return (Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:00') /
+                IP(src='10.40.0.1', dst=dst) / UDP(sport=1234, dport=5678) / Raw(bytes(40)))
+
     def traffic():
-        frames = []
-        for i in range(STABLE_PACKETS + CHURN_PACKETS):
-            if i % 5 < 3:
-                dst = f'10.50.{(i // 256) % 256}.{i % 256}'
-            else:
-                dst = f'10.60.{i % CHURNED}.{1 + i % 200}'
-            frames.append(Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:00') /
-                          IP(src='10.40.0.1', dst=dst) / UDP(sport=1234, dport=5678) /
-                          Raw(bytes(40)))
-        for start in range(0, len(frames), 40):
-            sendp(frames[start:start + 40], iface=host, verbose=False)
+        # Paced, for as long as the clients run, so every commit happens
+        # under traffic.
+        i = 0
+        while any(t.is_alive() for t in clients) and i < MAX_PACKETS:
+            frames = [frame(j) for j in range(i, i + 40)]
+            sendp(frames, iface=host, verbose=False)
+            for j in range(i, i + 40):
+                counts['stable' if j % 5 < 3 else 'churn'] += 1
+            i += 40
             time.sleep(0.03)
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    threads.append(threading.Thread(target=traffic))
+    clients = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+    threads = clients + [threading.Thread(target=traffic)]
     began = time.time()
     for t in threads:
         t.start()
@@ -165,6 +175,7 @@ try:
     storm_s = time.time() - began
     time.sleep(0.5)
     want = CLIENTS * ROUNDS * 4
+    STABLE_PACKETS, CHURN_PACKETS = counts['stable'], counts['churn']
     print(f'{want} requests from {CLIENTS} clients and {STABLE_PACKETS + CHURN_PACKETS} packets '
           f'in {storm_s:.1f} s')
     check(f'every control request answered, ok ({want})', len(answers) == want and not errors,
