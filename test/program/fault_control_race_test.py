@@ -5,7 +5,8 @@ misbehave on the control socket, while l3fwd forwards on veth pairs.
   scapy --veth-- softfino (l3fwd) --veth (port 1)-- sink 1  (own network
                                   --veth (port 2)-- sink 2   namespace)
 
-Traffic, paced for as long as the clients run: packets to a stable prefix
+Traffic, paced from before the misbehaving clients connect until the
+storm is over: packets to a stable prefix
 (10.50.0.0/16, nexthop on port 1, never touched) and to 8 churned /24s
 under 10.60.0.0/16 (nexthop on port 2), whose routes concurrent
 softfino-ctl clients add and delete over and over while reading tables and
@@ -110,6 +111,34 @@ try:
         raise SystemExit(1)
     base1, base2 = sink_rx(sink1), sink_rx(sink2)
 
+    counts = {'stable': 0, 'churn': 0}
+
+    def frame(i):
+        """Packet i: 3 of 5 to the stable route, the rest to a churned one."""
+        if i % 5 < 3:
+            dst = f'10.50.{(i // 256) % 256}.{i % 256}'
+        else:
+            dst = f'10.60.{i % CHURNED}.{1 + i % 200}'
+        return (Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:00') /
+                IP(src='10.40.0.1', dst=dst) / UDP(sport=1234, dport=5678) / Raw(bytes(40)))
+
+    def traffic():
+        # Paced, from before the misbehaving clients connect until the storm
+        # is over: forwarding must go on through all of it.
+        i = 0
+        while not storm_over.is_set() and i < MAX_PACKETS:
+            frames = [frame(j) for j in range(i, i + 40)]
+            sendp(frames, iface=host, verbose=False)
+            for j in range(i, i + 40):
+                counts['stable' if j % 5 < 3 else 'churn'] += 1
+            i += 40
+            time.sleep(0.03)
+
+    storm_over = threading.Event()
+    sender = threading.Thread(target=traffic, daemon=True)
+    began = time.time()
+    sender.start()
+
     # --- clients that do not play along ---
     stalled = connect()
     stalled.sendall(b'{"id": 1, "cmd": "sta')
@@ -142,36 +171,13 @@ try:
                                    timeout=30)
                 (answers if r.returncode == 0 else errors).append((k, cmd[0], r.stderr[-200:]))
 
-    counts = {'stable': 0, 'churn': 0}
-
-    def frame(i):
-        """Packet i: 3 of 5 to the stable route, the rest to a churned one."""
-        if i % 5 < 3:
-            dst = f'10.50.{(i // 256) % 256}.{i % 256}'
-        else:
-            dst = f'10.60.{i % CHURNED}.{1 + i % 200}'
-        return (Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:00') /
-                IP(src='10.40.0.1', dst=dst) / UDP(sport=1234, dport=5678) / Raw(bytes(40)))
-
-    def traffic():
-        # Paced, for as long as the clients run, so every commit happens
-        # under traffic.
-        i = 0
-        while any(t.is_alive() for t in clients) and i < MAX_PACKETS:
-            frames = [frame(j) for j in range(i, i + 40)]
-            sendp(frames, iface=host, verbose=False)
-            for j in range(i, i + 40):
-                counts['stable' if j % 5 < 3 else 'churn'] += 1
-            i += 40
-            time.sleep(0.03)
-
     clients = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    threads = clients + [threading.Thread(target=traffic)]
-    began = time.time()
-    for t in threads:
+    for t in clients:
         t.start()
-    for t in threads:
+    for t in clients:
         t.join()
+    storm_over.set()
+    sender.join()
     storm_s = time.time() - began
     time.sleep(0.5)
     want = CLIENTS * ROUNDS * 4
