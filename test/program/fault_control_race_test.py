@@ -99,9 +99,14 @@ try:
     with open(f'{work}/config.json', 'w') as f:
         json.dump(config, f)
     sw = subprocess.Popen(
-        [softfino, *EAL, f'--file-prefix={tag}', f'--vdev=net_af_packet0,iface={sw0}',
+        # A worker lcore for the pipe: with none, the pipe waits while the
+        # slow path commits (README, Control plane), and frames the kernel's
+        # af_packet ring drops meanwhile are counted nowhere in the switch.
+        [softfino, *[a if a != '0' else '0-1' for a in EAL], f'--file-prefix={tag}',
+         f'--vdev=net_af_packet0,iface={sw0}',
          f'--vdev=net_af_packet1,iface={sw1}', f'--vdev=net_af_packet2,iface={sw2}',
          '--', '--pipeline', 'l3fwd', '--config', f'{work}/config.json', '--clock', 'real',
+         '--fp-cores', '1',
          '--control-socket', sock, '--stats-json', f'{work}/stats.json'],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     procs.append(sw)
