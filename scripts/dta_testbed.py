@@ -16,15 +16,17 @@ namespace. Needs root for the veth pairs.
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'test', 'program'))
 from live_harness import CollectorTestbed, EAL  # noqa: E402
-from scapy.all import IP, TCP, UDP, Ether, RawPcapReader, sendp, wrpcap  # noqa: E402
+from scapy.all import Ether, RawPcapReader, sendp, wrpcap  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from dta_common import (LAYOUT, REGIONS, REPORTER, STRUCTURES, SWITCH_ID, query_top,  # noqa: E402
+                        start_collector, truth)
 
 build, out = sys.argv[1], sys.argv[2]
 if os.geteuid() != 0:
@@ -32,12 +34,6 @@ if os.geteuid() != 0:
     sys.exit(77)
 apps = f'{build}/src/apps'
 os.makedirs(out, exist_ok=True)
-SWITCH_ID = 7
-LAYOUT = {'keywrite_slots': 1 << 16, 'keyincrement_rows': 2, 'keyincrement_slots': 1 << 16,
-          'append_lists': 4, 'append_entries': 4096, 'append_batch': 4,
-          'append_head_interval': 1, 'postcarding_slots': 1 << 14, 'postcarding_copies': 2}
-
-
 def step(text):
     print(f'\n== {text}', flush=True)
 
@@ -47,15 +43,7 @@ subprocess.run([f'{apps}/softfino-gen', 'flows', '--flows', '300', '--packets', 
                 '--zipf', '0.99', '--seed', '1', '--out', f'{out}/traffic.pcap'], check=True)
 
 step('2. reporter: softfino --pipeline dta_reporter (virtual time, net_pcap)')
-reporter = {'dta_reporter': {
-    'base_form': '3-byte', 'switch_id': SWITCH_ID, 'hop': 1,
-    'forward': [{'in': 0, 'out': 1}], 'report_port': 2,
-    'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
-               'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
-    'flow_slots': 65536,
-    'key_write': {'redundancy': 2},
-    'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1},
-    'append': {'list': 0}, 'postcarding': {}}}
+reporter = REPORTER
 with open(f'{out}/reporter.json', 'w') as f:
     json.dump(reporter, f, indent=1)
 wrpcap(f'{out}/empty.pcap', [], linktype=1)
@@ -75,26 +63,11 @@ reports = [bytes(d) for d, _ in RawPcapReader(f'{out}/reports.pcap')]
 
 step('3. translator and collector: reports -> RoCEv2 -> soft-RNIC memory')
 bed = CollectorTestbed('sfdemo')
-regions = ['dta.keywrite', 'dta.keyincrement', 'dta.append', 'dta.postcarding']
-structures = ['keywrite', 'keyincrement', 'append', 'postcarding']
+regions, structures = REGIONS, STRUCTURES
 dumps = [f'{r}={out}/{r}.bin' for r in regions]
 try:
     bed.up()
-    with open(f'{out}/layout.json', 'w') as f:
-        json.dump(LAYOUT, f)
-    port = bed.start_collector(f'{apps}/softfino-collector', [
-        '--dta-layout', f'{out}/layout.json', '--stats-json', f'{out}/collector_stats.json',
-        *[a for d in dumps for a in ('--dump-region', d)]])
-    if port is None:
-        sys.exit('the collector did not start')
-    translator = {
-        'rdma': {'connections': [
-            {'name': f'c0/{s}', 'collector': f'10.9.3.2:{port}', 'region': r, 'port': 1,
-             'ip': '10.9.2.1', 'mac': '02:00:00:00:02:01'} for s, r in zip(structures, regions)]},
-        'dta_translator': {'base_form': '3-byte', 'collectors': ['c0'], 'layout': LAYOUT,
-                           'postcarding_path_length': 1, 'probe_timeout_us': 20000},
-        'pktgen': [{'app': 0, 'period_us': 5000}],
-    }
+    translator = start_collector(bed, apps, out, dumps)
     with open(f'{out}/translator.json', 'w') as f:
         json.dump(translator, f, indent=1)
     sw = bed.start_switch(f'{apps}/softfino', [
@@ -122,36 +95,8 @@ print(f"   reports in: {t['ingress']['reports']}; RDMA requests: {c0['requests']
 
 step('4. queries (softfino-collector query) beside the truth from the traffic')
 # The truth, from the traffic pcap alone.
-flows = {}
-starts = []  # flow starts, as the reporter's table of flow_slots flows sees them
-slot_of = {}
-for data, _ in RawPcapReader(f'{out}/traffic.pcap'):
-    p = Ether(data)
-    ip = p[IP]
-    l4 = p[TCP] if TCP in p else p[UDP]
-    key = zlib.crc32(struct.pack('!4s4sBHH', bytes(map(int, ip.src.split('.'))),
-                                 bytes(map(int, ip.dst.split('.'))), ip.proto, l4.sport,
-                                 l4.dport))
-    if key not in flows:
-        flows[key] = {'flow': f'{ip.src}:{l4.sport} > {ip.dst}:{l4.dport}', 'bytes': 0}
-    slot = key % reporter['dta_reporter']['flow_slots']
-    if slot_of.get(slot) != key:  # a new flow, or one that another evicted
-        slot_of[slot] = key
-        starts.append(key)
-    flows[key]['bytes'] += ip.len
-top = sorted(flows, key=lambda k: -flows[k]['bytes'])[:5]
-requests = []
-for k in top:
-    requests += [{'primitive': 'keyincrement', 'key': k},
-                 {'primitive': 'keywrite', 'key': k, 'redundancy': 2},
-                 {'primitive': 'postcarding', 'key': k, 'copies': 2, 'known': [SWITCH_ID]}]
-requests.append({'primitive': 'append', 'list': 0})
-with open(f'{out}/requests.jsonl', 'w') as f:
-    f.writelines(json.dumps(r) + '\n' for r in requests)
-q = subprocess.run([f'{apps}/softfino-collector', 'query', '--dta-layout', f'{out}/layout.json',
-                    *[a for d in dumps for a in ('--memory', d)],
-                    '--requests', f'{out}/requests.jsonl'], capture_output=True, text=True)
-answers = [json.loads(line) for line in q.stdout.splitlines()]
+flows, starts = truth([Ether(bytes(d)) for d, _ in RawPcapReader(f'{out}/traffic.pcap')])
+top, answers = query_top(apps, out, dumps, flows)
 print(f"{'flow':42s} {'bytes (truth)':>14s} {'Key-Increment':>14s} {'entry (truth)':>14s} "
       f"{'Key-Write':>10s} {'path':>6s}")
 same = 0

@@ -55,7 +55,12 @@ void EgressDrop(pipe::EgressIntrinsicMetadataForDeparser& dprsr, DropReason reas
 std::unique_ptr<pipe::Program> DtaTranslator::Create() {
   return std::make_unique<DtaTranslator>();
 }
-DtaTranslator::~DtaTranslator() = default;
+DtaTranslator::~DtaTranslator() {
+  for (auto& c : collectors_) {
+    delete c->reconnection.exchange(nullptr);
+    delete c->adopted.exchange(nullptr);
+  }
+}
 
 absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
   auto parsed = ParseTranslatorConfig(config);
@@ -79,15 +84,11 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
   spread_hash_.emplace(*std::move(spread));
 
   pipe_count_ = info.pipe_count;
+  info_ = info;
   collector_of_port_.assign(info.port_count, -1);
   collectors_.clear();
   const bool on[kStructures] = {layout_.key_write.has_value(), layout_.key_increment.has_value(),
                                 layout_.append.has_value(), layout_.postcarding.has_value()};
-  const uint64_t bytes[kStructures] = {
-      on[kKeyWrite] ? layout_.key_write->bytes() : 0,
-      on[kKeyIncrement] ? layout_.key_increment->bytes() : 0,
-      on[kAppend] ? layout_.append->bytes() : 0,
-      on[kPostcarding] ? layout_.postcarding->bytes() : 0};
   for (size_t ci = 0; ci < config_.collectors.size(); ++ci) {
     const std::string& name = config_.collectors[ci];
     auto state = std::make_unique<CollectorState>();
@@ -95,15 +96,10 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
     bool have_port = false;
     for (int s = 0; s < kStructures; ++s) {
       if (!on[s]) continue;
+      pipe::PortId port = 0;
+      auto qp = MakeQueuePair(config, name, s, &port);
+      if (!qp.ok()) return qp.status();
       const std::string conn_name = absl::StrCat(name, "/", kStructureNames[s]);
-      auto conns = rdma::FindConnection(config, conn_name);
-      if (!conns.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            conns.status().message(), " (the translator reaches collector ", name, "'s ",
-            kStructureNames[s], " structure through connection \"", conn_name, "\")"));
-      }
-      if (conns->empty()) return absl::InvalidArgumentError(conn_name + ": no queue pair");
-      const pipe::PortId port = (*conns)[0].port;
       if (have_port && port != state->port) {
         return absl::InvalidArgumentError(absl::StrCat(
             "connection \"", conn_name, "\" uses port ", port, " but collector ", name,
@@ -111,29 +107,7 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
       }
       state->port = port;
       have_port = true;
-      // Only the pipe owning the port runs its egress, so only its queue
-      // pair is used.
-      const uint16_t owner = info.PipeOf(port);
-      const auto it = std::find_if(conns->begin(), conns->end(),
-                                   [&](const rdma::ConnectedQueuePair& c) { return c.pipe == owner; });
-      if (it == conns->end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(conn_name, ": no queue pair for pipe ", owner, ", which owns port ", port));
-      }
-      if (it->remote.length < bytes[s]) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "collector ", name, "'s region \"", it->remote.region, "\" is ", it->remote.length,
-            " bytes but the layout's ", kStructureNames[s], " needs ", bytes[s],
-            ": give the collector the same DTA layout as the translator"));
-      }
-      auto builder = rdma::RoceBuilder::Create(it->RequestEndpoint(), it->remote.qpn);
-      if (!builder.ok()) return builder.status();
-      rdma::RcRequesterConfig rc;
-      rc.start_psn = it->remote.psn;
-      rc.mtu = it->remote.mtu;
-      rc.retransmit = false;  // resync: DTA's decision for telemetry
-      rc.timeout_ns = uint64_t{config_.probe_timeout_us} * 1000;
-      state->qps[s] = std::make_unique<QueuePair>(*it, *builder, rc);
+      state->qps[s] = *std::move(qp);
     }
     if (collector_of_port_[state->port] != -1) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -141,19 +115,7 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
           " both use port ", state->port, "; each collector needs its own port"));
     }
     collector_of_port_[state->port] = static_cast<int>(ci);
-    if (layout_.append) {
-      auto batcher = dta::AppendBatcher::Create(*layout_.append);
-      if (!batcher.ok()) return batcher.status();
-      state->batcher.emplace(*std::move(batcher));
-    }
-    if (layout_.postcarding) {
-      auto cache = dta::PostcardCache::Create(*layout_.postcarding, config_.postcard_cache_rows,
-                                              config_.postcarding_path_length);
-      if (!cache.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("dta_translator: ", cache.status().message()));
-      }
-      state->cache.emplace(*std::move(cache));
-    }
+    if (absl::Status st = MakeBuffers(state->batcher, state->cache); !st.ok()) return st;
     collectors_.push_back(std::move(state));
   }
   ingress_.clear();
@@ -169,6 +131,65 @@ absl::Status DtaTranslator::Configure(const nlohmann::json& config, const pipe::
         " ports passes TNA's 1023 mirror sessions; give a smaller base"));
   }
   return absl::OkStatus();
+}
+
+absl::Status DtaTranslator::MakeBuffers(std::optional<dta::AppendBatcher>& batcher,
+                                        std::optional<dta::PostcardCache>& cache) const {
+  if (layout_.append) {
+    auto b = dta::AppendBatcher::Create(*layout_.append);
+    if (!b.ok()) return b.status();
+    batcher.emplace(*std::move(b));
+  }
+  if (layout_.postcarding) {
+    auto c = dta::PostcardCache::Create(*layout_.postcarding, config_.postcard_cache_rows,
+                                        config_.postcarding_path_length);
+    if (!c.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("dta_translator: ", c.status().message()));
+    }
+    cache.emplace(*std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<DtaTranslator::QueuePair>> DtaTranslator::MakeQueuePair(
+    const nlohmann::json& config, const std::string& name, int s, pipe::PortId* port) const {
+  const uint64_t bytes[kStructures] = {
+      layout_.key_write ? layout_.key_write->bytes() : 0,
+      layout_.key_increment ? layout_.key_increment->bytes() : 0,
+      layout_.append ? layout_.append->bytes() : 0,
+      layout_.postcarding ? layout_.postcarding->bytes() : 0};
+  const std::string conn_name = absl::StrCat(name, "/", kStructureNames[s]);
+  auto conns = rdma::FindConnection(config, conn_name);
+  if (!conns.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        conns.status().message(), " (the translator reaches collector ", name, "'s ",
+        kStructureNames[s], " structure through connection \"", conn_name, "\")"));
+  }
+  if (conns->empty()) return absl::InvalidArgumentError(conn_name + ": no queue pair");
+  *port = (*conns)[0].port;
+  // Only the pipe owning the port runs its egress, so only its queue
+  // pair is used.
+  const uint16_t owner = info_.PipeOf(*port);
+  const auto it = std::find_if(conns->begin(), conns->end(),
+                               [&](const rdma::ConnectedQueuePair& c) { return c.pipe == owner; });
+  if (it == conns->end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(conn_name, ": no queue pair for pipe ", owner, ", which owns port ", *port));
+  }
+  if (it->remote.length < bytes[s]) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "collector ", name, "'s region \"", it->remote.region, "\" is ", it->remote.length,
+        " bytes but the layout's ", kStructureNames[s], " needs ", bytes[s],
+        ": give the collector the same DTA layout as the translator"));
+  }
+  auto builder = rdma::RoceBuilder::Create(it->RequestEndpoint(), it->remote.qpn);
+  if (!builder.ok()) return builder.status();
+  rdma::RcRequesterConfig rc;
+  rc.start_psn = it->remote.psn;
+  rc.mtu = it->remote.mtu;
+  rc.retransmit = false;  // resync: DTA's decision for telemetry
+  rc.timeout_ns = uint64_t{config_.probe_timeout_us} * 1000;
+  return std::make_unique<QueuePair>(*it, *builder, rc);
 }
 
 pipe::ProgramReplication DtaTranslator::Replication() const {
@@ -402,6 +423,7 @@ void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& 
     return;
   }
   CollectorState& c = *collectors_[ci];
+  if (c.reconnection.load(std::memory_order_relaxed) != nullptr) Adopt(c);
   // The egress clock, for the queue pairs' probe timeouts.
   const uint32_t tstamp = eg.enq_tstamp + eg.deq_timedelta;
   c.clock_ns += static_cast<uint32_t>(tstamp - c.last_tstamp);
@@ -449,7 +471,7 @@ void DtaTranslator::EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& 
 
 void DtaTranslator::Tick(rte_mbuf* m, CollectorState& c,
                          pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
-  for (int i = 0; i < kStructures; ++i) {
+  for (int i = 0; i < kStructures && !c.down.load(std::memory_order_relaxed); ++i) {
     QueuePair* qp = c.qps[(c.next_probe_qp + i) % kStructures].get();
     if (qp == nullptr) continue;
     if (const rdma::PacketFields* probe = qp->requester.NextProbe(c.clock_ns)) {
@@ -495,6 +517,13 @@ void DtaTranslator::Build(rte_mbuf* m, CollectorState& c, QueuePair& qp,
 void DtaTranslator::Translate(rte_mbuf* m, const net::DtaReport& r, uint16_t rid,
                               CollectorState& c,
                               pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+  if (c.down.load(std::memory_order_acquire)) {
+    // Its collector stopped answering: nothing would execute this copy,
+    // and its batch or path state would be lost with the memory anyway.
+    ++c.lost_while_down;
+    EgressDrop(dprsr, DropReason::kDtaCollectorDown);
+    return;
+  }
   rdma::PacketFields f;
   switch (r.opcode) {
     case net::DtaOpcode::kKeyWrite: {
@@ -606,6 +635,74 @@ void DtaTranslator::PublishHead(rte_mbuf* m, CollectorState& c,
   Send(m, c, qp, f, dprsr);
 }
 
+void DtaTranslator::Adopt(CollectorState& c) const {
+  Reconnection* r = c.reconnection.exchange(nullptr, std::memory_order_acquire);
+  if (r == nullptr) return;
+  for (int s = 0; s < kStructures; ++s) {
+    if (!c.qps[s] || !r->conns[s]) continue;
+    QueuePair& qp = *c.qps[s];
+    // Sent to the old collector and never acknowledged: lost with it.
+    c.unacknowledged_at_reconnect += qp.requester.unacknowledged();
+    std::swap(qp.conn, *r->conns[s]);
+    std::swap(qp.builder, *r->builders[s]);
+    qp.requester.Reset(qp.conn.remote.psn);
+  }
+  // Swaps, not assignments: the old buffers leave with `r`, freed by the
+  // supervisor, so this egress never frees.
+  c.batcher.swap(r->batcher);
+  c.cache.swap(r->cache);
+  for (PendingPath& p : c.pending) p.copies_left = 0;
+  ++c.reconnects;
+  c.down.store(false, std::memory_order_release);
+  delete c.adopted.exchange(r, std::memory_order_acq_rel);  // null unless never collected
+}
+
+bool DtaTranslator::HasConnection(size_t ci, const std::vector<std::string>& names) const {
+  for (int s = 0; s < kStructures; ++s) {
+    if (!collectors_[ci]->qps[s]) continue;
+    const std::string conn = absl::StrCat(config_.collectors[ci], "/", kStructureNames[s]);
+    if (std::find(names.begin(), names.end(), conn) != names.end()) return true;
+  }
+  return false;
+}
+
+void DtaTranslator::SetRdmaConnectionsDown(const std::vector<std::string>& names, bool down) {
+  for (size_t ci = 0; ci < collectors_.size(); ++ci) {
+    if (!HasConnection(ci, names)) continue;
+    CollectorState& c = *collectors_[ci];
+    // Queue pairs not adopted yet are void now: they were for a collector
+    // that stopped answering.
+    if (down) delete c.reconnection.exchange(nullptr, std::memory_order_acq_rel);
+    c.down.store(down, std::memory_order_release);
+  }
+}
+
+absl::Status DtaTranslator::RdmaConnectionsUp(const std::vector<std::string>& names,
+                                              const nlohmann::json& config) {
+  for (size_t ci = 0; ci < collectors_.size(); ++ci) {
+    if (!HasConnection(ci, names)) continue;
+    CollectorState& c = *collectors_[ci];
+    auto r = std::make_unique<Reconnection>();
+    for (int s = 0; s < kStructures; ++s) {
+      if (!c.qps[s]) continue;
+      pipe::PortId port = 0;
+      auto qp = MakeQueuePair(config, config_.collectors[ci], s, &port);
+      if (!qp.ok()) return qp.status();
+      if (port != c.port) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "collector ", config_.collectors[ci], " moved from port ", c.port, " to ", port,
+            "; a reconnection keeps the port"));
+      }
+      r->conns[s].emplace(std::move((*qp)->conn));
+      r->builders[s].emplace(std::move((*qp)->builder));
+    }
+    if (absl::Status s = MakeBuffers(r->batcher, r->cache); !s.ok()) return s;
+    delete c.adopted.exchange(nullptr, std::memory_order_acq_rel);
+    delete c.reconnection.exchange(r.release(), std::memory_order_acq_rel);
+  }
+  return absl::OkStatus();
+}
+
 // ---- control path ----
 
 nlohmann::json DtaTranslator::Counters() const {
@@ -660,7 +757,11 @@ nlohmann::json DtaTranslator::Counters() const {
                         {"head_writes", c.head_writes},
                         {"paths_complete", c.paths_complete},
                         {"paths_evicted", c.paths_evicted},
-                        {"copies_unused", c.copies_unused}};
+                        {"copies_unused", c.copies_unused},
+                        {"down", c.down.load(std::memory_order_relaxed)},
+                        {"lost_while_down", c.lost_while_down},
+                        {"reconnects", c.reconnects},
+                        {"unacknowledged_at_reconnect", c.unacknowledged_at_reconnect}};
     if (c.cache) j["paths_cached"] = c.cache->occupied();
     for (int s = 0; s < kStructures; ++s) {
       if (!c.qps[s]) continue;

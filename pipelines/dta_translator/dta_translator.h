@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "nlohmann/json.hpp"
@@ -75,6 +76,10 @@ class DtaTranslator final : public pipe::Program {
   std::vector<pipe::ResourceUse> Resources() const override;
   pipe::ProgramReplication Replication() const override;
   nlohmann::json Counters() const override;
+  bool ReconnectsRdma() const override { return true; }
+  void SetRdmaConnectionsDown(const std::vector<std::string>& names, bool down) override;
+  absl::Status RdmaConnectionsUp(const std::vector<std::string>& names,
+                                 const nlohmann::json& config) override;
 
  private:
   enum Structure : uint8_t { kKeyWrite, kKeyIncrement, kAppend, kPostcarding, kStructures };
@@ -102,6 +107,18 @@ class DtaTranslator final : public pipe::Program {
   };
   static constexpr int kPendingPaths = 16;
 
+  // A restarted collector's new queue pairs and fresh Append batches and
+  // Postcarding cache (its memory starts empty), made on the supervisor's
+  // thread and swapped in by the egress that owns the collector's port, so
+  // that egress neither allocates nor frees: the old contents come back in
+  // this same object, which the supervisor frees.
+  struct Reconnection {
+    std::array<std::optional<rdma::ConnectedQueuePair>, kStructures> conns;
+    std::array<std::optional<rdma::RoceBuilder>, kStructures> builders;
+    std::optional<dta::AppendBatcher> batcher;
+    std::optional<dta::PostcardCache> cache;
+  };
+
   // Everything the egress of one collector's port keeps.
   struct alignas(64) CollectorState {
     pipe::PortId port = 0;
@@ -116,6 +133,11 @@ class DtaTranslator final : public pipe::Program {
     uint64_t clock_ns = 0;
     uint32_t last_tstamp = 0;
     uint8_t next_probe_qp = 0;  // round robin over the queue pairs
+    // Reconnection: set by the supervisor's thread, read by egress.
+    std::atomic<bool> down{false};
+    std::atomic<Reconnection*> reconnection{nullptr};  // to adopt at the next packet
+    std::atomic<Reconnection*> adopted{nullptr};  // adopted, for the supervisor to free
+    uint64_t lost_while_down = 0, reconnects = 0, unacknowledged_at_reconnect = 0;
     // Counters of what this egress did.
     uint64_t requests = 0, injected_losses = 0, build_failures = 0, answers = 0,
              head_writes = 0, paths_complete = 0, paths_evicted = 0, copies_unused = 0,
@@ -148,6 +170,16 @@ class DtaTranslator final : public pipe::Program {
   void TrackSequence(const net::DtaReport& r, pipe::IngressMetadata& md,
                      IngressCounters& counters) const;
   void MakeNack(rte_mbuf* m, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  // A collector's Append batches and Postcarding cache, empty.
+  absl::Status MakeBuffers(std::optional<dta::AppendBatcher>& batcher,
+                           std::optional<dta::PostcardCache>& cache) const;
+  // Adopts a pending reconnection (egress of the collector's port).
+  void Adopt(CollectorState& c) const;
+  // The queue pair of structure `s` of collector `name` for the pipe that
+  // owns the collector's port, from `config` (Configure and reconnection).
+  absl::StatusOr<std::unique_ptr<QueuePair>> MakeQueuePair(const nlohmann::json& config,
+                                                            const std::string& name, int s,
+                                                            pipe::PortId* port) const;
   void EgressOne(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
                  pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   void Translate(rte_mbuf* m, const net::DtaReport& r, uint16_t rid, CollectorState& c,
@@ -175,11 +207,14 @@ class DtaTranslator final : public pipe::Program {
 
   TranslatorConfig config_;
   uint16_t pipe_count_ = 1;
+  pipe::SwitchInfo info_;
   dta::Layout layout_;
   std::optional<net::Crc> spread_hash_;  // key -> collector
   std::vector<int> collector_of_port_;   // -1: not a collector's port
   std::vector<std::unique_ptr<CollectorState>> collectors_;
   std::vector<std::unique_ptr<IngressCounters>> ingress_;  // per pipe
+  // Collector `ci` has a connection named in `names`.
+  bool HasConnection(size_t ci, const std::vector<std::string>& names) const;
   // NACKs built (egress of reporter ports; several pipes may own one).
   std::unique_ptr<std::atomic<uint64_t>[]> nacks_sent_;
 };

@@ -23,6 +23,7 @@
 #include "softfino/control/port_config.h"
 #include "softfino/control/rdma_connections.h"
 #include "softfino/control/replication_commands.h"
+#include "softfino/control/rdma_supervisor.h"
 #include "softfino/control/replication_config.h"
 #include "softfino/control/stateful_commands.h"
 #include "softfino/control/signals.h"
@@ -244,6 +245,23 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
     return Fail(s.message());
   }
 
+  // Collectors that restart get new queue pairs (dta_translator).
+  auto supervisor =
+      control::RdmaSupervisor::Start(config, *port_count, pipe_count, PortMac, *program);
+  if (!supervisor.ok()) {
+    return Fail(absl::StrCat("config ", o.config, ": ", supervisor.status().message()));
+  }
+  if (*supervisor) {
+    if (absl::Status s = commands.Register(
+            "rdma", "the collectors the RDMA connections reach: up or down, reconnections",
+            [sup = supervisor->get()](const nlohmann::json&) -> absl::StatusOr<nlohmann::json> {
+              return sup->Stats();
+            });
+        !s.ok()) {
+      return Fail(s.message());
+    }
+  }
+
   control::InstallStopSignalHandlers();
   control::PublishTelemetry(sw->get(), o.pipeline);
   control::SlowPath slow_path(**sw,
@@ -259,6 +277,8 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
     (*events)->Poll();
     return slow_path.Tick();
   });
+  nlohmann::json rdma_stats = *supervisor ? (*supervisor)->Stats() : nlohmann::json();
+  supervisor->reset();
   // What the pipes' last intervals produced (Program::Finish ran in Run).
   (*events)->Poll();
   (*events)->Flush(std::chrono::seconds(5));
@@ -276,6 +296,7 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
     if (nlohmann::json counters = program->Counters(); !counters.is_null()) {
       j["program"] = std::move(counters);
     }
+    if (!rdma_stats.is_null()) j["rdma"] = std::move(rdma_stats);
     out << j.dump(2) << "\n";
     if (!out) rc = Fail(absl::StrCat("cannot write ", o.stats_json));
   }

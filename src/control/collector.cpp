@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -256,6 +257,16 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(const CollectorOpti
         return {r->base, r->length};
       };
       return AnswerDtaQuery(layout, lookup, q);
+    };
+  }
+  // Who answers: a number drawn at start, so a switch that polls it tells
+  // a restarted collector (new queue pairs, empty memory) from one that
+  // only paused (rdma_supervisor.h).
+  {
+    std::random_device rd;
+    const uint64_t incarnation = (uint64_t{rd()} << 32) | rd();
+    server_options.requests["incarnation"] = [incarnation](const nlohmann::json&) {
+      return absl::StatusOr<nlohmann::json>(nlohmann::json{{"incarnation", incarnation}});
     };
   }
   if (!c.tea.empty()) {

@@ -130,6 +130,10 @@ struct ControlServer::Client {
   // When its unread replies last went over the cap without it reading since;
   // zero while it keeps up.
   Clock::time_point stalled_since{};
+  Clock::time_point last_heard;       // connected, or last sent us a byte
+  Clock::time_point partial_since{};  // `in` holds only an unfinished line since; zero if not
+
+  bool partial() const { return !in.empty() && scanned == in.size(); }
 
   size_t pending() const { return out.size() - out_sent; }
 };
@@ -259,6 +263,15 @@ void ControlServer::Poll() {
     bool keep = (revents & POLLNVAL) == 0;
     if (keep && !c.closing && (revents & (POLLIN | POLLHUP | POLLERR)) != 0) keep = Read(c);
     if (keep) keep = Answer(c, budget, deadline);
+    if (keep && !c.closing && c.partial()) {
+      if (c.partial_since == Clock::time_point{}) c.partial_since = now;
+      if (now - c.partial_since >= options_.request_timeout) {
+        CloseWithError(
+            c, absl::StrCat("request line unfinished after ", options_.request_timeout.count(),
+                            " ms; send each request as one line ending in '\\n' "
+                            "(closing this connection)"));
+      }
+    }
     if (keep && c.pending() > 0) keep = Write(c);
     const bool done = c.in.empty() && c.pending() == 0;
     if (keep && c.closing && (done || now >= c.linger_end)) keep = false;
@@ -287,7 +300,7 @@ void ControlServer::Accept() {
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
         (cred.uid != geteuid() && cred.uid != 0)) {
       refusal = "permission denied: only the user running the switch may use its control socket";
-    } else if (clients_.size() >= options_.max_clients) {
+    } else if (clients_.size() >= options_.max_clients && !EvictIdle()) {
       refusal = absl::StrCat("too many control clients (", options_.max_clients,
                              " connected); close one and try again");
     }
@@ -298,7 +311,41 @@ void ControlServer::Accept() {
       continue;
     }
     clients_.push_back(std::make_unique<Client>(fd));
+    clients_.back()->last_heard = Clock::now();
   }
+}
+
+bool ControlServer::EvictIdle() {
+  const Clock::time_point now = Clock::now();
+  auto oldest = clients_.end();
+  for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+    const Client& c = **it;
+    if (c.closing || !c.in.empty() || c.pending() > 0 || now - c.last_heard < options_.idle_evict) {
+      continue;
+    }
+    if (oldest == clients_.end() || c.last_heard < (*oldest)->last_heard) oldest = it;
+  }
+  if (oldest == clients_.end()) return false;
+  const std::string line =
+      ErrorLine(nullptr, absl::StrCat("closed to make room for another client: this one sent "
+                                      "nothing for ",
+                                      options_.idle_evict.count(), " ms while all ",
+                                      options_.max_clients, " slots were taken")) +
+      "\n";
+  [[maybe_unused]] ssize_t ignored =
+      send((*oldest)->fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  clients_.erase(oldest);
+  return true;
+}
+
+void ControlServer::CloseWithError(Client& c, absl::string_view message) {
+  c.in.clear();
+  c.scanned = 0;
+  c.partial_since = {};
+  c.closing = true;
+  c.linger_end = Clock::now() + options_.linger;
+  c.out += ErrorLine(nullptr, message);
+  c.out += '\n';
 }
 
 bool ControlServer::Read(Client& c) {
@@ -318,6 +365,7 @@ bool ControlServer::Read(Client& c) {
     return true;
   }
   c.in.append(scratch_.data(), static_cast<size_t>(got));
+  c.last_heard = Clock::now();
   return true;
 }
 
@@ -351,19 +399,15 @@ bool ControlServer::Answer(Client& c, size_t& budget, Clock::time_point deadline
     c.out += '\n';
     --budget;
   }
+  if (start > 0) c.partial_since = {};  // a line ended: the next one starts its own clock
   c.in.erase(0, start);
   c.scanned = more_lines ? 0 : c.in.size();
   if (!more_lines && c.in.size() > options_.max_request_bytes) {
     // The rest of the line may still be on its way, so the connection cannot
     // find the start of the next request again: say why, and close it.
-    c.in.clear();
-    c.scanned = 0;
-    c.closing = true;
-    c.linger_end = Clock::now() + options_.linger;
-    c.out += ErrorLine(nullptr, absl::StrCat("request longer than ", options_.max_request_bytes,
-                                             " bytes; send one JSON request per line, each at "
-                                             "most that long (closing this connection)"));
-    c.out += '\n';
+    CloseWithError(c, absl::StrCat("request longer than ", options_.max_request_bytes,
+                                   " bytes; send one JSON request per line, each at "
+                                   "most that long (closing this connection)"));
   }
   return true;
 }

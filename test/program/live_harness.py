@@ -104,7 +104,11 @@ class CollectorTestbed:
     namespace. The switch's RoCE address is 10.9.2.1, collector k's
     10.9.2.(2+k) (on the RDMA links, set by the programs, not the kernel)."""
 
-    def __init__(self, prefix, collectors=1):
+    def __init__(self, prefix, collectors=1, relay=None, ctl_net=3):
+        """relay: (loss, dup, reorder, seed, stats_path) puts lossy_relay.py
+        on every RDMA link (switch --veth-- relay --veth-- collector).
+        ctl_net: the handshake links use 10.9.(ctl_net + k).0/24; a test that
+        may run beside other worktrees' tests picks its own."""
         tag = f'{prefix}{os.getpid() % 100000}'
         self.tag = tag
         self.count = collectors
@@ -116,32 +120,51 @@ class CollectorTestbed:
         self.netns = [f'{tag}n{k}' for k in range(collectors)]
         self.collectors = [None] * collectors
         self.procs = []
+        self.relay = relay
+        self.relay_a = [f'{tag}r{k}' for k in range(collectors)]
+        self.relay_b = [f'{tag}s{k}' for k in range(collectors)]
+        self.relays = []
+        self.ctl_net = ctl_net
 
     def up(self):
         veth(self.host, self.sw_in)
         for k in range(self.count):
             subprocess.run(['ip', 'netns', 'add', self.netns[k]], check=True)
-            veth(self.sw_rdma[k], self.col_rdma[k], self.netns[k])
+            if self.relay:
+                veth(self.sw_rdma[k], self.relay_a[k])
+                veth(self.relay_b[k], self.col_rdma[k], self.netns[k])
+                loss, dup, reorder, seed, stats = self.relay
+                r = subprocess.Popen(
+                    [sys.executable, os.path.join(os.path.dirname(__file__), 'lossy_relay.py'),
+                     self.relay_a[k], self.relay_b[k], str(loss), str(dup), str(reorder),
+                     str(seed + k), f'{stats}.{k}'], stdout=subprocess.PIPE, text=True)
+                r.stdout.readline()  # "relay ready"
+                self.relays.append(r)
+            else:
+                veth(self.sw_rdma[k], self.col_rdma[k], self.netns[k])
             veth(self.sw_ctl[k], self.col_ctl[k], self.netns[k])
-            subprocess.run(['ip', 'addr', 'add', f'10.9.{3 + k}.1/24', 'dev', self.sw_ctl[k]],
+            subprocess.run(['ip', 'addr', 'add', f'10.9.{self.ctl_net + k}.1/24', 'dev',
+                            self.sw_ctl[k]],
                            check=True)
             subprocess.run(['ip', 'netns', 'exec', self.netns[k], 'ip', 'addr', 'add',
-                            f'10.9.{3 + k}.2/24', 'dev', self.col_ctl[k]], check=True)
+                            f'10.9.{self.ctl_net + k}.2/24', 'dev', self.col_ctl[k]], check=True)
 
     @property
     def collector(self):
         return self.collectors[0]
 
     def handshake_ip(self, k=0):
-        return f'10.9.{3 + k}.2'
+        return f'10.9.{self.ctl_net + k}.2'
 
-    def start_collector(self, collector, args, k=0):
-        """Starts softfino-collector k with `args` (after --); returns its
-        handshake port, or None (checked) when it does not come up."""
+    def start_collector(self, collector, args, k=0, listen_port=0):
+        """Starts softfino-collector k with `args` (after --), its handshake
+        on `listen_port` (0: any); returns that port, or None (checked) when
+        it does not come up."""
         col = subprocess.Popen(
             ['ip', 'netns', 'exec', self.netns[k], collector, *EAL,
              f'--file-prefix={self.tag}col{k}', f'--vdev=net_af_packet0,iface={self.col_rdma[k]}',
-             '--', '--ip', f'10.9.2.{2 + k}', '--listen', f'{self.handshake_ip(k)}:0', *args],
+             '--', '--ip', f'10.9.2.{2 + k}', '--listen', f'{self.handshake_ip(k)}:{listen_port}',
+             *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.procs.append(col)
         self.collectors[k] = col
@@ -169,11 +192,26 @@ class CollectorTestbed:
         check('switch connects its queue pair(s) and starts', m is not None, ''.join(said))
         return sw if m else None
 
+    def stop_relays(self):
+        """Stops the relays; returns their counts, one dict per link."""
+        import json
+        counts = []
+        for k, r in enumerate(self.relays):
+            r.terminate()
+            r.wait(timeout=10)
+            with open(f'{self.relay[4]}.{k}') as f:
+                counts.append(json.load(f))
+        self.relays = []
+        return counts
+
     def down(self):
+        for r in self.relays:
+            r.kill()
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
-        for ifname in (self.host, *self.sw_rdma, *self.sw_ctl):
+        for ifname in (self.host, *self.sw_rdma, *self.sw_ctl,
+                       *(self.relay_b if self.relay else [])):
             subprocess.run(['ip', 'link', 'del', ifname], stderr=subprocess.DEVNULL)
         for ns in self.netns:
             subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)

@@ -18,7 +18,15 @@ is computed here from the commands alone:
     counter the sum of all FETCH_ADDs (one lost or doubled would show);
   - each FETCH_ADD's result is the running sum before it, in command order;
   - each READ returns the bytes written before it.
-  rdma_e2e_test.py SOFTFINO SOFTFINO_COLLECTOR [DROP_EVERY]
+
+With `relay` instead of DROP_EVERY the program throws nothing away: the
+link to the collector itself is lossy (lossy_relay.py: 5% of frames lost,
+3% duplicated, 5% reordered, each direction), and the counters explain
+every frame: what the relay took in and put out per direction matches the
+switch's port and the collector's soft RNIC, and each frame the collector
+got was applied, re-answered as a duplicate, NAKed as a sequence error or
+dropped behind one, or refused (the out-of-bounds WRITE), by its counters.
+  rdma_e2e_test.py SOFTFINO SOFTFINO_COLLECTOR [DROP_EVERY | relay]
 """
 import json
 import os
@@ -34,11 +42,13 @@ from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp, raw
 from live_harness import CollectorTestbed, check, finish, require_root
 
 softfino, collector = sys.argv[1], sys.argv[2]
-drop_every = int(sys.argv[3]) if len(sys.argv) > 3 else 7
+relay = len(sys.argv) > 3 and sys.argv[3] == 'relay'
+drop_every = 0 if relay else int(sys.argv[3]) if len(sys.argv) > 3 else 7
 require_root()
 
-bed = CollectorTestbed('sfe')
 work = tempfile.mkdtemp(prefix='rdma_e2e.')
+bed = (CollectorTestbed('sfF', relay=(0.05, 0.03, 0.05, 17, f'{work}/relay'), ctl_net=213)
+       if relay else CollectorTestbed('sfe'))
 REGION = 64 * 1024
 N_WRITES, N_ADDS, N_READS = 200, 100, 40
 
@@ -53,7 +63,7 @@ try:
         raise SystemExit(1)
 
     config = {
-        'rdma': {'connections': [{'name': 'collector', 'collector': f'10.9.3.2:{port}',
+        'rdma': {'connections': [{'name': 'collector', 'collector': f'{bed.handshake_ip()}:{port}',
                                   'region': 'kw', 'port': 1, 'ip': '10.9.2.1',
                                   'mac': '02:00:00:00:02:01'}]},
         'probe': {'command_port': 0, 'drop_every': drop_every, 'timeout_us': 3000},
@@ -173,6 +183,7 @@ try:
     sw.wait(timeout=30)
     col.send_signal(signal.SIGTERM)
     col.wait(timeout=30)
+    links = bed.stop_relays() if relay else []
     check('both exit cleanly', sw.returncode == 0 and col.returncode == 0,
           f'switch {sw.returncode}, collector {col.returncode}')
 
@@ -202,13 +213,44 @@ try:
     print(f'switch drops: {drops}')
     print(f'collector QP: {qp}')
     print(f"switch program: {switch_stats.get('program')}")
-    check('loss was injected', drops.get('injected_loss', 0) > 0, drops)
+    if relay:
+        to_col = links[0][f'{bed.relay_a[0]}->{bed.relay_b[0]}']
+        to_sw = links[0][f'{bed.relay_b[0]}->{bed.relay_a[0]}']
+        print(f'relay: to the collector {to_col}, to the switch {to_sw}')
+        port1 = switch_stats['ports'][1]
+        rnic = col_stats['soft_rnic']
+        check('the relay lost, duplicated and reordered frames both ways',
+              all(d['dropped'] > 0 and d['duplicated'] > 0 and d['reordered'] > 0
+                  for d in (to_col, to_sw)), (to_col, to_sw))
+        check('each direction: out = in - lost + duplicated',
+              all(d['out'] == d['in'] - d['dropped'] + d['duplicated'] for d in (to_col, to_sw)),
+              (to_col, to_sw))
+        check('what the switch sent is what the relay took in; what it put out, the collector '
+              'got', port1['tx_packets'] == to_col['in'] and rnic['frames'] == to_col['out'],
+              (port1['tx_packets'], rnic['frames'], to_col))
+        check('what the collector answered is what the relay took in; what it put out, the '
+              'switch got', rnic['answers'] == to_sw['in'] and port1['rx_packets'] == to_sw['out'],
+              (rnic['answers'], port1['rx_packets'], to_sw))
+        fates = ['write_packets', 'reads', 'fetch_adds', 'compare_swaps', 'duplicates',
+                 'psn_sequence_errors', 'psn_gap_drops', 'unknown_rkey', 'out_of_bounds',
+                 'access_denied', 'misaligned_atomic', 'bad_length', 'bad_opcode_sequence',
+                 'unsupported_opcode', 'not_a_request']
+        explained = sum(qp[f] for f in fates) + sum(rnic['drops'].values())
+        check('every frame the collector got has one fate in its counters',
+              explained == rnic['frames'], (explained, rnic['frames'], rnic['drops']))
+    else:
+        check('loss was injected', drops.get('injected_loss', 0) > 0, drops)
     check('a command after the refused one is refused: the queue pair is in the error state',
           after not in results and drops.get('rdma_qp_error', 0) >= 1, drops)
     check('timer packets arrived (real-time packet generator)',
           switch_stats['totals']['generated'] > 0, switch_stats['totals'])
     check('the collector saw gaps and duplicates and NAKed them',
           qp['psn_sequence_errors'] > 0 and qp['duplicates'] > 0, qp)
+    t = switch_stats['totals']
+    check('the switch\'s counters explain every packet: received + copies + generated = '
+          'forwarded + dropped, dropped = sum by reason',
+          t['received'] + t['copies'] + t['generated'] == t['forwarded'] + t['dropped'] and
+          t['dropped'] == sum(drops.values()), t)
 finally:
     bed.down()
 

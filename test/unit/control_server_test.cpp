@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -247,6 +248,61 @@ TEST_F(ControlServerTest, ExtraClientsAreRefused) {
   EXPECT_THAT(ReadLine(extra), HasSubstr("too many control clients (2 connected)"));
   EXPECT_TRUE(Closed(extra));
   EXPECT_EQ(server_->client_count(), 2u);
+}
+
+// Slowloris: half a request, then nothing. The line's clock runs from its
+// first byte; others are served meanwhile, and the stalled client is told
+// and closed. A client that keeps finishing its lines is never timed out.
+TEST_F(ControlServerTest, UnfinishedRequestLineTimesOut) {
+  Start(Options([](ControlServerOptions& o) { o.request_timeout = std::chrono::milliseconds(300); }));
+  const int stalled = Connect();
+  const int busy = Connect();
+  Send(stalled, R"({"id": 1, "cmd": "ec)");
+  const auto begun = std::chrono::steady_clock::now();
+  // `busy` sends a request every 100 ms for 600 ms, each line finished.
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(Ask(busy, absl::StrCat(R"({"id": )", 10 + i, R"(, "cmd": "echo"})"))["id"], 10 + i);
+    usleep(100000);
+  }
+  const std::string told = ReadLine(stalled);
+  EXPECT_THAT(told, HasSubstr("request line unfinished after 300 ms"));
+  EXPECT_TRUE(Closed(stalled));
+  EXPECT_GE(std::chrono::steady_clock::now() - begun, std::chrono::milliseconds(300));
+  EXPECT_EQ(Ask(busy, R"({"id": 99, "cmd": "echo"})")["id"], 99);
+  EXPECT_EQ(server_->client_count(), 1u);
+}
+
+// Many connections that say nothing cannot lock others out: with every slot
+// taken, a newcomer gets the slot of the one silent longest (past
+// idle_evict); a client silent for less keeps its slot, and so does one
+// that spoke recently.
+TEST_F(ControlServerTest, IdleClientsGiveTheirSlotsToNewcomers) {
+  Start(Options([](ControlServerOptions& o) {
+    o.max_clients = 3;
+    o.idle_evict = std::chrono::milliseconds(200);
+  }));
+  const int first = Connect();
+  ASSERT_TRUE(PollUntil([&] { return server_->client_count() == 1; }));
+  usleep(50000);
+  const int second = Connect();
+  const int talker = Connect();
+  ASSERT_TRUE(PollUntil([&] { return server_->client_count() == 3; }));
+  // Too early: all are recent, the newcomer is refused.
+  const int early = Connect();
+  EXPECT_THAT(ReadLine(early), HasSubstr("too many control clients (3 connected)"));
+  usleep(250000);
+  EXPECT_EQ(Ask(talker, R"({"id": 5, "cmd": "echo"})")["id"], 5);
+  // Now `first` has been silent longest: it makes room, and says why.
+  const int late = Connect();
+  EXPECT_EQ(Ask(late, R"({"id": 6, "cmd": "echo"})")["id"], 6);
+  EXPECT_THAT(ReadLine(first), HasSubstr("closed to make room for another client"));
+  EXPECT_TRUE(Closed(first));
+  // The next newcomer takes `second`'s slot; `talker`, which just spoke, stays.
+  const int later = Connect();
+  EXPECT_EQ(Ask(later, R"({"id": 7, "cmd": "echo"})")["id"], 7);
+  EXPECT_TRUE(Closed(second));
+  EXPECT_EQ(Ask(talker, R"({"id": 8, "cmd": "echo"})")["id"], 8);
+  EXPECT_EQ(server_->client_count(), 3u);
 }
 
 TEST_F(ControlServerTest, LastLineWithoutNewlineIsAnsweredAtEof) {

@@ -10,7 +10,10 @@
 // and its buffers, never the switch's time. A client's unread replies are
 // capped: past the cap its further requests wait (it may be reading slowly),
 // and if it then reads nothing for `output_stall` it is dropped (it is not
-// reading at all).
+// reading at all). A request line unfinished after `request_timeout` closes
+// its client, and with every slot taken a client silent for `idle_evict`
+// gives its slot to a newcomer, so clients that connect and stall cannot
+// lock others out.
 //
 // The socket file is mode 0600 (only the switch's user, and root, may
 // connect), and is removed when the server goes away.
@@ -45,6 +48,12 @@ struct ControlServerOptions {
   // A client that closed its side, or was told it is being closed, gets this
   // long to read what is left for it.
   std::chrono::milliseconds linger{1000};
+  // A request line begun but not finished this long after its first byte:
+  // the client is told and closed (it would hold its slot for good).
+  std::chrono::milliseconds request_timeout{5000};
+  // With every slot taken, a newcomer gets the slot of the client silent
+  // longest, if it has sent nothing for this long and waits for nothing.
+  std::chrono::milliseconds idle_evict{5000};
 };
 
 // The socket file's name inside DPDK's runtime folder (rte_eal_get_runtime_dir():
@@ -89,6 +98,11 @@ class ControlServer {
   bool Read(Client& client);
   bool Answer(Client& client, size_t& budget, Clock::time_point deadline);
   bool Write(Client& client);
+  // Tells the client why, then closes it once that is written (or lingered).
+  void CloseWithError(Client& client, absl::string_view message);
+  // At capacity: drops the client silent longest (options_.idle_evict);
+  // false when none qualifies.
+  bool EvictIdle();
 
   const CommandRegistry& registry_;
   const ControlServerOptions options_;

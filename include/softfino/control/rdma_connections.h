@@ -33,4 +33,9 @@ using PortMacLookup = std::function<absl::StatusOr<net::MacAddress>(uint16_t por
 absl::Status ConnectRdmaQueuePairs(nlohmann::json& config, uint16_t port_count,
                                    uint16_t pipe_count, const PortMacLookup& port_mac);
 
+// One connection, config["rdma"]["connections"][index]: (re)requests its
+// queue pairs, one per pipe, and (re)writes its "queue_pairs".
+absl::Status ConnectRdmaConnection(nlohmann::json& connection, size_t index, uint16_t port_count,
+                                   uint16_t pipe_count, const PortMacLookup& port_mac);
+
 }  // namespace softfino::control

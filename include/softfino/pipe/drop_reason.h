@@ -45,6 +45,7 @@ namespace softfino::pipe {
   X(kDtaCached, "dta_cached")              /* Postcarding: held in the path cache */ \
   X(kDtaCopyUnused, "dta_copy_unused")     /* a redundant copy with nothing to write */ \
   X(kRdmaRecovering, "rdma_recovering")    /* the queue pair waits for its recovery probe */ \
+  X(kDtaCollectorDown, "dta_collector_down") /* its collector is not answering: report lost */ \
   X(kBurstRadarOverwritten, "burstradar_overwritten") /* a courier whose ring entry was reused */ \
   X(kTeaUnsupported, "tea_unsupported")    /* TEA NF: not IPv4 TCP/UDP, or a fragment */ \
   X(kTeaNoEntry, "tea_no_entry")           /* TEA NF: the table has no entry for the flow */ \

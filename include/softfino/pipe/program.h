@@ -129,6 +129,22 @@ class Program {
   // The program's own control commands, registered beside the switch's.
   virtual std::vector<ProgramCommand> Commands() { return {}; }
 
+  // RDMA reconnection, for programs whose queue pairs reach collectors that
+  // may restart (control/rdma_supervisor.h). Called from the supervisor's
+  // thread, never a pipe's; the program hands changes to its pipes itself.
+  // True when the program implements the two calls below.
+  virtual bool ReconnectsRdma() const { return false; }
+  // The collector behind connections `names` stopped answering (`down`:
+  // what the program would send it is counted as lost from now on), or
+  // answers again with the same queue pairs (it only paused).
+  virtual void SetRdmaConnectionsDown(const std::vector<std::string>& /*names*/, bool /*down*/) {}
+  // Connections `names` have new queue pairs (a restarted collector, fresh
+  // memory), found in `config` as Configure found the first ones.
+  virtual absl::Status RdmaConnectionsUp(const std::vector<std::string>& /*names*/,
+                                         const nlohmann::json& /*config*/) {
+    return absl::UnimplementedError("this program does not reconnect its RDMA queue pairs");
+  }
+
   // The tables the control plane may change while the switch runs
   // (softfino-ctl table_add ...), or null when the program has none.
   virtual TableControl* table_control() { return nullptr; }
