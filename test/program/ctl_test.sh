@@ -177,7 +177,7 @@ want_drops = {r: exp['drops'].get(r, 0) for r in drops}
 check('drops', drops == want_drops and set(exp['drops']) <= set(drops), drops)
 check('drops_match_stats', drops == stats['drops'])
 
-known = ('counter_clear, counter_list, counter_read, drops, events, help, info, mcast_add, '
+known = ('counter_clear, counter_list, counter_read, drops, events, events_status, help, info, mcast_add, '
          'mcast_delete, mcast_list, mcast_modify, mirror_add, mirror_delete, mirror_list, '
          'mirror_modify, pipes, ports, queues, register_list, register_read, register_reset, '
          'register_write, stats, table_add, table_batch, table_clear, table_delete, table_dump, '
