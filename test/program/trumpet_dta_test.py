@@ -24,8 +24,7 @@ import tempfile
 import time
 
 from live_harness import CollectorTestbed, check, finish, require_root
-from trumpet_oracle import (BURST_GAP_NS, TRIGGERS, decode_records, expected_records, oracle,
-                            parse_trigger, record_fields)
+from trumpet_oracle import decode_records, expected_records, oracle, record_fields, write_config
 
 softfino, gen, collector = sys.argv[1:4]
 require_root()
@@ -42,12 +41,7 @@ LAYOUT = {'append_lists': 8, 'append_entries': 1 << 14, 'append_batch': 1,
           'append_head_interval': 1}
 TRANSLATOR_IP, TRANSLATOR_MAC = '10.9.1.2', '02:00:00:00:01:02'
 
-with open(f'{work}/triggers.txt', 'w') as f:
-    f.write(TRIGGERS)
-triggers = [parse_trigger(l) for l in TRIGGERS.splitlines() if l and not l.startswith('#')]
-with open(f'{work}/trumpet.json', 'w') as f:
-    json.dump({'trumpet': {'trigger_file': f'{work}/triggers.txt', 'epoch_us': 1000,
-                           'burst_gap_us': BURST_GAP_NS // 1000, 'flows': 4096}}, f)
+triggers = write_config(work, 'trumpet.json')
 subprocess.run([gen, 'trumpet', '--seed', '3', '--out', f'{work}/in.pcap'], check=True,
                capture_output=True)
 

@@ -12,6 +12,7 @@ written from the definitions (not from softfino's code):
 Also the decoder of events sent as DTA Append records (the layout in
 dta/event_record.h, CRC-32 from zlib)."""
 import ipaddress
+import json
 import struct
 import zlib
 
@@ -230,3 +231,14 @@ def decode_records(words):
 
 def record_fields(r):
     return (r['trigger_id'], r['start_ns'], r['interval_ns'], r['key'], r['value'])
+
+
+def write_config(work, config_name):
+    """Writes TRIGGERS and a switch config that loads them (l3fwd's trumpet
+    section, BURST_GAP_NS) into `work`; returns the parsed triggers."""
+    with open(f'{work}/triggers.txt', 'w') as f:
+        f.write(TRIGGERS)
+    with open(f'{work}/{config_name}', 'w') as f:
+        json.dump({'trumpet': {'trigger_file': f'{work}/triggers.txt', 'epoch_us': 1000,
+                               'burst_gap_us': BURST_GAP_NS // 1000, 'flows': 4096}}, f)
+    return [parse_trigger(l) for l in TRIGGERS.splitlines() if l and not l.startswith('#')]

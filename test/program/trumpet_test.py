@@ -33,8 +33,8 @@ import tempfile
 import threading
 import time
 
-from trumpet_oracle import (BURST_GAP_NS, TRIGGERS, decode_records, event_key, expected_records,
-                            oracle, parse_trigger, record_fields)
+from trumpet_oracle import (decode_records, event_key, expected_records, oracle, record_fields,
+                            write_config)
 
 softfino, gen, ctl = sys.argv[1:4]
 work = tempfile.mkdtemp(prefix='trumpet.')
@@ -89,12 +89,7 @@ class DtaListener:
 
 # ---- runs ----
 
-with open(f'{work}/triggers.txt', 'w') as f:
-    f.write(TRIGGERS)
-triggers = [parse_trigger(l) for l in TRIGGERS.splitlines() if l and not l.startswith('#')]
-with open(f'{work}/config.json', 'w') as f:
-    json.dump({'trumpet': {'trigger_file': f'{work}/triggers.txt', 'epoch_us': 1000,
-                           'burst_gap_us': BURST_GAP_NS // 1000, 'flows': 4096}}, f)
+triggers = write_config(work, 'config.json')
 
 
 def run_switch(pipes, tag, extra=(), background=False):
