@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -282,6 +283,16 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
   // What the pipes' last intervals produced (Program::Finish ran in Run).
   (*events)->Poll();
   (*events)->Flush(std::chrono::seconds(5));
+  // Those last events reach followers (softfino-ctl events follow=true,
+  // another switch's --events-from) only if they ask once more: the socket
+  // is served a little longer while any client is connected.
+  if (control_server) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    while (control_server->client_count() > 0 && std::chrono::steady_clock::now() < until) {
+      control_server->Poll();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   control::UnpublishTelemetry();
   // Gone before the ports stop: a client now gets "no switch" at once
   // rather than waiting on a socket nobody polls.
