@@ -213,7 +213,9 @@ int RunSwitch(const AppOptions& o, nlohmann::json config) {
 
   auto sw = dataplane::Switch::Create(*program, options);
   if (!sw.ok()) return Fail(sw.status().message());
-  if (absl::Status s = control::RegisterStatsCommands(commands, **sw, o.pipeline); !s.ok()) {
+  if (absl::Status s =
+          control::RegisterStatsCommands(commands, **sw, o.pipeline, program.get());
+      !s.ok()) {
     return Fail(s.message());
   }
   for (pipe::ProgramCommand& c : program->Commands()) {

@@ -16,11 +16,21 @@ using nlohmann::json;
 }  // namespace
 
 absl::Status RegisterStatsCommands(CommandRegistry& registry, const dataplane::Switch& sw,
-                                   absl::string_view pipeline_name) {
+                                   absl::string_view pipeline_name, const pipe::Program* program) {
   const std::string pipeline(pipeline_name);
   // Every command answers from one snapshot in the same shapes as
   // --stats-json, so scripts can use either.
   auto stats = [&sw, pipeline] { return StatsToJson(pipeline, sw.Snapshot(), sw.ports()); };
+  // `stats` is all of --stats-json, the program's own counters too (a
+  // NAT's lookups, a firewall's learning): what a script polls while the
+  // switch runs.
+  auto all_stats = [stats, program] {
+    json j = stats();
+    if (program != nullptr) {
+      if (json counters = program->Counters(); !counters.is_null()) j["program"] = std::move(counters);
+    }
+    return j;
+  };
   Registrar r(registry);
 
   r.Add("info", "Pipeline, number of ports and pipes, clock mode (real/virtual), pid, uptime.",
@@ -34,10 +44,12 @@ absl::Status RegisterStatsCommands(CommandRegistry& registry, const dataplane::S
                       {"seconds", sw.Snapshot().seconds}};
         });
 
-  r.Add("stats", "All counters: ports, pipes, queues, drops by reason, totals (as --stats-json).",
-        [stats](const json& args) -> absl::StatusOr<json> {
+  r.Add("stats",
+        "All counters: ports, pipes, queues, drops by reason, totals, the program's own (as "
+        "--stats-json).",
+        [all_stats](const json& args) -> absl::StatusOr<json> {
           if (absl::Status s = CheckArgNames("stats", args, {}); !s.ok()) return s;
-          return stats();
+          return all_stats();
         });
 
   r.Add("ports",

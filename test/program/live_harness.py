@@ -156,12 +156,15 @@ class CollectorTestbed:
     def handshake_ip(self, k=0):
         return f'10.9.{self.ctl_net + k}.2'
 
-    def start_collector(self, collector, args, k=0, listen_port=0):
+    def start_collector(self, collector, args, k=0, listen_port=0, memory_mb=256):
         """Starts softfino-collector k with `args` (after --), its handshake
-        on `listen_port` (0: any); returns that port, or None (checked) when
-        it does not come up."""
+        on `listen_port` (0: any) and `memory_mb` of DPDK memory (its
+        regions live there); returns that port, or None (checked) when it
+        does not come up."""
         col = subprocess.Popen(
-            ['ip', 'netns', 'exec', self.netns[k], collector, *EAL,
+            ['ip', 'netns', 'exec', self.netns[k], collector,
+             *[str(memory_mb) if a == '256' and EAL[i - 1] == '-m' else a
+               for i, a in enumerate(EAL)],
              f'--file-prefix={self.tag}col{k}', f'--vdev=net_af_packet0,iface={self.col_rdma[k]}',
              '--', '--ip', f'10.9.2.{2 + k}', '--listen', f'{self.handshake_ip(k)}:{listen_port}',
              *args],
@@ -172,18 +175,30 @@ class CollectorTestbed:
         check(f'collector {k} is up', m is not None)
         return int(m.group(1)) if m else None
 
-    def start_switch(self, softfino, args, extra_ifaces=()):
+    def start_switch(self, softfino, args, extra_ifaces=(), capture_dir=None, lcores='0'):
         """Starts softfino with port 0 (from the host), ports 1.. (to the
         collectors), then one port per interface of `extra_ifaces` (made by
         the caller), and `args` (after --); returns it once running, or None
-        (checked) when it does not start."""
+        (checked) when it does not start.
+        capture_dir: port 0 and the extra ports read their interface through
+        libpcap and write what they send to capture_dir/portN.pcap instead
+        (net_pcap rx_iface + tx_pcap): nothing the switch sends can be lost
+        by a capture that falls behind.
+        lcores: DPDK's -l; more than one gives the pipe its own lcore, apart
+        from the slow path's (main) lcore."""
         first_extra = 1 + self.count
+
+        def data_port(n, iface):
+            if capture_dir:
+                return f'--vdev=net_pcap{n},rx_iface={iface},tx_pcap={capture_dir}/port{n}.pcap'
+            return f'--vdev=net_af_packet{n},iface={iface}'
+
         sw = subprocess.Popen(
-            [softfino, *EAL, f'--file-prefix={self.tag}sw',
-             f'--vdev=net_af_packet0,iface={self.sw_in}',
+            [softfino, *[lcores if a == '0' and EAL[i - 1] == '-l' else a
+                         for i, a in enumerate(EAL)], f'--file-prefix={self.tag}sw',
+             data_port(0, self.sw_in),
              *[f'--vdev=net_af_packet{1 + k},iface={self.sw_rdma[k]}' for k in range(self.count)],
-             *[f'--vdev=net_af_packet{first_extra + i},iface={name}'
-               for i, name in enumerate(extra_ifaces)],
+             *[data_port(first_extra + i, name) for i, name in enumerate(extra_ifaces)],
              '--', *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.procs.append(sw)

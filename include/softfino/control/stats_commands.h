@@ -10,8 +10,10 @@
 
 namespace softfino::control {
 
-// `sw` must outlive the registry's use of these commands.
+// `sw` (and `program`, when given: its Counters() join `stats`) must
+// outlive the registry's use of these commands.
 absl::Status RegisterStatsCommands(CommandRegistry& registry, const dataplane::Switch& sw,
-                                   absl::string_view pipeline);
+                                   absl::string_view pipeline,
+                                   const pipe::Program* program = nullptr);
 
 }  // namespace softfino::control
