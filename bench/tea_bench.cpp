@@ -308,8 +308,7 @@ class RnicRig {
   // Room for the answers of the next burst.
   rte_mbuf** answers() { return answers_.data() + answer_count_; }
   uint16_t answer_room() const {
-    return static_cast<uint16_t>(
-        std::min<size_t>(kBurst, answers_.size() - answer_count_));
+    return static_cast<uint16_t>(std::min<size_t>(kBurst, answers_.size() - answer_count_));
   }
   void Answered(uint16_t n) { answer_count_ += n; }
 
@@ -477,14 +476,13 @@ class SwitchRig {
       conn["queue_pairs"] = nlohmann::json::array({qp});
       connections.push_back(std::move(conn));
     }
-    const nlohmann::json config = {
-        {"rdma", {{"connections", connections}}},
-        {"nat",
-         {{"inside_ports", nlohmann::json::array({0u})},
-          {"outside_ports", nlohmann::json::array({1u})},
-          {"out_table", out_spec},
-          {"in_table", in_spec}}},
-        {"tea", {{"deferral", remote ? "remote" : "local"}}}};
+    const nlohmann::json config = {{"rdma", {{"connections", connections}}},
+                                   {"nat",
+                                    {{"inside_ports", nlohmann::json::array({0u})},
+                                     {"outside_ports", nlohmann::json::array({1u})},
+                                     {"out_table", out_spec},
+                                     {"in_table", in_spec}}},
+                                   {"tea", {{"deferral", remote ? "remote" : "local"}}}};
     pipe::SwitchInfo info;
     info.port_count = 3;
     info.pipe_count = 1;
@@ -498,7 +496,8 @@ class SwitchRig {
     // The key tea_nat takes from the packet is the one inserted.
     rte_mbuf* m = rte_pktmbuf_alloc(pkt_pool);
     pipelines::FlowHeaders h;
-    if (m == nullptr || !Fill(m, frames_[0]) || pipelines::ParseFlow(m, h) != pipe::DropReason::kNone ||
+    if (m == nullptr || !Fill(m, frames_[0]) ||
+        pipelines::ParseFlow(m, h) != pipe::DropReason::kNone ||
         pipelines::FlowKey(h) != tea::KeyOfFiveTuple(FlowTuple(flows_[0]))) {
       error_ = "the packet's key is not the inserted one";
     }
@@ -711,8 +710,8 @@ void BM_TeaPathLatency(benchmark::State& state) {
   for (auto _ : state) {
     const SwitchRig::Cycles before = c;
     if (!rig.Burst(1, flow, c)) return state.SkipWithError(rig.error().c_str());
-    const uint64_t cycles = (c.ingress - before.ingress) + (c.rnic - before.rnic) +
-                            (c.answers - before.answers);
+    const uint64_t cycles =
+        (c.ingress - before.ingress) + (c.rnic - before.rnic) + (c.answers - before.answers);
     samples.Add(cycles);
     state.SetIterationTime(static_cast<double>(cycles) * NsPerCycle() * 1e-9);
   }
