@@ -77,6 +77,35 @@ def tea_insert(collector, connect, requests, work, what='entries inserted'):
           (r.returncode, refused[:2], r.stderr[-300:]))
 
 
+def tea_nat_config(connect, out_spec, in_spec, tea):
+    """tea_nat's config on a CollectorTestbed with one collector (handshake
+    at `connect`) and the outside port after it: inside port 0, RDMA port 1,
+    outside port 2; tables tea.out and tea.in as `out_spec`/`in_spec`; the
+    "tea" object `tea`."""
+    return {
+        'rdma': {'connections': [
+            {'name': 'nat_out', 'collector': connect, 'region': 'tea.out', 'port': 1,
+             'ip': '10.9.2.1'},
+            {'name': 'nat_in', 'collector': connect, 'region': 'tea.in', 'port': 1,
+             'ip': '10.9.2.1'}]},
+        'nat': {'inside_ports': [0], 'outside_ports': [2], 'out_table': out_spec,
+                'in_table': in_spec},
+        'tea': tea,
+    }
+
+
+def start_tea_nat(bed, softfino, config, work, extra_ifaces):
+    """Writes `config` to WORK/config.json and starts softfino's tea_nat on
+    `bed` with it (real clock, no control socket, counters at exit in
+    WORK/switch.json); returns the switch, or None (checked)."""
+    import json
+    with open(f'{work}/config.json', 'w') as fh:
+        json.dump(config, fh)
+    return bed.start_switch(softfino, [
+        '--pipeline', 'tea_nat', '--config', f'{work}/config.json', '--clock', 'real',
+        '--no-control-socket', '--stats-json', f'{work}/switch.json'], extra_ifaces=extra_ifaces)
+
+
 def histogram_quantile(buckets, q):
     """The bucket start at quantile q of a histogram given as [[start, count], ...]
     (e.g. TEA's latency_ns): a lower bound within the bucket's width."""
@@ -156,15 +185,12 @@ class CollectorTestbed:
     def handshake_ip(self, k=0):
         return f'10.9.{self.ctl_net + k}.2'
 
-    def start_collector(self, collector, args, k=0, listen_port=0, memory_mb=256):
+    def start_collector(self, collector, args, k=0, listen_port=0, eal=EAL):
         """Starts softfino-collector k with `args` (after --), its handshake
-        on `listen_port` (0: any) and `memory_mb` of DPDK memory (its
-        regions live there); returns that port, or None (checked) when it
-        does not come up."""
+        on `listen_port` (0: any), EAL arguments `eal`; returns that port, or
+        None (checked) when it does not come up."""
         col = subprocess.Popen(
-            ['ip', 'netns', 'exec', self.netns[k], collector,
-             *[str(memory_mb) if a == '256' and EAL[i - 1] == '-m' else a
-               for i, a in enumerate(EAL)],
+            ['ip', 'netns', 'exec', self.netns[k], collector, *eal,
              f'--file-prefix={self.tag}col{k}', f'--vdev=net_af_packet0,iface={self.col_rdma[k]}',
              '--', '--ip', f'10.9.2.{2 + k}', '--listen', f'{self.handshake_ip(k)}:{listen_port}',
              *args],
@@ -175,17 +201,15 @@ class CollectorTestbed:
         check(f'collector {k} is up', m is not None)
         return int(m.group(1)) if m else None
 
-    def start_switch(self, softfino, args, extra_ifaces=(), capture_dir=None, lcores='0'):
+    def start_switch(self, softfino, args, extra_ifaces=(), eal=EAL, capture_dir=None):
         """Starts softfino with port 0 (from the host), ports 1.. (to the
         collectors), then one port per interface of `extra_ifaces` (made by
-        the caller), and `args` (after --); returns it once running, or None
-        (checked) when it does not start.
+        the caller), `args` (after --) and EAL arguments `eal`; returns it
+        once running, or None (checked) when it does not start.
         capture_dir: port 0 and the extra ports read their interface through
         libpcap and write what they send to capture_dir/portN.pcap instead
         (net_pcap rx_iface + tx_pcap): nothing the switch sends can be lost
-        by a capture that falls behind.
-        lcores: DPDK's -l; more than one gives the pipe its own lcore, apart
-        from the slow path's (main) lcore."""
+        by a capture that falls behind."""
         first_extra = 1 + self.count
 
         def data_port(n, iface):
@@ -194,9 +218,7 @@ class CollectorTestbed:
             return f'--vdev=net_af_packet{n},iface={iface}'
 
         sw = subprocess.Popen(
-            [softfino, *[lcores if a == '0' and EAL[i - 1] == '-l' else a
-                         for i, a in enumerate(EAL)], f'--file-prefix={self.tag}sw',
-             data_port(0, self.sw_in),
+            [softfino, *eal, f'--file-prefix={self.tag}sw', data_port(0, self.sw_in),
              *[f'--vdev=net_af_packet{1 + k},iface={self.sw_rdma[k]}' for k in range(self.count)],
              *[data_port(first_extra + i, name) for i, name in enumerate(extra_ifaces)],
              '--', *args],

@@ -34,7 +34,7 @@ import time
 from scapy.all import AsyncSniffer, Ether, IP, TCP, UDP, Raw, sendp, raw
 
 from live_harness import (CollectorTestbed, check, finish, histogram_quantile, require_root,
-                          tagged_id, tea_insert, veth)
+                          tagged_id, tea_insert, tea_nat_config, start_tea_nat, veth)
 
 softfino, collector = sys.argv[1], sys.argv[2]
 deferral = sys.argv[3] if len(sys.argv) > 3 else 'local'
@@ -147,25 +147,13 @@ try:
     connect = f'{bed.handshake_ip()}:{port}'
     tea_insert(collector, connect, requests, work)
 
-    config = {
-        'rdma': {'connections': [
-            {'name': 'nat_out', 'collector': connect, 'region': 'tea.out', 'port': 1,
-             'ip': '10.9.2.1'},
-            {'name': 'nat_in', 'collector': connect, 'region': 'tea.in', 'port': 1,
-             'ip': '10.9.2.1'}]},
-        'nat': {'inside_ports': [0], 'outside_ports': [2], 'out_table': OUT_SPEC,
-                'in_table': IN_SPEC},
-        'tea': {'deferral': deferral, 'cache_entries': 64, 'cache_ways': 4,
-                # Probes only after the stop below: a queue pair that waits
-                # for a recovery probe sends no lookups (rdma_recovering).
-                'timeout_us': TIMEOUT_US, 'probe_timeout_us': 2000000},
-        'pktgen': [{'app': 0, 'period_us': 5000}],
-    }
-    with open(f'{work}/config.json', 'w') as fh:
-        json.dump(config, fh)
-    sw = bed.start_switch(softfino, [
-        '--pipeline', 'tea_nat', '--config', f'{work}/config.json', '--clock', 'real',
-        '--no-control-socket', '--stats-json', f'{work}/switch.json'], extra_ifaces=[out_sw])
+    config = tea_nat_config(connect, OUT_SPEC, IN_SPEC, {
+        'deferral': deferral, 'cache_entries': 64, 'cache_ways': 4,
+        # Probes only after the stop below: a queue pair that waits for a
+        # recovery probe sends no lookups (rdma_recovering).
+        'timeout_us': TIMEOUT_US, 'probe_timeout_us': 2000000})
+    config['pktgen'] = [{'app': 0, 'period_us': 5000}]
+    sw = start_tea_nat(bed, softfino, config, work, [out_sw])
     if sw is None:
         raise SystemExit(1)
 
