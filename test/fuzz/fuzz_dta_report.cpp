@@ -55,7 +55,7 @@ void CheckReport(std::span<const uint8_t> frame, net::DtaBaseForm form) {
   FUZZ_CHECK(r.l3_offset < r.l4_offset && r.l4_offset < r.base_offset &&
              r.base_offset < r.primitive_offset);
   FUZZ_CHECK(r.primitive_offset + net::DtaPrimitiveBytes(r.opcode) <= frame.size());
-  FUZZ_CHECK(r.primitive_offset - r.base_offset == net::DtaBaseBytes(form));
+  FUZZ_CHECK(uint32_t{r.primitive_offset} - r.base_offset == net::DtaBaseBytes(form));
   if (r.opcode == net::DtaOpcode::kKeyWrite || r.opcode == net::DtaOpcode::kKeyIncrement) {
     FUZZ_CHECK(r.redundancy >= net::kDtaMinRedundancy && r.redundancy <= net::kDtaMaxRedundancy);
   }
