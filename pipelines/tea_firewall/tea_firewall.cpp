@@ -1,17 +1,11 @@
 #include "pipelines/tea_firewall/tea_firewall.h"
 
-#include <rte_common.h>
-
-#include <cstdlib>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "pipelines/tea_common/flow_headers.h"
 #include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/parser.h"
-#include "softfino/rdma/handshake.h"
 #include "softfino/rdma/roce_parser.h"
 
 namespace softfino::pipelines {
@@ -21,17 +15,8 @@ using pipe::DropReason;
 namespace {
 
 constexpr const char* kConnection = "firewall";
-// An insert is one TCP exchange with the collector on the slow path; a
-// collector that does not answer within this holds the slow path no longer.
-constexpr auto kInsertTimeout = std::chrono::milliseconds(200);
-constexpr auto kRetryAfter = std::chrono::seconds(1);
-// The slow path's own queue of connections not inserted yet (while the
-// collector is away): beyond it they are dropped, counted.
-constexpr size_t kMaxBacklog = 1u << 20;
 
 }  // namespace
-
-void TeaFirewall::RingDeleter::operator()(rte_ring* r) const { std::free(r); }
 
 std::unique_ptr<pipe::Program> TeaFirewall::Create() { return std::make_unique<TeaFirewall>(); }
 TeaFirewall::~TeaFirewall() = default;
@@ -50,29 +35,17 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
         "\"table\": \"REGION:buckets=N[,slots=S]\"} (see its README)");
   }
   const nlohmann::json& fw = config["firewall"];
-  uint32_t ring_size = 4096;
-  uint32_t per_tick = 64;
-  for (const auto& [key, v] : fw.items()) {
-    if (key == "learn_ring") {
-      if (!v.is_number_unsigned() || v.get<uint64_t>() < 2 || v.get<uint64_t>() > (1u << 24) ||
-          !rte_is_power_of_2(static_cast<uint32_t>(v.get<uint64_t>()))) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "firewall.learn_ring must be a power of two 2..16M, not ", v.dump()));
-      }
-      ring_size = static_cast<uint32_t>(v.get<uint64_t>());
-    } else if (key == "learn_per_tick") {
-      if (!v.is_number_unsigned() || v.get<uint64_t>() < 1 || v.get<uint64_t>() > 65536) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("firewall.learn_per_tick must be an integer 1..65536, not ", v.dump()));
-      }
-      per_tick = static_cast<uint32_t>(v.get<uint64_t>());
-    } else if (key != "inside_ports" && key != "outside_ports" && key != "table") {
+  for (const auto& [key, unused] : fw.items()) {
+    if (key != "inside_ports" && key != "outside_ports" && key != "table" &&
+        key != "learn_ring" && key != "learn_per_tick") {
       return absl::InvalidArgumentError(
           absl::StrCat("firewall: unknown field \"", key,
                        "\"; it has inside_ports, outside_ports, table, learn_ring, "
                        "learn_per_tick"));
     }
   }
+  auto learn = ParseTeaLearnOptions(fw, "firewall", 65536);
+  if (!learn.ok()) return learn.status();
   auto roles = ParsePortRoles(fw, "firewall", info);
   if (!roles.ok()) return roles.status();
   auto options = ParseTeaLookupOptions(config.value("tea", nlohmann::json()));
@@ -88,14 +61,10 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
   }
   // The slow path inserts learned connections through the collector's
   // handshake port, the one the queue pair was set up through.
-  const std::string& collector = table->collectors[0];
-  const std::vector<std::string> hp = absl::StrSplit(collector, ':');
-  int handshake_port = 0;
-  if (hp.size() != 2 || !absl::SimpleAtoi(hp[1], &handshake_port) || handshake_port <= 0 ||
-      handshake_port > 65535) {
+  auto learner = TeaLearner::Create(table->collectors[0], learn->per_tick, "firewall");
+  if (!learner.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("connection '", kConnection, "': collector '", collector,
-                     "' is not HOST:PORT; the firewall inserts connections through it"));
+        absl::StrCat("connection '", kConnection, "': ", learner.status().message()));
   }
   std::vector<std::unique_ptr<PipeState>> pipes;
   for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
@@ -104,30 +73,20 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
     if (auto st = roles->AddCollector(s->table->server(0).port(), kConnection); !st.ok()) {
       return st;
     }
-    // The ring lives in plain memory (rte_ring_init, no memzone): a
-    // program may be configured without the EAL's memory, as in unit tests.
-    const ssize_t bytes = rte_ring_get_memsize_elem(sizeof(Learned), ring_size);
-    if (bytes < 0) return absl::InvalidArgumentError("firewall.learn_ring: bad size");
-    void* mem = std::aligned_alloc(RTE_CACHE_LINE_SIZE,
-                                   RTE_ALIGN_CEIL(static_cast<size_t>(bytes), RTE_CACHE_LINE_SIZE));
-    if (mem == nullptr) return absl::ResourceExhaustedError("firewall: no memory for learn_ring");
-    s->learn.reset(static_cast<rte_ring*>(mem));
-    const std::string name = absl::StrCat("fw_learn_", pipe);
-    if (rte_ring_init(s->learn.get(), name.c_str(), ring_size,
-                      RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ) != 0) {
-      return absl::InternalError("firewall: cannot set up the learn ring");
-    }
+    auto ring = TeaLearnRing::Create(learn->ring_size, absl::StrCat("fw_learn_", pipe));
+    if (!ring.ok()) return ring.status();
+    s->learn.emplace(*std::move(ring));
     pipes.push_back(std::move(s));
   }
   role_ = std::move(roles->by_port);
   inside_ = std::move(roles->inside);
   outside_ = std::move(roles->outside);
   options_ = *options;
-  collector_host_ = hp[0];
-  collector_port_ = static_cast<uint16_t>(handshake_port);
   table_name_ = tea::ParseTableSpec(fw["table"].get<std::string>())->name;
-  learn_per_tick_ = per_tick;
   pipes_ = std::move(pipes);
+  rings_.clear();
+  for (auto& s : pipes_) rings_.push_back(&*s->learn);
+  learner_.emplace(*std::move(learner));
   return absl::OkStatus();
 }
 
@@ -145,8 +104,8 @@ void TeaFirewall::FromInside(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& 
   ++s.forwarded_out;
   const tea::Key reply = ReplyFlowKey(h);
   if (s.table->Cached(reply).has_value()) return;
-  Learned l{reply, static_cast<uint64_t>(md.ig_intr_md.ingress_port) + 1};
-  if (rte_ring_sp_enqueue_elem(s.learn.get(), &l, sizeof(Learned)) != 0) {
+  const LearnedKey l{reply, static_cast<uint64_t>(md.ig_intr_md.ingress_port) + 1};
+  if (!s.learn->Offer(l)) {
     // The slow path is behind: the next packet of the connection tries
     // again (it is not cached).
     ++s.learn_overflow;
@@ -259,69 +218,16 @@ void TeaFirewall::Background(uint16_t pipe, uint64_t now_ns) const {
 }
 
 void TeaFirewall::DrainEvents(const std::function<void(nlohmann::json)>& emit) {
-  for (auto& s : pipes_) {
-    Learned l;
-    while (rte_ring_sc_dequeue_elem(s->learn.get(), &l, sizeof(Learned)) == 0) {
-      if (backlog_.size() >= kMaxBacklog) {
-        ++backlog_overflow_;
-        continue;
-      }
-      backlog_.push_back(l);
-    }
-  }
-  if (backlog_.empty()) return;
-  const auto now = std::chrono::steady_clock::now();
-  if (now < retry_at_) return;
-  // A bounded share per tick, in one batch request (one TCP exchange;
-  // control/tea_requests.h): the slow path also serves the control socket.
-  std::vector<tea::Key> keys;
-  nlohmann::json batch = nlohmann::json::array();
-  absl::flat_hash_set<tea::Key> in_batch;
-  while (keys.size() < learn_per_tick_ && !backlog_.empty()) {
-    const Learned l = backlog_.front();
-    backlog_.pop_front();
-    if (inserted_.contains(l.key) || !in_batch.insert(l.key).second) {
-      // Learned again after the pipe's cache evicted it: the table has it.
-      ++already_inserted_;
-      continue;
-    }
-    keys.push_back(l.key);
-    batch.push_back({{"op", "insert"},
-                     {"table", table_name_},
-                     {"key", tea::KeyToHex(l.key)},
-                     {"value", l.value},
-                     {"replace", true}});
-  }
-  if (keys.empty()) return;
-  absl::StatusOr<nlohmann::json> reply =
-      rdma::CollectorRequest(collector_host_, collector_port_, {{"tea", batch}}, kInsertTimeout);
-  if (!reply.ok() || !reply->is_array() || reply->size() != keys.size()) {
-    // The collector is away: the connections wait in the backlog, in order.
-    ++insert_retries_;
-    retry_at_ = now + kRetryAfter;
-    for (size_t i = batch.size(); i-- > 0;) {
-      backlog_.push_front({keys[i], batch[i]["value"].get<uint64_t>()});
-    }
-    emit({{"event", "firewall_insert_deferred"},
-          {"backlog", backlog_.size()},
-          {"error", reply.ok() ? std::string("an answer that is not one per insert")
-                               : std::string(reply.status().message())}});
-    return;
-  }
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const nlohmann::json& answer = (*reply)[i];
-    if (answer.contains("error")) {
-      // Refused (e.g. the key's probe window is full): its replies pass
-      // only while the pipe's cache holds it.
-      ++insert_failures_;
-      emit({{"event", "firewall_insert_failed"},
-            {"key", tea::KeyToHex(keys[i])},
-            {"error", answer["error"]}});
-    } else {
-      ++inserts_;
-      inserted_.insert(keys[i]);
-    }
-  }
+  if (!learner_) return;
+  learner_->Drain(
+      rings_,
+      [this](const LearnedKey& l) {
+        return std::vector<nlohmann::json>{{{"table", table_name_},
+                                            {"key", tea::KeyToHex(l.key)},
+                                            {"value", l.value},
+                                            {"replace", true}}};
+      },
+      emit);
 }
 
 nlohmann::json TeaFirewall::Counters() const {
@@ -340,12 +246,7 @@ nlohmann::json TeaFirewall::Counters() const {
   }
   nlohmann::json j = TeaOptionsJson(options_);
   j["pipes"] = std::move(pipes);
-  j["slow_path"] = {{"inserts", inserts_},
-                    {"insert_failures", insert_failures_},
-                    {"insert_retries", insert_retries_},
-                    {"already_inserted", already_inserted_},
-                    {"backlog", backlog_.size()},
-                    {"backlog_overflow", backlog_overflow_}};
+  if (learner_) j["slow_path"] = learner_->Counters();
   return j;
 }
 

@@ -18,18 +18,15 @@
 // the first inside port). Packets are forwarded unchanged.
 #pragma once
 
-#include <rte_ring.h>
-
-#include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "nlohmann/json.hpp"
+#include "pipelines/tea_common/tea_learner.h"
 #include "pipelines/tea_common/tea_lookup.h"
 #include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/program.h"
@@ -55,22 +52,13 @@ class TeaFirewall final : public pipe::Program {
  private:
   using Role = PortRole;
 
-  // A connection handed from a pipe to the slow path: the reply's key and
-  // the value to insert (the inside port + 1).
-  struct Learned {
-    tea::Key key;
-    uint64_t value;
-  };
-
-  struct RingDeleter {
-    void operator()(rte_ring* r) const;
-  };
-
   // What one pipe keeps; only that pipe's worker writes it, except the
   // ring's consumer side (the slow path).
   struct alignas(64) PipeState {
     std::unique_ptr<TeaServers> table;  // one server (Configure)
-    std::unique_ptr<rte_ring, RingDeleter> learn;  // single producer, single consumer
+    // Connections handed to the slow path: the reply's key and the value
+    // to insert (the inside port + 1).
+    std::optional<TeaLearnRing> learn;
     uint64_t forwarded_out = 0, passed_in = 0, denied = 0;
     uint64_t learned = 0, learn_overflow = 0;
     uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;
@@ -86,17 +74,11 @@ class TeaFirewall final : public pipe::Program {
   std::vector<pipe::PortId> inside_, outside_;
   TeaLookupOptions options_;
   std::string table_name_;  // the collector's region
-  std::string collector_host_;
-  uint16_t collector_port_ = 0;
-  uint32_t learn_per_tick_ = 64;
   std::vector<std::unique_ptr<PipeState>> pipes_;
+  std::vector<TeaLearnRing*> rings_;  // each pipe's learn ring
 
   // Slow path only (DrainEvents and Counters both run there).
-  std::deque<Learned> backlog_;             // taken from the rings, not inserted yet
-  absl::flat_hash_set<tea::Key> inserted_;  // keys the table got from us
-  uint64_t inserts_ = 0, insert_failures_ = 0, insert_retries_ = 0, already_inserted_ = 0;
-  uint64_t backlog_overflow_ = 0;
-  std::chrono::steady_clock::time_point retry_at_{};  // the collector did not answer
+  std::optional<TeaLearner> learner_;
 };
 
 }  // namespace softfino::pipelines

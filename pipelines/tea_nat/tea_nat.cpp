@@ -1,11 +1,16 @@
 #include "pipelines/tea_nat/tea_nat.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "pipelines/tea_common/flow_headers.h"
 #include "pipelines/tea_common/tea_program.h"
+#include "softfino/control/tea_requests.h"
 #include "softfino/pipe/parser.h"
 #include "softfino/rdma/roce_parser.h"
 
@@ -39,11 +44,11 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
   const nlohmann::json& nat = config["nat"];
   for (const auto& [key, unused] : nat.items()) {
     if (key != "inside_ports" && key != "outside_ports" && key != "out_table" &&
-        key != "in_table") {
+        key != "in_table" && key != "learn") {
       return absl::InvalidArgumentError(
           absl::StrCat("nat: unknown field \"", key,
                        "\"; it has inside_ports, outside_ports, out_table, "
-                       "in_table"));
+                       "in_table, learn"));
     }
   }
   auto roles = ParsePortRoles(nat, "nat", info);
@@ -68,12 +73,120 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
       pipes[pipe]->tables[dir] = std::move(table->by_pipe[pipe]);
     }
   }
+  std::optional<TeaLearner> learner;
+  NatPortPool pool;
+  if (nat.contains("learn")) {
+    auto l = ConfigureLearning(nat["learn"], config, pipes);
+    if (!l.ok()) return l.status();
+    learner.emplace(std::move(l->learner));
+    pool = std::move(l->pool);
+  }
   role_ = std::move(roles->by_port);
   inside_ = std::move(roles->inside);
   outside_ = std::move(roles->outside);
   options_ = *options;
+  for (int dir = 0; dir < 2; ++dir) {
+    table_name_[dir] = tea::ParseTableSpec(nat[kTableField[dir]].get<std::string>())->name;
+  }
   pipes_ = std::move(pipes);
+  rings_.clear();
+  for (auto& s : pipes_) {
+    if (s->learn) rings_.push_back(&*s->learn);
+  }
+  pool_ = std::move(pool);
+  learner_ = std::move(learner);
   return absl::OkStatus();
+}
+
+absl::StatusOr<TeaNat::Learning> TeaNat::ConfigureLearning(
+    const nlohmann::json& learn, const nlohmann::json& config,
+    std::vector<std::unique_ptr<PipeState>>& pipes) {
+  const char* usage =
+      "nat.learn is {\"addresses\": [\"203.0.113.7\", ...], \"ports\": [FIRST, LAST]"
+      "[, \"learn_ring\": N][, \"learn_per_tick\": N]}";
+  if (!learn.is_object() || !learn.contains("addresses") || !learn.contains("ports")) {
+    return absl::InvalidArgumentError(usage);
+  }
+  for (const auto& [key, unused] : learn.items()) {
+    if (key != "addresses" && key != "ports" && key != "learn_ring" && key != "learn_per_tick") {
+      return absl::InvalidArgumentError(absl::StrCat("nat.learn: unknown field \"", key, "\"; ",
+                                                     usage));
+    }
+  }
+  std::vector<uint32_t> addresses;
+  if (!learn["addresses"].is_array() || learn["addresses"].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("nat.learn.addresses: ", usage));
+  }
+  for (const nlohmann::json& a : learn["addresses"]) {
+    in_addr addr{};
+    if (!a.is_string() || inet_pton(AF_INET, a.get<std::string>().c_str(), &addr) != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("nat.learn.addresses: ", a.dump(), " is not an IPv4 address"));
+    }
+    addresses.push_back(ntohl(addr.s_addr));
+  }
+  const nlohmann::json& ports = learn["ports"];
+  if (!ports.is_array() || ports.size() != 2 || !ports[0].is_number_unsigned() ||
+      !ports[1].is_number_unsigned() || ports[0].get<uint64_t>() < 1 ||
+      ports[1].get<uint64_t>() > 65535 || ports[0].get<uint64_t>() > ports[1].get<uint64_t>()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nat.learn.ports must be [FIRST, LAST] within 1..65535, not ", ports.dump()));
+  }
+  // Two inserts a flow, and a batch holds kMaxTeaBatch requests.
+  auto options = ParseTeaLearnOptions(learn, "nat.learn", control::kMaxTeaBatch / 2);
+  if (!options.ok()) return options.status();
+  // Both entries of a flow go in one batch to one collector.
+  std::string collector[2];
+  const nlohmann::json& conns = config["rdma"]["connections"];
+  for (int dir = 0; dir < 2; ++dir) {
+    size_t found = 0;
+    for (const nlohmann::json& c : conns) {
+      const std::string name = c.value("name", "");
+      if (name == kConnection[dir]) {
+        collector[dir] = c.value("collector", "");
+        ++found;
+      } else if (absl::StartsWith(name, absl::StrCat(kConnection[dir], "/"))) {
+        ++found;
+      }
+    }
+    if (found != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "nat.learn needs each table on one memory server (connection '", kConnection[dir],
+          "'): the slow path inserts learned flows into one collector"));
+    }
+  }
+  if (collector[0] != collector[1]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nat.learn needs tea.out and tea.in on the same collector (connections "
+                     "nat_out: ",
+                     collector[0], ", nat_in: ", collector[1],
+                     "): both entries of a flow are inserted in one batch"));
+  }
+  auto learner = TeaLearner::Create(collector[0], options->per_tick, "nat");
+  if (!learner.ok()) return learner.status();
+  for (size_t p = 0; p < pipes.size(); ++p) {
+    auto ring = TeaLearnRing::Create(options->ring_size, absl::StrCat("nat_learn_", p));
+    if (!ring.ok()) return ring.status();
+    pipes[p]->learn.emplace(*std::move(ring));
+  }
+  return Learning{*std::move(learner),
+                  NatPortPool(std::move(addresses), static_cast<uint16_t>(ports[0].get<uint64_t>()),
+                              static_cast<uint16_t>(ports[1].get<uint64_t>()))};
+}
+
+void TeaNat::NoEntry(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir) const {
+  ++s.no_entry[dir];
+  md.Drop(DropReason::kTeaNoEntry);
+  if (dir != kOut || !s.learn) return;
+  FlowHeaders h;
+  if (ParseFlow(m, h) != DropReason::kNone) return;  // parsed before its lookup
+  // The slow path dedups: a flow's packets until its entries are in all
+  // arrive here.
+  if (s.learn->Offer(LearnedKey{FlowKey(h), 0})) {
+    ++s.learned;
+  } else {
+    ++s.learn_overflow;  // the slow path is behind: the flow's next packet tries again
+  }
 }
 
 void TeaNat::Translate(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
@@ -138,8 +251,7 @@ void TeaNat::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s)
         Translate(m, md, s, static_cast<Direction>(r.tag), r.value);
         return;
       case TeaLookup::Resumed::Kind::kNotFound:
-        ++s.no_entry[r.tag];
-        md.Drop(DropReason::kTeaNoEntry);
+        NoEntry(m, md, s, static_cast<Direction>(r.tag));
         return;
       case TeaLookup::Resumed::Kind::kNone:
         return;
@@ -204,6 +316,40 @@ void TeaNat::DrainEvents(const std::function<void(nlohmann::json)>& emit) {
     s->tables[kOut]->DrainHealthEvents("out", emit);
     s->tables[kIn]->DrainHealthEvents("in", emit);
   }
+  if (!learner_) return;
+  learner_->Drain(rings_, [this](const LearnedKey& l) { return LearnedInserts(l.key); }, emit);
+}
+
+std::vector<nlohmann::json> TeaNat::LearnedInserts(const tea::Key& flow) {
+  const std::optional<NatPortPool::Endpoint> e = pool_.For(flow);
+  if (!e) {
+    ++pool_exhausted_;
+    return {};
+  }
+  // The key's bytes (tea/key.h, FlowKey): source, destination, source
+  // port, destination port (network order), protocol.
+  uint32_t inside_addr;
+  uint16_t inside_port;
+  std::memcpy(&inside_addr, flow.data(), 4);
+  std::memcpy(&inside_port, flow.data() + 8, 2);
+  // The replies' key: from the server (the flow's destination and its
+  // port) to the public endpoint.
+  tea::Key reply{};
+  std::memcpy(reply.data(), flow.data() + 4, 4);
+  const uint32_t public_addr = htonl(e->address);
+  const uint16_t public_port = htons(e->port);
+  std::memcpy(reply.data() + 4, &public_addr, 4);
+  std::memcpy(reply.data() + 8, flow.data() + 10, 2);
+  std::memcpy(reply.data() + 10, &public_port, 2);
+  reply[12] = flow[12];
+  // Values: address, port, 0 (the other side's first port). Replace: an
+  // insert retried after a lost answer finds its entry there.
+  const uint64_t out_value = uint64_t{e->address} << 32 | uint64_t{e->port} << 16;
+  const uint64_t in_value = uint64_t{ntohl(inside_addr)} << 32 | uint64_t{ntohs(inside_port)} << 16;
+  return {{{"table", table_name_[kOut]}, {"key", tea::KeyToHex(flow)}, {"value", out_value},
+           {"replace", true}},
+          {{"table", table_name_[kIn]}, {"key", tea::KeyToHex(reply)}, {"value", in_value},
+           {"replace", true}}};
 }
 
 nlohmann::json TeaNat::Counters() const {
@@ -216,6 +362,10 @@ nlohmann::json TeaNat::Counters() const {
       t["no_entry"] = s->no_entry[dir];
       j[dir == kOut ? "out" : "in"] = std::move(t);
     }
+    if (s->learn) {
+      j["learned"] = s->learned;
+      j["learn_overflow"] = s->learn_overflow;
+    }
     j["unsupported"] = s->unsupported;
     j["timer_packets"] = s->timer_packets;
     j["answers_unknown_qp"] = s->answers_unknown_qp;
@@ -223,6 +373,12 @@ nlohmann::json TeaNat::Counters() const {
   }
   nlohmann::json j = TeaOptionsJson(options_);
   j["pipes"] = std::move(pipes);
+  if (learner_) {
+    j["slow_path"] = learner_->Counters();
+    j["slow_path"]["allocated"] = pool_.allocated();
+    j["slow_path"]["pool_size"] = pool_.size();
+    j["slow_path"]["pool_exhausted"] = pool_exhausted_;
+  }
   return j;
 }
 

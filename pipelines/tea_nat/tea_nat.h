@@ -8,7 +8,11 @@
 //                   outside sees it), table "in": the value's address and
 //                   port replace the destination; to the inside
 // The control plane inserts both entries of a flow (softfino-collector tea
-// insert ...). A flow without an entry is dropped (tea_no_entry). Values,
+// insert ...). A flow without an entry is dropped (tea_no_entry); with
+// "learn" configured, an inside flow without one is also handed to the
+// slow path (tea_common/tea_learner.h), which gives it a public address and
+// port from the pool (nat_port_pool.h) and inserts both of its entries, so
+// the flow's later packets are translated. Values,
 // 8 bytes, network order (tea/key.h leaves their meaning to the program):
 //   bits 63..32 the new IPv4 address   bits 31..16 the new port
 //   bits 15..0  0: the first port of the other side; p + 1: port p (which
@@ -19,10 +23,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "pipelines/tea_common/tea_learner.h"
 #include "pipelines/tea_common/tea_lookup.h"
+#include "pipelines/tea_nat/nat_port_pool.h"
 #include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/program.h"
 
@@ -43,7 +51,8 @@ class TeaNat final : public pipe::Program {
   void Egress(pipe::EgressBurst& burst) const override;
   pipe::ProgramReplication Replication() const override;
   void Background(uint16_t pipe, uint64_t now_ns) const override;
-  // Memory servers taken out (and back): tea_failover events.
+  // Memory servers taken out (and back): tea_failover events; learning
+  // (when configured): inserts the flows the pipes handed over.
   void DrainEvents(const std::function<void(nlohmann::json)>& emit) override;
 
  private:
@@ -53,6 +62,8 @@ class TeaNat final : public pipe::Program {
   // and cache per table, and its counters. Only that pipe's worker writes.
   struct alignas(64) PipeState {
     std::unique_ptr<TeaServers> tables[2];  // by Direction
+    std::optional<TeaLearnRing> learn;      // inside flows without an entry (learning)
+    uint64_t learned = 0, learn_overflow = 0;
     uint64_t translated[2] = {0, 0};
     uint64_t no_entry[2] = {0, 0};
     uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;
@@ -60,6 +71,20 @@ class TeaNat final : public pipe::Program {
 
   void FromHost(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir) const;
   void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
+  struct Learning {
+    TeaLearner learner;
+    NatPortPool pool;
+  };
+  // "nat": {"learn": {...}}: the pool, the learner, a ring per pipe.
+  static absl::StatusOr<Learning> ConfigureLearning(const nlohmann::json& learn,
+                                                    const nlohmann::json& config,
+                                                    std::vector<std::unique_ptr<PipeState>>& pipes);
+  // The two inserts of a learned inside flow (slow path), none when the
+  // pool is used up.
+  std::vector<nlohmann::json> LearnedInserts(const tea::Key& flow);
+  // A packet without an entry: dropped (tea_no_entry); an inside one is
+  // handed to the slow path when learning.
+  void NoEntry(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir) const;
   // Applies a found value to the packet in `m` and picks its port, or
   // drops it.
   void Translate(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
@@ -71,6 +96,13 @@ class TeaNat final : public pipe::Program {
   // Per pipe, mutable from Ingress and Background as per-pipe registers
   // are: only that pipe's worker touches its entry.
   std::vector<std::unique_ptr<PipeState>> pipes_;
+
+  // Learning (slow path only): the tables' names, the pool, the inserter.
+  std::string table_name_[2];
+  NatPortPool pool_;
+  uint64_t pool_exhausted_ = 0;
+  std::vector<TeaLearnRing*> rings_;
+  std::optional<TeaLearner> learner_;
 };
 
 }  // namespace softfino::pipelines

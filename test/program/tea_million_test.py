@@ -63,8 +63,13 @@ ap.add_argument('--flows', type=int, default=1_000_000)
 ap.add_argument('--rate', type=int, default=20000, help='packets/s into the switch')
 ap.add_argument('--cache', type=int, default=4096, help='on-chip cache entries')
 ap.add_argument('--keep', action='store_true', help='keep the work folder')
+ap.add_argument('--learn', action='store_true',
+                help='nat: the switch learns every flow (its slow path allocates the public '
+                     'endpoint and inserts both entries) instead of the control plane inserting')
 args = ap.parse_args()
 require_root()
+if args.learn and args.program != 'nat':
+    ap.error('--learn is for nat (the firewall always learns)')
 
 F = args.flows
 EXTRA = F // 5
@@ -157,7 +162,12 @@ for i in range(F):
                   rng.choice((6, 17))))
 
 
+learned_public = {}  # --learn: flow -> its public endpoint, read from the table
+
+
 def public(i):  # NAT: each flow its own public address and port
+    if args.learn:
+        return learned_public[i]
     return ip4(f'100.64.{i // 50000}.1'), 10000 + i % 50000
 
 
@@ -184,6 +194,13 @@ if args.program == 'nat':
     for i in range(F):
         if rng.random() < 0.9:
             has_out[i] = has_in[i] = 1
+LEARN_BASE = 90_000_000  # --learn: ids of the packets that teach the switch the flows
+if args.learn:
+    # Phase zero: one packet from inside per flow, in order; each is
+    # dropped (no entry yet) and hands its flow to the slow path.
+    has_out, has_in = bytearray(b'\1' * F), bytearray(b'\1' * F)
+    frames_learn = [frame(*flows[i], LEARN_BASE + i, 0, MAC_IN) for i in range(F)]
+    write_pcap(f'{work}/learn.pcap', frames_learn)
 
 frames_in, frames_out = [], []
 expect = {}  # pid -> (port, bytes) or None (the reference drops it)
@@ -199,31 +216,42 @@ for i in inside:
         expect[pid] = i  # decided after the inserts' answers
     pid += 1
 first_outside = pid
-for i in outside:
-    pad = rng.randrange(0, 24)
-    if i < 0:  # explained by no flow
-        j = rng.randrange(F)
-        src, dst, sport, dport, proto = flows[j]
-        if args.program == 'nat':
-            pub, _ = public(j)
-            f = frame(dst, pub, dport, 9000 + rng.randrange(900), proto, pid, pad, MAC_OUT)
+
+
+def build_outside():
+    """The outside's packets (NAT: to each flow's public endpoint)."""
+    global pid
+    for i in outside:
+        pad = rng.randrange(0, 24)
+        if i < 0:  # explained by no flow
+            j = rng.randrange(F)
+            while args.learn and j not in learned_public:
+                j = rng.randrange(F)
+            src, dst, sport, dport, proto = flows[j]
+            if args.program == 'nat':
+                pub, _ = public(j)
+                f = frame(dst, pub, dport, 9000 + rng.randrange(900), proto, pid, pad, MAC_OUT)
+            else:
+                f = frame(dst, src, dport, sport ^ 0x8000, proto, pid, pad, MAC_OUT)
+            expect[pid] = None
         else:
-            f = frame(dst, src, dport, sport ^ 0x8000, proto, pid, pad, MAC_OUT)
-        expect[pid] = None
-    else:
-        src, dst, sport, dport, proto = flows[i]
-        if args.program == 'nat':
-            pub, pport = public(i)
-            f = frame(dst, pub, dport, pport, proto, pid, pad, MAC_OUT)
-            expect[pid] = -1 - i
-        else:
-            f = frame(dst, src, dport, sport, proto, pid, pad, MAC_OUT)
-            expect[pid] = ('reply', i, f)  # passes if connection i was opened
-    frames_out.append(f)
-    pid += 1
+            src, dst, sport, dport, proto = flows[i]
+            if args.program == 'nat':
+                pub, pport = public(i)
+                f = frame(dst, pub, dport, pport, proto, pid, pad, MAC_OUT)
+                expect[pid] = -1 - i
+            else:
+                f = frame(dst, src, dport, sport, proto, pid, pad, MAC_OUT)
+                expect[pid] = ('reply', i, f)  # passes if connection i was opened
+        frames_out.append(f)
+        pid += 1
+    write_pcap(f'{work}/outside.pcap', frames_out)
+
+
 write_pcap(f'{work}/inside.pcap', frames_in)
-write_pcap(f'{work}/outside.pcap', frames_out)
-print(f'workload: {F} flows, {len(frames_in)} packets from inside, {len(frames_out)} from '
+if not args.learn:
+    build_outside()
+print(f'workload: {F} flows, {len(frames_in)} packets from inside, {len(outside)} from '
       f'outside ({time.time() - t0:.0f} s to build)', flush=True)
 
 
@@ -285,10 +313,110 @@ def insert_nat_entries(connect):
           f'{refused} refused (probe window full)', flush=True)
 
 
+def read_learned(connect):
+    """--learn: each flow's public endpoint, as the switch's slow path
+    inserted it into the collector's tea.out (batch lookups); checks that
+    every flow got one from the pool, no two the same, and that tea.in
+    holds the way back."""
+    path = f'{work}/lookups.jsonl'
+    with open(path, 'w') as fh:
+        for i in range(F):
+            src, dst, sport, dport, proto = flows[i]
+            fh.write(json.dumps({'op': 'lookup', 'table': 'tea.out', 'key': {
+                'src': text(src), 'dst': text(dst), 'sport': sport, 'dport': dport,
+                'proto': proto}}) + '\n')
+    r = subprocess.run([args.collector, 'tea', 'lookup', '--requests', path, '--connect', connect],
+                       capture_output=True, text=True, timeout=1200)
+    answers = [json.loads(line) for line in r.stdout.splitlines()]
+    pool = {(ip4(f'100.64.{k}.1'), port) for k in range(F // 50000 + 1)
+            for port in range(10000, 60000)}
+    bad = []
+    for i, a in enumerate(answers):
+        if not a.get('found'):
+            continue
+        v = int(a['value'])
+        endpoint = ((v >> 32).to_bytes(4, 'big'), (v >> 16) & 0xffff)
+        if endpoint not in pool or v & 0xffff:
+            bad.append((i, hex(v)))
+        learned_public[i] = endpoint
+    # A flow whose phase-zero packet the switch missed on receive (counted
+    # rx_missed) was not learned: it gets no more packets here.
+    check(f'{len(learned_public)} of {F} flows learned, each a public endpoint of the pool',
+          len(answers) == F and not bad, (len(answers), bad[:3]))
+    check('no two flows share a public endpoint',
+          len(set(learned_public.values())) == len(learned_public))
+    # The way back, for a sample: tea.in maps the reply to the inside.
+    sample = list(learned_public)[:: max(1, len(learned_public) // 1000)]
+    with open(path, 'w') as fh:
+        for i in sample:
+            src, dst, sport, dport, proto = flows[i]
+            pub, pport = learned_public[i]
+            fh.write(json.dumps({'op': 'lookup', 'table': 'tea.in', 'key': {
+                'src': text(dst), 'dst': text(pub), 'sport': dport, 'dport': pport,
+                'proto': proto}}) + '\n')
+    r = subprocess.run([args.collector, 'tea', 'lookup', '--requests', path, '--connect', connect],
+                       capture_output=True, text=True, timeout=1200)
+    back = [json.loads(line) for line in r.stdout.splitlines()]
+    wrong = [i for i, a in zip(sample, back)
+             if not a.get('found') or int(a['value']) != int(nat_value(flows[i][0], flows[i][2]),
+                                                             16)]
+    check(f'tea.in leads back to the inside for a sample of {len(sample)} flows', not wrong,
+          wrong[:3])
+    unlearned = {i for i in range(F) if i not in learned_public}
+    removed = 0
+    if unlearned:
+        for p in range(first_outside):
+            if inside[p] in unlearned:
+                del expect[p]
+                removed += 1
+        for k, i in enumerate(outside):
+            if i in unlearned:
+                outside[k] = -1  # a reply no flow explains instead
+        write_pcap(f'{work}/inside.pcap',
+                   [f for p, f in enumerate(frames_in) if inside[p] not in unlearned])
+    return len(unlearned), removed
+
+
+def wait_for_learning():
+    """Until the slow path has nothing left to insert and no more coming."""
+    t, last, sp = time.time(), None, {}
+    while time.time() - t < 900:
+        s = ctl('stats')
+        sp = s['program']['slow_path'] if s else {}
+        now = (sp.get('inserts'), sp.get('insert_failures'), sp.get('already_inserted'))
+        if sp.get('backlog') == 0 and now == last:
+            break
+        last = now
+        time.sleep(3)
+    print(f'learning done {time.time() - t:.0f} s after its phase: {sp}', flush=True)
+
+
+def losses(stats):
+    """What the switch lost of the workload, by where: (missed on receive,
+    dropped for a counted reason other than the decision, READs that got
+    no answer), from its counters (--stats-json or softfino-ctl stats)."""
+    drops = stats['drops']
+    # Drops of what came from the collector (ACKs and NAKs, answers that
+    # match no lookup: the lookup's own loss is counted as its timeout) are
+    # not packets of the workload.
+    answers = ('rdma_answer_consumed', 'tea_unexpected_psn', 'tea_unknown_qp', 'tea_bad_length',
+               'tea_bad_response')
+    other = sum(v for k, v in drops.items()
+                if k not in ('tea_no_entry', 'firewall_denied', 'timer_unused', *answers))
+    # A held packet whose READ got no answer has no mbuf to drop: the READ
+    # request was its mbuf. The table counts it: timed out, or abandoned
+    # when a NAK (a request lost on the way to the collector) made the queue
+    # pair resync.
+    pipe = stats['program']['pipes'][0]
+    tables = [pipe['out'], pipe['in']] if args.program == 'nat' else [pipe]
+    unanswered = sum(t['timeouts'] + t['abandoned'] for t in tables)
+    ports = {p['port']: p for p in stats['ports']}
+    return ports[0]['rx_missed'] + ports[2]['rx_missed'], other, unanswered
+
+
 def nat_reference():
     """Turns the NAT's pending decisions into bytes, now that the entries are known."""
-    for p in range(len(expect)):
-        e = expect[p]
+    for p, e in list(expect.items()):
         if e is None or isinstance(e, tuple):
             continue
         if e >= 0:  # from inside, flow e
@@ -355,8 +483,9 @@ try:
                          'learn_ring': 1 << 18, 'learn_per_tick': 256},
             'tea': tea}
     else:
-        insert_nat_entries(connect)
-        nat_reference()
+        if not args.learn:
+            insert_nat_entries(connect)
+            nat_reference()
         config = {
             'rdma': {'connections': [
                 {'name': 'nat_out', 'collector': connect, 'region': 'tea.out', 'port': 1,
@@ -366,6 +495,10 @@ try:
             'nat': {'inside_ports': [0], 'outside_ports': [2], 'out_table': specs[0],
                     'in_table': specs[1]},
             'tea': tea}
+        if args.learn:
+            config['nat']['learn'] = {
+                'addresses': [f'100.64.{k}.1' for k in range(F // 50000 + 1)],
+                'ports': [10000, 59999], 'learn_ring': 1 << 18, 'learn_per_tick': 128}
     config['pktgen'] = [{'app': 0, 'period_us': 5000}]
     with open(f'{work}/config.json', 'w') as fh:
         json.dump(config, fh)
@@ -380,20 +513,25 @@ try:
         raise SystemExit(1)
     time.sleep(0.5)
 
+    if args.learn:
+        # Phase zero teaches the switch every flow; the reference then
+        # takes each flow's public endpoint from the table the switch filled.
+        replay(f'{work}/learn.pcap', bed.host)
+        wait_for_learning()
+        for i in range(F):
+            expect[LEARN_BASE + i] = None
+        unlearned, sent_less = read_learned(connect)
+        lost = losses(ctl('stats'))
+        print(f'{unlearned} flows not learned; the switch lost {sum(lost)} packets (missed on '
+              f'receive, dropped for a reason, READs unanswered: {lost})')
+        check('every flow not learned had its packet lost, counted', unlearned <= sum(lost),
+              (unlearned, lost))
+        build_outside()
+        nat_reference()
     replay(f'{work}/inside.pcap', bed.host)
     if args.program == 'firewall':
-        # Replies only once the table holds every connection the switch saw:
-        # nothing left to insert, and no more coming.
-        t, last = time.time(), None
-        while time.time() - t < 900:
-            s = ctl('stats')
-            sp = s['program']['slow_path'] if s else {}
-            now = (sp.get('inserts'), sp.get('insert_failures'), sp.get('already_inserted'))
-            if sp.get('backlog') == 0 and now == last:
-                break
-            last = now
-            time.sleep(3)
-        print(f'learning done {time.time() - t:.0f} s after phase one: {sp}', flush=True)
+        # Replies only once the table holds every connection the switch saw.
+        wait_for_learning()
     time.sleep(2)
     replay(f'{work}/outside.pcap', out_host)
     time.sleep(3)
@@ -467,24 +605,12 @@ try:
     ports = {p['port']: p for p in stats.get('ports', [])}
     rx_missed = ports[0]['rx_missed'] + ports[2]['rx_missed']
     check('every packet sent reached the switch or was counted missed',
-          ports[0]['rx_packets'] + ports[0]['rx_missed'] == len(frames_in) and
+          ports[0]['rx_packets'] + ports[0]['rx_missed'] ==
+          len(frames_in) + (F - sent_less if args.learn else 0) and
           ports[2]['rx_packets'] + ports[2]['rx_missed'] == len(frames_out),
           (ports[0], ports[2]))
     denied = drops.get('tea_no_entry', 0) + drops.get('firewall_denied', 0)
-    # Drops of what came from the collector (ACKs and NAKs, answers that
-    # match no lookup: the lookup's own loss is counted as its timeout) are
-    # not packets of the workload.
-    answers = ('rdma_answer_consumed', 'tea_unexpected_psn', 'tea_unknown_qp', 'tea_bad_length',
-               'tea_bad_response')
-    other = sum(v for k, v in drops.items()
-                if k not in ('tea_no_entry', 'firewall_denied', 'timer_unused', *answers))
-    # A held packet whose READ got no answer has no mbuf to drop: the READ
-    # request was its mbuf. The table counts it: timed out, or abandoned
-    # when a NAK (a request lost on the way to the collector) made the queue
-    # pair resync.
-    tables = [program['pipes'][0][t] for t in ('out', 'in')] if args.program == 'nat' else \
-        [program['pipes'][0]]
-    unanswered = sum(t['timeouts'] + t['abandoned'] for t in tables)
+    _, other, unanswered = losses(stats)
     check('received = forwarded + denied + dropped by a counted reason',
           ports[0]['rx_packets'] + ports[2]['rx_packets'] ==
           len(got) + denied + other + unanswered,

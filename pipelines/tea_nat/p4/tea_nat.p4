@@ -34,6 +34,12 @@
  *   match per entry; slots = 1 (a 64-byte READ) is what this file builds.
  * - ICRC: as in rdma_probe.p4 (affine CRC with a per-QP seed); softfino
  *   computes it whole.
+ * - Learning (`nat.learn`): an inside flow the out table lacks sends a
+ *   digest (Digest<nat_learn_t>, its 5-tuple) as its packet is dropped;
+ *   the control plane allocates the public endpoint and inserts both
+ *   entries through the collector's handshake, as softfino's slow path does
+ *   (tea_common/tea_learner.h). The software hands the flow over through a
+ *   ring from the pipe instead of a digest.
  */
 
 #include <core.p4>
@@ -57,6 +63,14 @@ struct headers_t {
     ports_h ports;
     udp_rest_h udp;
     tcp_rest_h tcp;
+}
+
+struct nat_learn_t {  // an inside flow without an entry (learning)
+    ipv4_addr_t src_addr;
+    ipv4_addr_t dst_addr;
+    bit<16> src_port;
+    bit<16> dst_port;
+    bit<8> protocol;
 }
 
 struct metadata_t {
@@ -165,7 +179,11 @@ control SwitchIngress(inout headers_t hdr, inout metadata_t md,
             md.key = hdr.entry0.key;  // compared against the inner packet's 5-tuple
             if (hdr.entry0.state == 1) { md.found = 1; md.value = hdr.entry0.value; }
             else if (hdr.entry1.state == 1) { md.found = 1; md.value = hdr.entry1.value; }
-            if (md.found == 0) { drop_no_entry(); return; }
+            if (md.found == 0) {
+                if (md.tag == 0) ig_dprsr_md.digest_type = 1;  // learn the flow
+                drop_no_entry();
+                return;
+            }
             // Decapsulate: the buckets and the RoCE headers go, the inner
             // packet is translated by the value and sent on.
             hdr.ethernet.setInvalid(); hdr.ipv4.setInvalid(); hdr.roce_udp.setInvalid();
@@ -188,7 +206,12 @@ control SwitchIngress(inout headers_t hdr, inout metadata_t md,
 control SwitchIngressDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
                               in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
     Checksum() ipv4_checksum;
+    Digest<nat_learn_t>() learn;
     apply {
+        if (ig_dprsr_md.digest_type == 1) {
+            learn.pack({hdr.inner_ipv4.src_addr, hdr.inner_ipv4.dst_addr, hdr.ports.src_port,
+                        hdr.ports.dst_port, hdr.inner_ipv4.protocol});
+        }
         hdr.ipv4.hdr_checksum = ipv4_checksum.update({
             hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
             hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
