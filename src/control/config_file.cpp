@@ -18,13 +18,17 @@ absl::StatusOr<nlohmann::json> LoadJsonFile(const std::string& path) {
   text << in.rdbuf();
   try {
     return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line L, column C: ..."
-    std::string what = e.what();
-    const size_t at = what.find("parse error");
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not valid JSON: ", at == std::string::npos ? what : what.substr(at)));
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", DescribeJsonError(e)));
   }
+}
+
+std::string DescribeJsonError(const nlohmann::json::exception& e) {
+  // e.what() reads "[json.exception.parse_error.101] parse error at line L,
+  // column C: ..." or "[json.exception.out_of_range.406] number overflow ...".
+  const std::string what = e.what();
+  const size_t at = what.find("] ");
+  return at == std::string::npos ? what : what.substr(at + 2);
 }
 
 }  // namespace softfino::control

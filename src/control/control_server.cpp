@@ -14,6 +14,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "softfino/control/config_file.h"
 
 namespace softfino::control {
 namespace {
@@ -155,12 +156,8 @@ std::string ReplyToLine(const CommandRegistry& registry, absl::string_view line)
   nlohmann::json request;
   try {
     request = nlohmann::json::parse(line.begin(), line.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line L, column C: ..."
-    const std::string what = e.what();
-    const size_t at = what.find("parse error");
-    return ErrorLine(nullptr, absl::StrCat("the request is not valid JSON (",
-                                           at == std::string::npos ? what : what.substr(at),
+  } catch (const nlohmann::json::exception& e) {
+    return ErrorLine(nullptr, absl::StrCat("the request is not valid JSON (", DescribeJsonError(e),
                                            "); send one JSON object per line, e.g. "
                                            "{\"id\": 1, \"cmd\": \"help\"}"));
   }

@@ -114,6 +114,12 @@ TEST_F(CommandRegistryTest, ReplyToLineParsesOrExplains) {
   EXPECT_THAT(bad["error"].get<std::string>(),
               HasSubstr("the request is not valid JSON (parse error at line 1, column"));
   EXPECT_THAT(Line("[1, 2]")["error"].get<std::string>(), HasSubstr("a request is a JSON object"));
+  // A number no double holds is nlohmann's out_of_range, not parse_error:
+  // once it escaped and ended the switch (fuzz_control_framing found it).
+  const json huge = Line(R"({"id": 1, "cmd": "echo", "args": {"a": 5555.55e555}})");
+  EXPECT_EQ(huge["ok"], false);
+  EXPECT_THAT(huge["error"].get<std::string>(),
+              HasSubstr("the request is not valid JSON (number overflow parsing '5555.55e555'"));
   // Nesting that would recurse deep in dump() is refused before parsing.
   const json deep = Line(std::string(10000, '[') + std::string(10000, ']'));
   EXPECT_THAT(deep["error"].get<std::string>(), HasSubstr("nests more than 64 levels"));

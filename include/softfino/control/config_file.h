@@ -12,4 +12,10 @@ namespace softfino::control {
 // the line and column.
 absl::StatusOr<nlohmann::json> LoadJsonFile(const std::string& path);
 
+// What nlohmann's parse threw, for a user: "parse error at line L, column
+// C: ..." for a syntax error, "number overflow parsing '1e999'" for a
+// number no double holds (out_of_range: a parse that catches only
+// parse_error lets that one through, fuzz_control_framing found).
+std::string DescribeJsonError(const nlohmann::json::exception& e);
+
 }  // namespace softfino::control
