@@ -78,6 +78,18 @@ class RequesterTest : public testing::Test {
     }
   }
 
+  // A WRITE Only of the 8 bytes at `value` into slot `slot` (8 bytes each)
+  // of the region.
+  PacketFields Write8(uint32_t slot, const uint64_t* value) const {
+    PacketFields f;
+    f.opcode = RcOpcode::kWriteOnly;
+    f.vaddr = region_.iova + 8 * slot;
+    f.rkey = region_.rkey;
+    f.dma_length = 8;
+    f.payload = {reinterpret_cast<const uint8_t*>(value), 8};
+    return f;
+  }
+
   static rte_mempool* pool_;
   MemoryRegionTable memory_{MakePageAllocator()};
   MemoryRegion region_;
@@ -256,13 +268,8 @@ TEST_F(RequesterTest, ResyncModeProbesRecoverFromLostNaksAndNeverStallForGood) {
   uint64_t now = 0;
   uint64_t values[8192];
   auto post = [&](uint32_t i) {
-    PacketFields f;
-    f.opcode = RcOpcode::kWriteOnly;
-    f.vaddr = region_.iova + 8 * i;
-    f.rkey = region_.rkey;
-    f.dma_length = 8;
     values[i] = i + 1;
-    f.payload = {reinterpret_cast<const uint8_t*>(&values[i]), 8};
+    PacketFields f = Write8(i, &values[i]);
     if (!req.Post(f, 0, now)) return;  // held: a recovery probe is unanswered
     Send(req, f, now, lose, ignore);
   };
@@ -319,13 +326,8 @@ TEST_F(RequesterTest, ResyncModeCountsLostRequestsNotProbePsns) {
   // 103, 104, then the probes and their answers, none lost.
   auto lose = [&] { ++frame; return frame == 2 || frame == 4; };
   for (uint32_t i = 0; i < 5; ++i) {
-    PacketFields f;
-    f.opcode = RcOpcode::kWriteOnly;
-    f.vaddr = region_.iova + 8 * i;
-    f.rkey = region_.rkey;
-    f.dma_length = 8;
     values[i] = i + 1;
-    f.payload = {reinterpret_cast<const uint8_t*>(&values[i]), 8};
+    PacketFields f = Write8(i, &values[i]);
     ASSERT_TRUE(req.Post(f, 0, 0));
     Send(req, f, 0, lose, ignore);
   }
@@ -340,6 +342,10 @@ TEST_F(RequesterTest, ResyncModeCountsLostRequestsNotProbePsns) {
     probe.vaddr = region_.iova;
     probe.rkey = region_.rkey;
     Send(req, probe, now, lose, ignore);
+    if (step == 0) {
+      // Requests 100..104 sent, none acknowledged: the probe's PSN is not one.
+      EXPECT_EQ(req.unacknowledged(), 5u);
+    }
   }
   EXPECT_EQ(req.count(RequesterEvent::kProbes), 1u);
   EXPECT_EQ(req.count(RequesterEvent::kRecoveries), 1u);
@@ -349,13 +355,8 @@ TEST_F(RequesterTest, ResyncModeCountsLostRequestsNotProbePsns) {
   for (int i = 1; i < 5; ++i) EXPECT_EQ(slots[i], 0u) << i;
   EXPECT_EQ(req.count(RequesterEvent::kLost), 4u) << "requests 101..104, not the probe at 105";
   // The stream goes on where the responder expects it.
-  PacketFields f;
-  f.opcode = RcOpcode::kWriteOnly;
-  f.vaddr = region_.iova + 8 * 5;
-  f.rkey = region_.rkey;
-  f.dma_length = 8;
   values[5] = 6;
-  f.payload = {reinterpret_cast<const uint8_t*>(&values[5]), 8};
+  PacketFields f = Write8(5, &values[5]);
   ASSERT_TRUE(req.Post(f, 0, now));
   Send(req, f, now, lose, ignore);
   EXPECT_EQ(slots[5], 6u);

@@ -163,10 +163,11 @@ class RcRequester {
 
   uint32_t next_psn() const { return next_psn_; }
   uint32_t outstanding() const { return count_; }
-  // PSNs sent that no answer has acknowledged yet (resync mode keeps no
-  // entries, but still knows how far the responder got).
+  // Requests sent that no answer has acknowledged yet (resync mode keeps no
+  // entries, but still knows how far the responder got): the PSNs after the
+  // last acknowledged, but for the probes' own.
   uint32_t unacknowledged() const {
-    return net::PsnDistance((acked_psn_ + 1) & net::kPsnMask, next_psn_);
+    return net::PsnDistance((acked_psn_ + 1) & net::kPsnMask, next_psn_) - probe_psn_count_;
   }
   bool in_error() const { return error_; }
   uint64_t count(RequesterEvent e) const { return counts_[static_cast<size_t>(e)]; }
