@@ -349,6 +349,15 @@ nlohmann::json Collector::Stats() const {
   s["frames"] = rnic.frames();
   s["answers"] = rnic.answers();
   s["tx_full"] = c.tx_full;
+  // Frames dropped before the soft RNIC saw them (an af_packet ring that
+  // overflowed: Ports::KernelRingDrops).
+  uint64_t missed = 0;
+  for (uint16_t port = 0; c.ports && port < c.ports->count(); ++port) {
+    rte_eth_stats eth{};
+    if (rte_eth_stats_get(port, &eth) == 0) missed += eth.imissed;
+    missed += c.ports->KernelRingDrops(port);
+  }
+  s["rx_missed"] = missed;
   nlohmann::json drops = nlohmann::json::object();
   for (size_t i = 1; i < rdma::kRoceParseErrorCount; ++i) {
     const auto e = static_cast<rdma::RoceParseError>(i);

@@ -1,11 +1,18 @@
 #include "softfino/dataplane/ports.h"
 
+#include <dirent.h>
+#include <linux/if_packet.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "softfino/pipe/packet_burst.h"
@@ -26,7 +33,47 @@ absl::Status PortError(uint16_t port, const std::string& name, absl::string_view
       absl::StrCat("port ", port, " (", name, "): ", what, " failed: ", rte_strerror(-rc)));
 }
 
+// This process's AF_PACKET sockets bound to interface `if_index`: the
+// af_packet PMD's, one per queue (DPDK keeps their descriptors private).
+std::vector<int> PacketSocketsOf(unsigned if_index) {
+  std::vector<int> fds;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return fds;
+  while (const dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == dirfd(dir)) continue;
+    int domain = 0;
+    socklen_t len = sizeof(domain);
+    if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+        domain != AF_PACKET) {
+      continue;
+    }
+    sockaddr_ll addr{};
+    len = sizeof(addr);
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+        addr.sll_ifindex > 0 && static_cast<unsigned>(addr.sll_ifindex) == if_index) {
+      fds.push_back(static_cast<int>(fd));
+    }
+  }
+  closedir(dir);
+  return fds;
+}
+
 }  // namespace
+
+uint64_t Ports::KernelRingDrops(uint16_t port) const {
+  if (port >= packet_sockets_.size() || packet_sockets_[port] == nullptr) return 0;
+  const PacketSockets& s = *packet_sockets_[port];
+  for (int fd : s.fds) {
+    tpacket_stats st{};
+    socklen_t len = sizeof(st);
+    if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
+      s.drops.fetch_add(st.tp_drops, std::memory_order_relaxed);
+    }
+  }
+  return s.drops.load(std::memory_order_relaxed);
+}
 
 absl::StatusOr<uint16_t> CountPorts() {
   const uint16_t n = rte_eth_dev_count_avail();
@@ -126,11 +173,18 @@ absl::Status Ports::Setup(const PortOptions& options) {
     }
     if (int rc = rte_eth_dev_start(port); rc != 0) return PortError(port, name, "start", rc);
     started_ = port + 1;
+    packet_sockets_.emplace_back();
+    if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_af_packet") == 0 &&
+        info.if_index != 0) {
+      packet_sockets_.back() = std::make_unique<PacketSockets>();
+      packet_sockets_.back()->fds = PacketSocketsOf(info.if_index);
+    }
   }
   return absl::OkStatus();
 }
 
 Ports::~Ports() {
+  packet_sockets_.clear();  // stopping closes them
   // Close every configured port, not only started ones, so a failed start
   // still flushes and closes what it opened (net_pcap writes files on close).
   for (uint16_t port = 0; port < count_; ++port) {

@@ -282,6 +282,7 @@ StatsSnapshot Switch::Snapshot() const {
   for (uint16_t port = 0; port < ports_->count(); ++port) {
     rte_eth_stats eth{};
     if (rte_eth_stats_get(port, &eth) == 0) snap.ports[port].rx_missed = eth.imissed;
+    snap.ports[port].rx_missed += ports_->KernelRingDrops(port);
   }
   if (start_tsc_ != 0) {
     snap.seconds = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) /

@@ -117,15 +117,32 @@ void RcRequester::Reset(uint32_t start_psn) {
   next_psn_ = start_psn & net::kPsnMask;
   acked_psn_ = (start_psn - 1) & net::kPsnMask;
   probe_ = Probe::kNone;
+  probe_psn_count_ = 0;
 }
 
 void RcRequester::ResyncTo(uint32_t psn) {
   if (next_psn_ == psn) return;
   if (net::PsnIsAhead(psn, next_psn_)) {
-    counts_[static_cast<size_t>(RequesterEvent::kLost)] += net::PsnDistance(psn, next_psn_);
+    // PSNs [psn, next) were sent and never executed: requests, but for the
+    // first-step probes among them (zero-length WRITEs, not requests).
+    uint64_t skipped = net::PsnDistance(psn, next_psn_);
+    for (uint32_t i = 0; i < probe_psn_count_; ++i) {
+      if (net::PsnDistance(psn, probe_psns_[i]) < net::PsnDistance(psn, next_psn_)) --skipped;
+    }
+    counts_[static_cast<size_t>(RequesterEvent::kLost)] += skipped;
   }
+  // Every probe PSN is now either executed or skipped.
+  probe_psn_count_ = 0;
   next_psn_ = psn;
   Count(RequesterEvent::kResyncs);
+}
+
+void RcRequester::ForgetProbePsnsUpTo(uint32_t psn) {
+  uint32_t keep = 0;
+  for (uint32_t i = 0; i < probe_psn_count_; ++i) {
+    if (net::PsnIsAhead(psn, probe_psns_[i])) probe_psns_[keep++] = probe_psns_[i];
+  }
+  probe_psn_count_ = keep;
 }
 
 void RcRequester::OnResyncAnswer(net::RcOpcode op, uint32_t psn, const net::Aeth* aeth,
@@ -156,6 +173,7 @@ void RcRequester::OnResyncAnswer(net::RcOpcode op, uint32_t psn, const net::Aeth
   }
   if (net::PsnIsAhead(acked_psn_, psn)) {
     acked_psn_ = psn;
+    ForgetProbePsnsUpTo(psn);
     heard_ns_ = now_ns;
     if (probe_ == Probe::kAskedAck) probe_ = Probe::kNone;
   }
@@ -173,11 +191,18 @@ const PacketFields* RcRequester::NextProbe(uint64_t now_ns) {
   heard_ns_ = now_ns;  // another timeout before the next step
   if (probe_ == Probe::kNone) {
     probe_fields_.psn = next_psn_;
+    if (probe_psn_count_ == kProbePsns) ForgetProbePsnsUpTo(probe_psns_[0]);
+    probe_psns_[probe_psn_count_++] = next_psn_;
     next_psn_ = (next_psn_ + 1) & net::kPsnMask;
     probe_ = Probe::kAskedAck;
     Count(RequesterEvent::kProbes);
   } else {
-    recovery_psn_ = (acked_psn_ + 1) & net::kPsnMask;
+    // The last PSN known executed: always a duplicate, which the responder
+    // re-ACKs with the newest PSN it executed, so its answer names exactly
+    // the PSN it expects. (At the last ACKed + 1 the probe could be
+    // executed in place of a lost request, and an ACK of that PSN would not
+    // tell which happened: the request's loss went uncounted.)
+    recovery_psn_ = acked_psn_;
     probe_fields_.psn = recovery_psn_;
     probe_ = Probe::kRecovering;
     Count(RequesterEvent::kRecoveries);

@@ -41,7 +41,8 @@ import zlib
 
 from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp
 
-from live_harness import CollectorTestbed, check, finish, require_root
+from dta_reports import slot as dta_slot
+from live_harness import CollectorTestbed, check, finish, require_root, start_program
 
 softfino, collector, form = sys.argv[1], sys.argv[2], sys.argv[3]
 drop_every = int(sys.argv[4]) if len(sys.argv) > 4 else 0
@@ -70,24 +71,6 @@ def report(opcode, body):
             Raw(base + body))
 
 
-def crc32_reflected(poly, data):
-    """A reflected CRC-32 with init and xor-out 0xFFFFFFFF, bit by bit: the
-    catalogue's definition, independent of softfino's table-driven engine."""
-    rpoly = int(f'{poly:032b}'[::-1], 2)
-    crc = 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (rpoly if crc & 1 else 0)
-    return crc ^ 0xffffffff
-
-
-# Copy n's slot hash (REFERENCE.md, and softfino's decision of one
-# polynomial per copy: CRC-32, -32C, -32D, -32/AUTOSAR).
-COPY_POLYS = [0x04c11db7, 0x1edc6f41, 0xa833982b, 0xf4acfb13]
-assert crc32_reflected(COPY_POLYS[0], b'123456789') == zlib.crc32(b'123456789')
-
-
 def collector_of(key):
     """CRC-16/ARC (reflected 0x8005, init 0) of the key's 4 little-endian
     bytes, scaled to the number of collectors, as the translator spreads."""
@@ -100,7 +83,7 @@ def collector_of(key):
 
 
 def kw_slot(key, n):
-    return crc32_reflected(COPY_POLYS[n], struct.pack('<IB', key, n)) & (LAYOUT['keywrite_slots'] - 1)
+    return dta_slot(key, n, LAYOUT['keywrite_slots'])
 
 
 def key_write(n, key, data):
@@ -234,11 +217,7 @@ try:
     if drop_every:
         # Timer packets carry the probes of queue pairs that went quiet.
         config['pktgen'] = [{'app': 0, 'period_us': 1000}]
-    with open(f'{work}/config.json', 'w') as f:
-        json.dump(config, f)
-    sw = bed.start_switch(softfino, [
-        '--pipeline', 'dta_translator', '--config', f'{work}/config.json', '--clock', 'real',
-        '--no-control-socket', '--stats-json', f'{work}/switch.json'])
+    sw = start_program(bed, softfino, 'dta_translator', config, work)
     if sw is None:
         raise SystemExit(1)
     nacks = []

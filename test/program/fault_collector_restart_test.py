@@ -32,18 +32,15 @@ import tempfile
 import time
 import zlib
 
-from scapy.all import Ether, IP, UDP, Raw, sendp
+from scapy.all import sendp
 
+import dta_reports as dta
 from live_harness import CollectorTestbed, check, finish, require_root
 
 softfino, collector, ctl = sys.argv[1:4]
 require_root()
 
-LAYOUT = {'keywrite_slots': 1 << 16, 'keyincrement_rows': 2, 'keyincrement_slots': 1 << 16,
-          'append_lists': 4, 'append_entries': 1024, 'append_batch': 4,
-          'append_head_interval': 1}
-REGIONS = ['dta.keywrite', 'dta.keyincrement', 'dta.append']
-STRUCTURES = ['keywrite', 'keyincrement', 'append']
+LAYOUT, REGIONS, STRUCTURES = dta.LAYOUT, dta.REGIONS, dta.STRUCTURES
 
 rng = random.Random(1010)
 bed = CollectorTestbed('sfF', 1, ctl_net=211)
@@ -51,47 +48,13 @@ work = tempfile.mkdtemp(prefix='sfF-restart.')
 sock = f'{work}/ctl.sock'
 
 
-def report(opcode, body):
-    return (Ether(src='02:00:00:00:01:01', dst='02:00:00:00:01:02') /
-            IP(src='10.1.0.1', dst='10.1.0.2') / UDP(sport=40041, dport=40040) /
-            Raw(struct.pack('!BBB', opcode, 0, 0) + body))
-
-
 def phase(keys_used):
-    """A phase's reports (DTA's published layout, 3-byte base header) and
-    its truth: last Key-Write data, Key-Increment sums, Append lists, and
-    how many copies the translator makes of them (one per redundancy)."""
-    plan = []
-    kw_n = {}
-    for key in rng.sample(range(1, 1 << 32), 60):
-        keys_used.add(key)
-        kw_n[key] = rng.choice([1, 2])
-        plan += [('kw', kw_n[key], key, rng.randrange(1, 1 << 32)) for _ in range(rng.randint(1, 3))]
-    for key in rng.sample(range(1, 1 << 32), 40):
-        keys_used.add(key)
-        plan += [('ki', 2, key, rng.randrange(1, 1 << 30)) for _ in range(rng.randint(1, 3))]
-    for _ in range(48):
-        plan.append(('ap', rng.randrange(LAYOUT['append_lists']), rng.randrange(1 << 32)))
-    rng.shuffle(plan)
-    t = {'kw': {}, 'kw_n': kw_n, 'kw_values': {}, 'ki': {},
-         'ap': {lst: [] for lst in range(LAYOUT['append_lists'])}, 'frames': [], 'copies': 0}
-    for op in plan:
-        if op[0] == 'kw':
-            _, n, key, data = op
-            t['kw'][key] = data
-            t['kw_values'].setdefault(key, set()).add(data)
-            t['frames'].append(report(1, struct.pack('!BII', n, key, data)))
-            t['copies'] += n
-        elif op[0] == 'ki':
-            _, n, key, c = op
-            t['ki'][key] = t['ki'].get(key, 0) + c
-            t['frames'].append(report(3, struct.pack('!BIQ', n, key, c)))
-            t['copies'] += n
-        else:
-            _, lst, data = op
-            t['ap'][lst].append(data)
-            t['frames'].append(report(2, struct.pack('!II', lst, data)))
-            t['copies'] += 1
+    """A phase's reports and its truth (all of them delivered): last
+    Key-Write data, Key-Increment sums, Append lists, and how many copies
+    the translator makes of them (one per redundancy)."""
+    frames = dta.workload(rng, keys_used)
+    t = dta.truth_of(frames)
+    t['frames'] = frames
     return t
 
 
@@ -202,14 +165,8 @@ try:
                 for ph in (A, B, C) for k, n in ph['kw_n'].items()]
     requests += [{'primitive': 'keyincrement', 'key': k} for ph in (A, B, C) for k in ph['ki']]
     requests += [{'primitive': 'append', 'list': lst} for lst in range(LAYOUT['append_lists'])]
-    with open(f'{work}/requests.jsonl', 'w') as f:
-        f.writelines(json.dumps(r) + '\n' for r in requests)
-    q = subprocess.run([collector, 'query', '--dta-layout', f'{work}/layout.json',
-                        *[a for d in dumps for a in ('--memory', d)],
-                        '--requests', f'{work}/requests.jsonl'], capture_output=True, text=True)
-    answers = [json.loads(line) for line in q.stdout.splitlines()]
-    check('every query answered', q.returncode == 0 and len(answers) == len(requests),
-          q.stderr[-500:])
+    rc, answers, err = dta.query(collector, work, dumps, requests)
+    check('every query answered', rc == 0 and len(answers) == len(requests), err[-500:])
     by = list(zip(requests, answers))
     in_c = lambda r: r.get('key') in C['kw'] or r.get('key') in C['ki']  # noqa: E731
     kw_c = [(r['key'], a) for r, a in by if r['primitive'] == 'keywrite' and in_c(r)]

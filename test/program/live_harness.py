@@ -94,16 +94,21 @@ def tea_nat_config(connect, out_spec, in_spec, tea):
     }
 
 
-def start_tea_nat(bed, softfino, config, work, extra_ifaces):
-    """Writes `config` to WORK/config.json and starts softfino's tea_nat on
-    `bed` with it (real clock, no control socket, counters at exit in
+def start_program(bed, softfino, pipeline, config, work, extra_ifaces=()):
+    """Writes `config` to WORK/config.json and starts softfino's `pipeline`
+    on `bed` with it (real clock, no control socket, counters at exit in
     WORK/switch.json); returns the switch, or None (checked)."""
     import json
     with open(f'{work}/config.json', 'w') as fh:
         json.dump(config, fh)
     return bed.start_switch(softfino, [
-        '--pipeline', 'tea_nat', '--config', f'{work}/config.json', '--clock', 'real',
+        '--pipeline', pipeline, '--config', f'{work}/config.json', '--clock', 'real',
         '--no-control-socket', '--stats-json', f'{work}/switch.json'], extra_ifaces=extra_ifaces)
+
+
+def start_tea_nat(bed, softfino, config, work, extra_ifaces):
+    """start_program for tea_nat."""
+    return start_program(bed, softfino, 'tea_nat', config, work, extra_ifaces)
 
 
 def histogram_quantile(buckets, q):
@@ -133,9 +138,13 @@ class CollectorTestbed:
     namespace. The switch's RoCE address is 10.9.2.1, collector k's
     10.9.2.(2+k) (on the RDMA links, set by the programs, not the kernel)."""
 
-    def __init__(self, prefix, collectors=1, relay=None, ctl_net=3):
+    def __init__(self, prefix, collectors=1, relay=None, ctl_net=3, report_relay=None):
         """relay: (loss, dup, reorder, seed, stats_path) puts lossy_relay.py
         on every RDMA link (switch --veth-- relay --veth-- collector).
+        report_relay: the same, with a log path after them (every frame in
+        and out, see lossy_relay.py), on the host's link to the switch's
+        port 0 (host --veth-- relay --veth-- switch); its counts come last
+        from stop_relays().
         ctl_net: the handshake links use 10.9.(ctl_net + k).0/24; a test that
         may run beside other worktrees' tests picks its own."""
         tag = f'{prefix}{os.getpid() % 100000}'
@@ -152,23 +161,33 @@ class CollectorTestbed:
         self.relay = relay
         self.relay_a = [f'{tag}r{k}' for k in range(collectors)]
         self.relay_b = [f'{tag}s{k}' for k in range(collectors)]
-        self.relays = []
+        self.relays = []  # (process, stats path)
+        self.report_relay = report_relay
+        self.host_relay = (f'{tag}g', f'{tag}h')  # relay's ends towards host, switch
         self.ctl_net = ctl_net
 
+    def _start_relay(self, a, b, loss, dup, reorder, seed, stats, log=None):
+        r = subprocess.Popen(
+            [sys.executable, os.path.join(os.path.dirname(__file__), 'lossy_relay.py'),
+             a, b, str(loss), str(dup), str(reorder), str(seed), stats, *([log] if log else [])],
+            stdout=subprocess.PIPE, text=True)
+        r.stdout.readline()  # "relay ready"
+        self.relays.append((r, stats))
+
     def up(self):
-        veth(self.host, self.sw_in)
+        if self.report_relay:
+            veth(self.host, self.host_relay[0])
+            veth(self.host_relay[1], self.sw_in)
+        else:
+            veth(self.host, self.sw_in)
         for k in range(self.count):
             subprocess.run(['ip', 'netns', 'add', self.netns[k]], check=True)
             if self.relay:
                 veth(self.sw_rdma[k], self.relay_a[k])
                 veth(self.relay_b[k], self.col_rdma[k], self.netns[k])
                 loss, dup, reorder, seed, stats = self.relay
-                r = subprocess.Popen(
-                    [sys.executable, os.path.join(os.path.dirname(__file__), 'lossy_relay.py'),
-                     self.relay_a[k], self.relay_b[k], str(loss), str(dup), str(reorder),
-                     str(seed + k), f'{stats}.{k}'], stdout=subprocess.PIPE, text=True)
-                r.stdout.readline()  # "relay ready"
-                self.relays.append(r)
+                self._start_relay(self.relay_a[k], self.relay_b[k], loss, dup, reorder,
+                                  seed + k, f'{stats}.{k}')
             else:
                 veth(self.sw_rdma[k], self.col_rdma[k], self.netns[k])
             veth(self.sw_ctl[k], self.col_ctl[k], self.netns[k])
@@ -177,6 +196,8 @@ class CollectorTestbed:
                            check=True)
             subprocess.run(['ip', 'netns', 'exec', self.netns[k], 'ip', 'addr', 'add',
                             f'10.9.{self.ctl_net + k}.2/24', 'dev', self.col_ctl[k]], check=True)
+        if self.report_relay:
+            self._start_relay(*self.host_relay, *self.report_relay)
 
     @property
     def collector(self):
@@ -233,22 +254,23 @@ class CollectorTestbed:
         """Stops the relays; returns their counts, one dict per link."""
         import json
         counts = []
-        for k, r in enumerate(self.relays):
+        for r, stats in self.relays:
             r.terminate()
             r.wait(timeout=10)
-            with open(f'{self.relay[4]}.{k}') as f:
+            with open(stats) as f:
                 counts.append(json.load(f))
         self.relays = []
         return counts
 
     def down(self):
-        for r in self.relays:
+        for r, _ in self.relays:
             r.kill()
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
         for ifname in (self.host, *self.sw_rdma, *self.sw_ctl,
-                       *(self.relay_b if self.relay else [])):
+                       *(self.relay_b if self.relay else []),
+                       *(self.host_relay[1:] if self.report_relay else [])):
             subprocess.run(['ip', 'link', 'del', ifname], stderr=subprocess.DEVNULL)
         for ns in self.netns:
             subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)

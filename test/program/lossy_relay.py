@@ -7,8 +7,10 @@ other, except that, independently per frame and per direction, it is
   reordered    with probability REORDER (held, and sent after the next frame
                in its direction, or after 5 ms when none comes).
 Counts per direction are written as JSON to STATS on SIGTERM, so a test can
-explain every frame: out = in - dropped + duplicated.
-  lossy_relay.py IFACE_A IFACE_B LOSS DUP REORDER SEED STATS
+explain every frame: out = in - dropped + duplicated. With LOG, every frame
+each direction took in and put out, in order (hex), is written there too,
+so a test can compute the truth of exactly what was delivered.
+  lossy_relay.py IFACE_A IFACE_B LOSS DUP REORDER SEED STATS [LOG]
 """
 import json
 import random
@@ -24,6 +26,7 @@ PACKET_OUTGOING = 4
 
 def main():
     a, b, loss, dup, reorder, seed, stats_path = sys.argv[1:8]
+    log_path = sys.argv[8] if len(sys.argv) > 8 else None
     loss, dup, reorder = float(loss), float(dup), float(reorder)
     rng = random.Random(int(seed))
     socks = {}
@@ -35,6 +38,7 @@ def main():
     peer = {a: b, b: a}
     stats = {f'{x}->{peer[x]}': {'in': 0, 'out': 0, 'dropped': 0, 'duplicated': 0,
                                  'reordered': 0} for x in (a, b)}
+    log = {d: {'in': [], 'out': []} for d in stats} if log_path else None
     held = {a: None, b: None}  # (frame, since)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -42,6 +46,8 @@ def main():
     def emit(src, frame):
         socks[peer[src]].send(frame)
         stats[f'{src}->{peer[src]}']['out'] += 1
+        if log:
+            log[f'{src}->{peer[src]}']['out'].append(frame.hex())
 
     print('relay ready', flush=True)
     while not stop:
@@ -61,6 +67,8 @@ def main():
                     continue
                 st = stats[f'{src}->{peer[src]}']
                 st['in'] += 1
+                if log:
+                    log[f'{src}->{peer[src]}']['in'].append(frame.hex())
                 if rng.random() < loss:
                     st['dropped'] += 1
                     continue
@@ -90,6 +98,9 @@ def main():
                 emit(src, held[src][0])
     with open(stats_path, 'w') as f:
         json.dump(stats, f)
+    if log_path:
+        with open(log_path, 'w') as f:
+            json.dump(log, f)
 
 
 if __name__ == '__main__':

@@ -39,7 +39,7 @@ import time
 
 from scapy.all import AsyncSniffer, Ether, IP, UDP, Raw, sendp, raw
 
-from live_harness import CollectorTestbed, check, finish, require_root
+from live_harness import CollectorTestbed, check, finish, require_root, start_program
 
 softfino, collector = sys.argv[1], sys.argv[2]
 relay = len(sys.argv) > 3 and sys.argv[3] == 'relay'
@@ -70,11 +70,7 @@ try:
         # Timer packets every millisecond: resends need no command to carry them.
         'pktgen': [{'app': 0, 'period_us': 1000}],
     }
-    with open(f'{work}/config.json', 'w') as f:
-        json.dump(config, f)
-    sw = bed.start_switch(softfino, [
-        '--pipeline', 'rdma_probe', '--config', f'{work}/config.json', '--clock', 'real',
-        '--no-control-socket', '--stats-json', f'{work}/switch.json'])
+    sw = start_program(bed, softfino, 'rdma_probe', config, work)
     if sw is None:
         raise SystemExit(1)
     col = bed.collector

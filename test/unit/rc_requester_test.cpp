@@ -78,6 +78,18 @@ class RequesterTest : public testing::Test {
     }
   }
 
+  // A WRITE Only of the 8 bytes at `value` into slot `slot` (8 bytes each)
+  // of the region.
+  PacketFields Write8(uint32_t slot, const uint64_t* value) const {
+    PacketFields f;
+    f.opcode = RcOpcode::kWriteOnly;
+    f.vaddr = region_.iova + 8 * slot;
+    f.rkey = region_.rkey;
+    f.dma_length = 8;
+    f.payload = {reinterpret_cast<const uint8_t*>(value), 8};
+    return f;
+  }
+
   static rte_mempool* pool_;
   MemoryRegionTable memory_{MakePageAllocator()};
   MemoryRegion region_;
@@ -256,13 +268,8 @@ TEST_F(RequesterTest, ResyncModeProbesRecoverFromLostNaksAndNeverStallForGood) {
   uint64_t now = 0;
   uint64_t values[8192];
   auto post = [&](uint32_t i) {
-    PacketFields f;
-    f.opcode = RcOpcode::kWriteOnly;
-    f.vaddr = region_.iova + 8 * i;
-    f.rkey = region_.rkey;
-    f.dma_length = 8;
     values[i] = i + 1;
-    f.payload = {reinterpret_cast<const uint8_t*>(&values[i]), 8};
+    PacketFields f = Write8(i, &values[i]);
     if (!req.Post(f, 0, now)) return;  // held: a recovery probe is unanswered
     Send(req, f, now, lose, ignore);
   };
@@ -293,11 +300,66 @@ TEST_F(RequesterTest, ResyncModeProbesRecoverFromLostNaksAndNeverStallForGood) {
   EXPECT_EQ(clean_landed, kClean) << "the queue pair stayed stalled";
   EXPECT_EQ(rnic_.qp(kRnicQpn)->expected_psn(), req.next_psn());
   EXPECT_GT(landed, kLossy / 3);  // 1 in 6 frames lost each way: most gaps cost a few requests
-  EXPECT_GE(landed + req.count(RequesterEvent::kLost) +
+  // Every request either landed, was counted lost, or was held back
+  // (never sent): exactly, neither over- nor undercounted.
+  EXPECT_EQ(landed + req.count(RequesterEvent::kLost) +
                 req.count(RequesterEvent::kHeldForRecovery),
             uint64_t{kLossy});
   EXPECT_GT(req.count(RequesterEvent::kResyncs), 0u);
   EXPECT_GT(req.count(RequesterEvent::kRecoveries), 0u) << "no stall happened: loss too low?";
+}
+
+// `lost` counts requests the responder never executed, by hand here: PSNs
+// 100..104 carry requests, 101 is lost on the wire, the NAK for it (sent on
+// 102) too, and 103, 104 are dropped behind the gap: 4 requests lost (101
+// to 104), 100 executed. The probes find the stall: the first asks for an
+// ACK at PSN 105 (dropped behind the gap too), the recovery probe learns
+// that 101 is expected. Neither probe is a request, so neither may be
+// counted; before the fix the first one's PSN was (5 lost).
+TEST_F(RequesterTest, ResyncModeCountsLostRequestsNotProbePsns) {
+  Connect(100);
+  RcRequester req({.start_psn = 100, .mtu = 256, .retransmit = false, .timeout_ns = 1000});
+  auto ignore = [](const Completion&) {};
+  uint64_t values[8];
+  int frame = 0;
+  // Frames in wire order, both ways: 100, 101 (lost), 102, its NAK (lost),
+  // 103, 104, then the probes and their answers, none lost.
+  auto lose = [&] { ++frame; return frame == 2 || frame == 4; };
+  for (uint32_t i = 0; i < 5; ++i) {
+    values[i] = i + 1;
+    PacketFields f = Write8(i, &values[i]);
+    ASSERT_TRUE(req.Post(f, 0, 0));
+    Send(req, f, 0, lose, ignore);
+  }
+  ASSERT_EQ(frame, 6);
+  EXPECT_EQ(rnic_.qp(kRnicQpn)->expected_psn(), 101u);  // stuck behind the gap
+  uint64_t now = 0;
+  for (int step = 0; step < 2; ++step) {
+    now += 1000;
+    const PacketFields* p = req.NextProbe(now);
+    ASSERT_NE(p, nullptr) << "step " << step;
+    PacketFields probe = *p;
+    probe.vaddr = region_.iova;
+    probe.rkey = region_.rkey;
+    Send(req, probe, now, lose, ignore);
+    if (step == 0) {
+      // Requests 100..104 sent, none acknowledged: the probe's PSN is not one.
+      EXPECT_EQ(req.unacknowledged(), 5u);
+    }
+  }
+  EXPECT_EQ(req.count(RequesterEvent::kProbes), 1u);
+  EXPECT_EQ(req.count(RequesterEvent::kRecoveries), 1u);
+  EXPECT_EQ(req.next_psn(), rnic_.qp(kRnicQpn)->expected_psn());
+  const auto* slots = reinterpret_cast<const uint64_t*>(region_.base);
+  EXPECT_EQ(slots[0], 1u);
+  for (int i = 1; i < 5; ++i) EXPECT_EQ(slots[i], 0u) << i;
+  EXPECT_EQ(req.count(RequesterEvent::kLost), 4u) << "requests 101..104, not the probe at 105";
+  // The stream goes on where the responder expects it.
+  values[5] = 6;
+  PacketFields f = Write8(5, &values[5]);
+  ASSERT_TRUE(req.Post(f, 0, now));
+  Send(req, f, now, lose, ignore);
+  EXPECT_EQ(slots[5], 6u);
 }
 
 // A healthy stream that went quiet with requests not yet ACKed: the probe

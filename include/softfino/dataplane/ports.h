@@ -4,6 +4,7 @@
 // in the same pipe, and one TX queue per pipe so no pipe ever shares one.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,14 @@ class Ports {
   const std::string& name(uint16_t port) const { return names_[port]; }
   rte_mempool* pool() const { return pool_; }
 
+  // Frames the kernel dropped because the port's receive ring was full,
+  // for net_af_packet ports (0 for others): DPDK 22.11's af_packet PMD
+  // reports none (no imissed, no xstats), so they are read here from its
+  // sockets' PACKET_STATISTICS, found by the interface they are bound to.
+  // Reading resets the kernel's count; this keeps the running total.
+  // Thread-safe.
+  uint64_t KernelRingDrops(uint16_t port) const;
+
  private:
   Ports() = default;
   absl::Status Setup(const PortOptions& options);
@@ -54,6 +63,12 @@ class Ports {
   rte_mempool* pool_ = nullptr;
   std::vector<std::vector<RxQueueRef>> rx_queues_;
   std::vector<std::string> names_;
+  // Per port: the af_packet PMD's sockets and their drops so far.
+  struct PacketSockets {
+    std::vector<int> fds;
+    mutable std::atomic<uint64_t> drops{0};
+  };
+  std::vector<std::unique_ptr<PacketSockets>> packet_sockets_;
 };
 
 }  // namespace softfino::dataplane

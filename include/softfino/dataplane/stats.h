@@ -32,7 +32,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) PipeStats {
 // A point-in-time sum over all pipes, for reports and telemetry.
 struct PortTotals {
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-  uint64_t rx_missed = 0;  // dropped by the NIC before any pipe saw them
+  uint64_t rx_missed = 0;  // dropped by the NIC (or a full af_packet ring) before any pipe saw them
 };
 
 struct PipeTotals {

@@ -26,11 +26,12 @@
 //        heard for timeout_ns: a zero-length WRITE asking for an ACK, at
 //        the next PSN. A healthy responder ACKs it, and all is known done.
 //     2. still nothing after another timeout_ns: the responder is stuck
-//        waiting for a PSN at or after the last one acknowledged + 1. A
-//        zero-length WRITE at exactly that PSN either is it (executed,
-//        ACKed) or is a duplicate, which the responder re-ACKs with the
-//        newest PSN it executed. Either ACK says what it expects next: the
-//        next PSN goes there. Until that answer comes, Post refuses new
+//        waiting for a PSN after the last one acknowledged. A zero-length
+//        WRITE at that last acknowledged PSN is a duplicate, which the
+//        responder re-ACKs with the newest PSN it executed: the ACK says
+//        what it expects next, and the next PSN goes there. The requests
+//        skipped are counted lost; the step-1 probes' PSNs among them are
+//        not requests and are not counted. Until that answer comes, Post refuses new
 //        requests: had they gone out, a responder that was only slow (not
 //        stuck) would execute them after answering the probe, and the next
 //        PSN would be moved back under them.
@@ -83,7 +84,7 @@ struct RcRequesterConfig {
   X(kRnrNaks, "rnr_naks")                                                                  \
   X(kResyncs, "resyncs")                 /* resync mode: next PSN moved to the expected */ \
   X(kProbes, "probes")                   /* resync mode: zero-length WRITEs asking for an ACK */ \
-  X(kRecoveries, "recoveries")           /* resync mode: probes at the last ACKed PSN + 1 */ \
+  X(kRecoveries, "recoveries")           /* resync mode: probes at the last ACKed PSN */    \
   X(kHeldForRecovery, "held_for_recovery") /* resync mode: Post refused while recovering */ \
   X(kLost, "lost")                       /* resync mode: requests skipped by a resync */   \
   X(kResends, "resends")                                                                   \
@@ -162,10 +163,11 @@ class RcRequester {
 
   uint32_t next_psn() const { return next_psn_; }
   uint32_t outstanding() const { return count_; }
-  // PSNs sent that no answer has acknowledged yet (resync mode keeps no
-  // entries, but still knows how far the responder got).
+  // Requests sent that no answer has acknowledged yet (resync mode keeps no
+  // entries, but still knows how far the responder got): the PSNs after the
+  // last acknowledged, but for the probes' own.
   uint32_t unacknowledged() const {
-    return net::PsnDistance((acked_psn_ + 1) & net::kPsnMask, next_psn_);
+    return net::PsnDistance((acked_psn_ + 1) & net::kPsnMask, next_psn_) - probe_psn_count_;
   }
   bool in_error() const { return error_; }
   uint64_t count(RequesterEvent e) const { return counts_[static_cast<size_t>(e)]; }
@@ -198,8 +200,11 @@ class RcRequester {
   void ResendFrom(int index, uint64_t now_ns);
   void OnResyncAnswer(net::RcOpcode op, uint32_t psn, const net::Aeth* aeth, uint64_t now_ns);
   // Resync mode: the next PSN becomes `psn`, counted as a resync (and
-  // what it skips as lost) when it moves.
+  // the requests it skips as lost, the probes' PSNs not) when it moves.
   void ResyncTo(uint32_t psn);
+  // Resync mode: forgets the probe PSNs at or before `psn` (executed, or
+  // behind the next PSN).
+  void ForgetProbePsnsUpTo(uint32_t psn);
   uint32_t PsnsOf(const PacketFields& f) const;
 
   RcRequesterConfig config_;
@@ -227,6 +232,14 @@ class RcRequester {
   uint64_t heard_ns_ = 0;
   enum class Probe : uint8_t { kNone, kAskedAck, kRecovering } probe_ = Probe::kNone;
   uint32_t recovery_psn_ = 0;
+  // PSNs the first-step probes took, oldest first, that no ACK has passed
+  // yet: a resync that skips them must not count them as lost requests.
+  // More than kProbePsns unpassed at once would take a responder that ACKs
+  // without ever reaching the probes; the oldest is then forgotten (and
+  // would be counted lost).
+  static constexpr uint32_t kProbePsns = 8;
+  std::array<uint32_t, kProbePsns> probe_psns_{};
+  uint32_t probe_psn_count_ = 0;
   PacketFields probe_fields_;
   std::array<uint64_t, kRequesterEventCount> counts_{};
 };

@@ -68,8 +68,9 @@
  *   per queue pair, described at `qp_psn`. Like softfino: NAKs resync the
  *   next PSN, ACKs never let it fall behind what the collector expects, and
  *   timer packets carry the two probes of RcRequester::NextProbe (a
- *   zero-length WRITE with AckReq at the next PSN, then at the last ACKed + 1
- *   holding new requests until answered). Unlike it: the probe clock is only
+ *   zero-length WRITE with AckReq at the next PSN, then at the last ACKed
+ *   PSN, a duplicate the collector re-ACKs, holding new requests until
+ *   answered). Unlike it: the probe clock is only
  *   restarted by answers and probes, not when requests become outstanding
  *   (the PSN register, which knows, comes after the clock in the pipeline),
  *   so the first timeout after an idle spell may skip straight to the
@@ -868,8 +869,9 @@ control Egress(inout headers_t hdr, inout eg_metadata_t md,
         }
     };
     // A timer packet, md.step timeouts after the last answer: step 1 asks
-    // for an ACK at the next PSN; later steps probe the last ACKed + 1 and
-    // hold requests until the answer (RcRequester::NextProbe).
+    // for an ACK at the next PSN; later steps probe the last ACKed PSN (a
+    // duplicate: its ACK names the PSN expected) and hold requests until the
+    // answer (RcRequester::NextProbe).
     RegisterAction<qp_psn_t, bit<32>, bit<32>>(qp_psn) psn_on_timer = {
         void apply(inout qp_psn_t v, out bit<32> rv) {
             if (v.next == v.expected) {
@@ -878,7 +880,7 @@ control Egress(inout headers_t hdr, inout eg_metadata_t md,
                 rv = v.next;
                 v.next = v.next + 256;
             } else {
-                rv = v.expected;
+                rv = v.expected - 256;
                 v.next = PSN_RECOVERING;
             }
         }
