@@ -29,7 +29,13 @@ constexpr size_t kMaxBacklog = 1u << 20;
 void TeaLearnRing::Deleter::operator()(rte_ring* r) const { std::free(r); }
 
 absl::StatusOr<TeaLearnRing> TeaLearnRing::Create(uint32_t size, const std::string& name) {
-  const ssize_t bytes = rte_ring_get_memsize_elem(sizeof(LearnedKey), size);
+  // RING_F_EXACT_SZ makes a ring of `size` usable entries out of the next
+  // power of two above size + 1 slots, and the memory must be for those
+  // slots (rte_ring_create_elem does the same). Sized for `size` slots, the
+  // ring wrote past its memory once `size` keys had gone through it: the
+  // million-flow firewall run crashed after 2^18 learned connections.
+  const uint32_t slots = rte_align32pow2(size + 1);
+  const ssize_t bytes = rte_ring_get_memsize_elem(sizeof(LearnedKey), slots);
   if (bytes < 0) return absl::InvalidArgumentError(absl::StrCat(name, ": bad ring size ", size));
   void* mem = std::aligned_alloc(RTE_CACHE_LINE_SIZE,
                                  RTE_ALIGN_CEIL(static_cast<size_t>(bytes), RTE_CACHE_LINE_SIZE));
