@@ -282,6 +282,26 @@ def text(ip):
     return '.'.join(str(b) for b in ip)
 
 
+def key(src, dst, sport, dport, proto):
+    """A TEA key as the collector's requests take it: the 5-tuple."""
+    return {'src': text(src), 'dst': text(dst), 'sport': sport, 'dport': dport, 'proto': proto}
+
+
+def collector_requests(connect, op, requests):
+    """Sends TEA requests (JSON objects) in batches through `softfino-collector
+    tea OP --requests`; returns its answers, one per request, in order."""
+    path = f'{work}/requests.jsonl'
+    with open(path, 'w') as fh:
+        fh.writelines(json.dumps(r) + '\n' for r in requests)
+    r = subprocess.run([args.collector, 'tea', op, '--requests', path, '--connect', connect],
+                       capture_output=True, text=True, timeout=1200)
+    answers = [json.loads(line) for line in r.stdout.splitlines()]
+    if len(answers) != len(requests):
+        check(f'the collector answers every {op}', False, r.stderr[-300:])
+        raise SystemExit(1)
+    return answers
+
+
 def insert_nat_entries(connect):
     """Both entries of each flow with has_out; clears has_out/has_in of a
     refused one (the reference then has no such entry either)."""
@@ -290,24 +310,18 @@ def insert_nat_entries(connect):
     refused = 0
     t = time.time()
     for at in range(0, len(todo), chunk):
-        path = f'{work}/inserts.jsonl'
         part = todo[at:at + chunk]
-        with open(path, 'w') as fh:
-            for i in part:
-                src, dst, sport, dport, proto = flows[i]
-                pub, pport = public(i)
-                fh.write(json.dumps({'op': 'insert', 'table': 'tea.out', 'key': {
-                    'src': text(src), 'dst': text(dst), 'sport': sport, 'dport': dport,
-                    'proto': proto}, 'value': nat_value(pub, pport)}) + '\n')
-                fh.write(json.dumps({'op': 'insert', 'table': 'tea.in', 'key': {
-                    'src': text(dst), 'dst': text(pub), 'sport': dport, 'dport': pport,
-                    'proto': proto}, 'value': nat_value(src, sport)}) + '\n')
-        r = subprocess.run([args.collector, 'tea', 'insert', '--requests', path,
-                            '--connect', connect], capture_output=True, text=True, timeout=1200)
-        answers = [json.loads(line) for line in r.stdout.splitlines()]
-        if len(answers) != 2 * len(part):
-            check('the collector answers every insert', False, r.stderr[-300:])
-            raise SystemExit(1)
+        requests = []
+        for i in part:
+            src, dst, sport, dport, proto = flows[i]
+            pub, pport = public(i)
+            requests.append({'op': 'insert', 'table': 'tea.out',
+                             'key': key(src, dst, sport, dport, proto),
+                             'value': nat_value(pub, pport)})
+            requests.append({'op': 'insert', 'table': 'tea.in',
+                             'key': key(dst, pub, dport, pport, proto),
+                             'value': nat_value(src, sport)})
+        answers = collector_requests(connect, 'insert', requests)
         for k, i in enumerate(part):
             if 'error' in answers[2 * k]:
                 has_out[i] = 0
@@ -324,16 +338,8 @@ def read_learned(connect):
     inserted it into the collector's tea.out (batch lookups); checks that
     every flow got one from the pool, no two the same, and that tea.in
     holds the way back."""
-    path = f'{work}/lookups.jsonl'
-    with open(path, 'w') as fh:
-        for i in range(F):
-            src, dst, sport, dport, proto = flows[i]
-            fh.write(json.dumps({'op': 'lookup', 'table': 'tea.out', 'key': {
-                'src': text(src), 'dst': text(dst), 'sport': sport, 'dport': dport,
-                'proto': proto}}) + '\n')
-    r = subprocess.run([args.collector, 'tea', 'lookup', '--requests', path, '--connect', connect],
-                       capture_output=True, text=True, timeout=1200)
-    answers = [json.loads(line) for line in r.stdout.splitlines()]
+    answers = collector_requests(connect, 'lookup', [
+        {'op': 'lookup', 'table': 'tea.out', 'key': key(*flows[i])} for i in range(F)])
     pool = {(ip4(f'100.64.{k}.1'), port) for k in range(F // 50000 + 1)
             for port in range(10000, 60000)}
     bad = []
@@ -355,16 +361,11 @@ def read_learned(connect):
     # entry was refused (its probe window full: counted insert_failures)
     # has none; its replies are the reference's to drop too.
     sample = list(learned_public)
-    with open(path, 'w') as fh:
-        for i in sample:
-            src, dst, sport, dport, proto = flows[i]
-            pub, pport = learned_public[i]
-            fh.write(json.dumps({'op': 'lookup', 'table': 'tea.in', 'key': {
-                'src': text(dst), 'dst': text(pub), 'sport': dport, 'dport': pport,
-                'proto': proto}}) + '\n')
-    r = subprocess.run([args.collector, 'tea', 'lookup', '--requests', path, '--connect', connect],
-                       capture_output=True, text=True, timeout=1200)
-    back = [json.loads(line) for line in r.stdout.splitlines()]
+    back = collector_requests(connect, 'lookup', [
+        {'op': 'lookup', 'table': 'tea.in',
+         'key': key(flows[i][1], learned_public[i][0], flows[i][3], learned_public[i][1],
+                    flows[i][4])}
+        for i in sample])
     wrong = [i for i, a in zip(sample, back)
              if a.get('found') and int(a['value']) != int(nat_value(flows[i][0], flows[i][2]), 16)]
     no_way_back = [i for i, a in zip(sample, back) if not a.get('found')]
