@@ -3,7 +3,10 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <cstdio>
 #include <fstream>
@@ -33,7 +36,10 @@
 #include "softfino/control/stats_report.h"
 #include "softfino/control/table_commands.h"
 #include "softfino/control/telemetry.h"
+#include "softfino/dataplane/links.h"
 #include "softfino/dataplane/switch.h"
+#include "softfino/control/topology.h"
+#include "switch_instance.h"
 #include "softfino/pipe/stateful_control.h"
 #include "softfino/pipe/table_control.h"
 
@@ -58,6 +64,7 @@ struct AppOptions {
   bool no_control_socket = false;
   bool list_pipelines = false;
   bool resources = false;
+  std::string topology;
 };
 
 std::string ProgramList() {
@@ -123,6 +130,18 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
                      "/tmp, where `softfino-ctl --file-prefix` finds it");
   app.add_flag("--no-control-socket", o.no_control_socket, "Serve no control socket")
       ->excludes(control_socket);
+  auto* topology = app.add_option(
+      "--topology", o.topology,
+      "Run several switches in this process, wired by internal links, as the JSON file "
+      "declares: {\"switches\": [{\"name\", \"pipeline\", \"config\", \"fp_cores\", "
+      "\"ports\": [DPDK device name or {\"link\": NAME}, ...]}, ...]} (see the README). Each "
+      "switch serves its own control socket, softfino-NAME.sock in DPDK's runtime folder "
+      "(softfino-ctl --switch NAME)")
+      ->check(CLI::ExistingFile);
+  for (const char* single : {"--pipeline", "--config", "--fp-cores", "--control-socket", "--events",
+                             "--events-dta", "--events-from"}) {
+    topology->excludes(app.get_option(single));
+  }
   app.add_flag("--list-pipelines", o.list_pipelines, "Print the programs and exit");
   app.add_flag("--resources", o.resources,
                "Print what --pipeline would use on a Tofino-1, stage by stage (SRAM, TCAM, "
@@ -134,186 +153,176 @@ int Fail(absl::string_view message) {
   return 1;
 }
 
-absl::StatusOr<net::MacAddress> PortMac(uint16_t port) {
-  rte_ether_addr addr;
-  if (rte_eth_macaddr_get(port, &addr) != 0) {
-    return absl::NotFoundError(absl::StrCat("port ", port, " has no MAC address; give \"mac\""));
-  }
-  net::MacAddress mac;
-  for (size_t i = 0; i < mac.size(); ++i) mac[i] = addr.addr_bytes[i];
-  return mac;
+// What every switch of the process shares.
+app::SwitchPlan CommonPlan(const AppOptions& o) {
+  app::SwitchPlan plan;
+  plan.clock = o.clock == "real"      ? dataplane::ClockChoice::kReal
+               : o.clock == "virtual" ? dataplane::ClockChoice::kVirtual
+                                      : dataplane::ClockChoice::kAuto;
+  plan.rx_descriptors = o.rx_descriptors;
+  plan.tx_descriptors = o.tx_descriptors;
+  plan.promiscuous = !o.no_promiscuous;
+  plan.no_control_socket = o.no_control_socket;
+  plan.exit_when_idle = std::chrono::milliseconds(o.exit_when_idle_ms);
+  return plan;
 }
 
-// Everything after EAL is up. Returns the exit code.
-int RunSwitch(const AppOptions& o, nlohmann::json config) {
-  auto port_count = dataplane::CountPorts();
-  if (!port_count.ok()) return Fail(port_count.status().message());
-  const uint16_t pipe_count = dataplane::Switch::PipeCountFor(o.fp_cores);
-
-  // Queue pairs with collectors come first: the program finds their
-  // parameters in its config, like table entries.
-  if (absl::Status s = control::ConnectRdmaQueuePairs(config, *port_count, pipe_count, PortMac);
-      !s.ok()) {
-    return Fail(absl::StrCat("config ", o.config, ": ", s.message()));
+// A topology's switches as plans: ports resolved to DPDK port ids (links
+// created here), worker lcores dealt out in order.
+absl::StatusOr<std::vector<app::SwitchPlan>> PlanTopology(
+    const AppOptions& o, control::Topology topology,
+    std::vector<std::unique_ptr<dataplane::InternalLink>>& links) {
+  const unsigned workers = rte_lcore_count() - 1;
+  unsigned needed = 0;
+  for (const control::TopologySwitch& sw : topology.switches) needed += sw.fp_cores;
+  std::vector<unsigned> worker_lcores;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) worker_lcores.push_back(lcore);
+  if (workers != 0 && needed > workers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "topology ", o.topology, ": its switches have ", needed, " pipes (fp_cores) in all but EAL "
+        "has ", workers, " worker lcore(s); give EAL -l 0-", needed,
+        ", or -l 0 to run one pipe of every switch on the main lcore"));
   }
-
-  auto port_tm = control::ParsePortConfig(config, *port_count);
-  if (!port_tm.ok()) return Fail(absl::StrCat("config ", o.config, ": ", port_tm.status().message()));
-
-  const pipe::ProgramDescriptor* descriptor = pipelines::FindProgram(o.pipeline);
-  std::unique_ptr<pipe::Program> program = descriptor->create();
-  pipe::SwitchInfo info{*port_count, pipe_count, {}};
-  for (const tm::EgressPortConfig& p : dataplane::Switch::ResolvePortConfigs(*port_tm, *port_count)) {
-    info.port_rate_bps.push_back(p.rate_bps);
-  }
-  if (absl::Status s = program->Configure(config, info); !s.ok()) {
-    return Fail(o.config.empty() ? s.message() : absl::StrCat("config ", o.config, ": ", s.message()));
-  }
-
-  auto replication = control::ParseReplication(config, *port_count);
-  if (!replication.ok()) {
-    return Fail(absl::StrCat("config ", o.config, ": ", replication.status().message()));
-  }
-  if (absl::Status s = control::AddProgramReplication(program->Replication(), o.pipeline,
-                                                      *port_count, *replication);
-      !s.ok()) {
-    return Fail(absl::StrCat("config ", o.config, ": ", s.message()));
-  }
-
-  auto pktgen = control::ParsePktgenConfig(config);
-  if (!pktgen.ok()) return Fail(absl::StrCat("config ", o.config, ": ", pktgen.status().message()));
-
-  dataplane::SwitchOptions options;
-  options.pktgen = *std::move(pktgen);
-  options.port_tm = *std::move(port_tm);
-  options.replication = *std::move(replication);
-  options.clock = o.clock == "real"      ? dataplane::ClockChoice::kReal
-                  : o.clock == "virtual" ? dataplane::ClockChoice::kVirtual
-                                         : dataplane::ClockChoice::kAuto;
-  options.fp_cores = o.fp_cores;
-  options.ports.rx_descriptors = o.rx_descriptors;
-  options.ports.tx_descriptors = o.tx_descriptors;
-  options.ports.promiscuous = !o.no_promiscuous;
-
-  // The control socket comes up before the ports start, so a switch that
-  // finds another one serving its socket stops before it starts any port.
-  control::CommandRegistry commands;
-  std::unique_ptr<control::ControlServer> control_server;
-  if (!o.no_control_socket) {
-    control::ControlServerOptions server_options;
-    server_options.path = o.control_socket;
-    if (server_options.path.empty()) {
-      server_options.path =
-          absl::StrCat(rte_eal_get_runtime_dir(), "/", control::kControlSocketName);
-    }
-    auto server = control::ControlServer::Create(commands, std::move(server_options));
-    if (!server.ok()) return Fail(server.status().message());
-    control_server = *std::move(server);
-  }
-
-  auto sw = dataplane::Switch::Create(*program, options);
-  if (!sw.ok()) return Fail(sw.status().message());
-  if (absl::Status s =
-          control::RegisterStatsCommands(commands, **sw, o.pipeline, program.get());
-      !s.ok()) {
-    return Fail(s.message());
-  }
-  for (pipe::ProgramCommand& c : program->Commands()) {
-    if (absl::Status s = commands.Register(c.name, c.help, std::move(c.handler)); !s.ok()) {
-      return Fail(s.message());
+  for (const control::TopologySwitch& sw : topology.switches) {
+    if (workers == 0 && sw.fp_cores > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "topology ", o.topology, ": switch ", sw.name, " has fp_cores ", sw.fp_cores,
+          " but EAL gave no worker lcore (every switch then runs one pipe on the main lcore); "
+          "give EAL more with -l"));
     }
   }
-  control::EventManagerOptions event_options;
-  event_options.file = o.events;
-  event_options.dta_export = o.events_dta;
-  event_options.sources = o.events_from;
-  auto events = control::EventManager::Create(*program, std::move(event_options));
-  if (!events.ok()) return Fail(events.status().message());
-  if (absl::Status s = (*events)->RegisterCommands(commands); !s.ok()) return Fail(s.message());
-  if (pipe::TableControl* tables = program->table_control()) {
-    if (absl::Status s = control::RegisterTableCommands(commands, *tables, (*sw)->rcu()); !s.ok()) {
-      return Fail(s.message());
+  auto pipes_of = [&](size_t s) -> uint16_t { return workers == 0 ? 1 : topology.switches[s].fp_cores; };
+  std::vector<std::array<uint16_t, 2>> link_ports;
+  for (const control::Topology::Link& l : topology.links) {
+    auto link = dataplane::InternalLink::Create(l.name, pipes_of(l.a_switch), pipes_of(l.b_switch));
+    if (!link.ok()) return link.status();
+    link_ports.push_back({(*link)->a_port(), (*link)->b_port()});
+    links.push_back(*std::move(link));
+  }
+  std::vector<app::SwitchPlan> plans;
+  unsigned next_worker = 0;
+  for (size_t s = 0; s < topology.switches.size(); ++s) {
+    control::TopologySwitch& sw = topology.switches[s];
+    app::SwitchPlan plan = CommonPlan(o);
+    plan.name = sw.name;
+    plan.pipeline = sw.pipeline;
+    plan.config_label = sw.config_path;
+    plan.config = std::move(sw.config);
+    plan.control_socket = sw.control_socket;
+    plan.events = sw.events;
+    plan.lcores.emplace();
+    for (uint16_t p = 0; workers != 0 && p < sw.fp_cores; ++p) {
+      plan.lcores->push_back(worker_lcores[next_worker++]);
+    }
+    for (size_t p = 0; p < sw.ports.size(); ++p) {
+      const control::TopologyPort& port = sw.ports[p];
+      if (port.device.empty()) {
+        for (size_t l = 0; l < topology.links.size(); ++l) {
+          const control::Topology::Link& link = topology.links[l];
+          if (link.name != port.link) continue;
+          const bool a_end = link.a_switch == s && link.a_port == p;
+          plan.ethdevs.push_back(link_ports[l][a_end ? 0 : 1]);
+        }
+        plan.internal_links.push_back(true);
+        continue;
+      }
+      uint16_t id = 0;
+      if (rte_eth_dev_get_port_by_name(port.device.c_str(), &id) != 0) {
+        std::string known;
+        uint16_t d;
+        RTE_ETH_FOREACH_DEV(d) {
+          char name[RTE_ETH_NAME_MAX_LEN];
+          if (rte_eth_dev_get_name_by_port(d, name) == 0 &&
+              std::string_view(name).rfind("net_ring_", 0) != 0) {
+            absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+          }
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            "topology ", o.topology, ": switch ", sw.name, " port ", p, ": no DPDK device named ",
+            port.device, " (EAL has: ", known.empty() ? "none" : known,
+            "); give it to EAL, e.g. --vdev=", port.device, ",..."));
+      }
+      plan.ethdevs.push_back(id);
+      plan.internal_links.push_back(false);
+    }
+    plans.push_back(std::move(plan));
+  }
+  // Every device EAL has belongs to a switch: one left out is a mistake.
+  uint16_t d;
+  RTE_ETH_FOREACH_DEV(d) {
+    bool used = false;
+    for (const app::SwitchPlan& plan : plans) {
+      used |= std::find(plan.ethdevs.begin(), plan.ethdevs.end(), d) != plan.ethdevs.end();
+    }
+    if (!used) {
+      char name[RTE_ETH_NAME_MAX_LEN] = "?";
+      rte_eth_dev_get_name_by_port(d, name);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "topology ", o.topology, ": DPDK device ", name,
+          " is in no switch's ports; add it to one, or leave it out of the EAL args"));
     }
   }
-  if (pipe::StatefulControl* stateful = program->stateful_control()) {
-    if (absl::Status s = control::RegisterStatefulCommands(commands, *stateful); !s.ok()) {
-      return Fail(s.message());
-    }
-  }
-  control::ReplicationControl replication_control((*sw)->replication(), (*sw)->rcu(),
-                                                  (*sw)->port_count(), program->Replication(),
-                                                  o.pipeline);
-  if (absl::Status s = control::RegisterReplicationCommands(commands, replication_control);
-      !s.ok()) {
-    return Fail(s.message());
-  }
+  return plans;
+}
 
-  // Collectors that restart get new queue pairs (dta_translator).
-  auto supervisor =
-      control::RdmaSupervisor::Start(config, *port_count, pipe_count, PortMac, *program);
-  if (!supervisor.ok()) {
-    return Fail(absl::StrCat("config ", o.config, ": ", supervisor.status().message()));
+// Builds the switches, runs them until a signal or idle, prints their
+// counters. Returns the exit code.
+int RunSwitches(const AppOptions& o, std::vector<app::SwitchPlan> plans) {
+  std::vector<std::unique_ptr<app::SwitchInstance>> instances;
+  for (app::SwitchPlan& plan : plans) {
+    auto instance = app::SwitchInstance::Build(std::move(plan));
+    if (!instance.ok()) return Fail(instance.status().message());
+    instances.push_back(*std::move(instance));
   }
-  if (*supervisor) {
-    if (absl::Status s = commands.Register(
-            "rdma", "the collectors the RDMA connections reach: up or down, reconnections",
-            [sup = supervisor->get()](const nlohmann::json&) -> absl::StatusOr<nlohmann::json> {
-              return sup->Stats();
-            });
-        !s.ok()) {
-      return Fail(s.message());
-    }
-  }
+  std::vector<dataplane::Switch*> switches;
+  for (auto& instance : instances) switches.push_back(&instance->sw());
 
   control::InstallStopSignalHandlers();
-  control::PublishTelemetry(sw->get(), o.pipeline);
-  control::SlowPath slow_path(**sw,
-                              {.exit_when_idle = std::chrono::milliseconds(o.exit_when_idle_ms),
-                               .control_server = control_server.get()});
-  const std::string control_line =
-      control_server ? absl::StrCat(", control socket ", control_server->path()) : "";
-  std::fprintf(stderr, "softfino: %s running on %u port(s) with %u pipe(s), %s time%s\n",
-               o.pipeline.c_str(), (*sw)->port_count(), (*sw)->pipe_count(),
-               (*sw)->clock() == dataplane::ClockMode::kVirtual ? "virtual" : "real",
-               control_line.c_str());
-  (*sw)->Run([&] {
-    (*events)->Poll();
-    return slow_path.Tick();
+  // DPDK telemetry serves one switch: the first.
+  control::PublishTelemetry(switches.front(), instances.front()->plan().pipeline);
+  for (auto& instance : instances) std::fputs(instance->RunningLine().c_str(), stderr);
+  dataplane::Switch::RunAll(switches, [&] {
+    // Every switch's slow path runs each tick; the process stops when none
+    // wants to go on (a signal stops all; idle means all idle).
+    bool go_on = false;
+    for (auto& instance : instances) go_on |= instance->Tick();
+    return go_on;
   });
-  nlohmann::json rdma_stats = *supervisor ? (*supervisor)->Stats() : nlohmann::json();
-  supervisor->reset();
-  // What the pipes' last intervals produced (Program::Finish ran in Run).
-  (*events)->Poll();
-  (*events)->Flush(std::chrono::seconds(5));
+  for (auto& instance : instances) instance->AfterRun();
   // Those last events reach followers (softfino-ctl events follow=true,
-  // another switch's --events-from) only if they ask once more: the socket
-  // is served a little longer while any client is connected.
-  if (control_server) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-    while (control_server->client_count() > 0 && std::chrono::steady_clock::now() < until) {
-      control_server->Poll();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+  // another switch's --events-from) only if they ask once more: the sockets
+  // are served a little longer while any client is connected.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  for (;;) {
+    size_t clients = 0;
+    for (auto& instance : instances) clients += instance->ServeClients();
+    if (clients == 0 || std::chrono::steady_clock::now() >= until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   control::UnpublishTelemetry();
   // Gone before the ports stop: a client now gets "no switch" at once
   // rather than waiting on a socket nobody polls.
-  control_server.reset();
+  for (auto& instance : instances) instance->CloseControlSocket();
 
-  const dataplane::StatsSnapshot stats = (*sw)->Snapshot();
-  std::fputs(control::FormatStatsText(o.pipeline, stats, (*sw)->ports()).c_str(), stdout);
   int rc = 0;
+  nlohmann::json all = nlohmann::json::object();
+  for (auto& instance : instances) {
+    std::fputs(instance->StatsText().c_str(), stdout);
+    if (o.stats_json.empty()) continue;
+    if (instance->plan().name.empty()) {
+      all = instance->StatsJson();
+    } else {
+      all["switches"][instance->plan().name] = instance->StatsJson();
+    }
+  }
   if (!o.stats_json.empty()) {
     std::ofstream out(o.stats_json);
-    nlohmann::json j = control::StatsToJson(o.pipeline, stats, (*sw)->ports());
-    if (nlohmann::json counters = program->Counters(); !counters.is_null()) {
-      j["program"] = std::move(counters);
-    }
-    if (!rdma_stats.is_null()) j["rdma"] = std::move(rdma_stats);
-    out << j.dump(2) << "\n";
+    out << all.dump(2) << "\n";
     if (!out) rc = Fail(absl::StrCat("cannot write ", o.stats_json));
   }
-  sw->reset();  // stops and closes the ports, which flushes pcap output
+  // Stops and closes the ports, which flushes pcap output.
+  for (auto& instance : instances) instance->StopPorts();
   return rc;
 }
 
@@ -333,19 +342,27 @@ int main(int argc, char** argv) {
     std::fputs(ProgramList().c_str(), stdout);
     return 0;
   }
-  if (options.pipeline.empty()) {
-    return Fail("--pipeline is required (after --); see softfino --help");
+  if (options.pipeline.empty() && options.topology.empty()) {
+    return Fail("--pipeline is required (after --), or --topology FILE; see softfino --help");
   }
   if (options.resources) {
+    if (options.pipeline.empty()) return Fail("--resources needs --pipeline NAME");
     const auto uses = pipelines::FindProgram(options.pipeline)->create()->Resources();
     const pipe::ResourceReport report = pipe::BuildResourceReport(uses);
     std::fputs(pipe::FormatResourceReport(options.pipeline, uses, report).c_str(), stdout);
     return report.fits() ? 0 : 1;
   }
 
-  // Syntax errors in the config are reported before DPDK starts.
+  // Syntax errors in the config (or topology) are reported before DPDK starts.
   nlohmann::json config;
-  if (!options.config.empty()) {
+  std::optional<control::Topology> topology;
+  if (!options.topology.empty()) {
+    std::vector<std::string> names;
+    for (const auto& p : pipelines::Programs()) names.emplace_back(p.name);
+    auto loaded = control::LoadTopology(options.topology, names);
+    if (!loaded.ok()) return Fail(absl::StrCat("topology ", loaded.status().message()));
+    topology = *std::move(loaded);
+  } else if (!options.config.empty()) {
     auto loaded = control::LoadJsonFile(options.config);
     if (!loaded.ok()) return Fail(absl::StrCat("config ", loaded.status().message()));
     config = *std::move(loaded);
@@ -355,7 +372,32 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("cannot initialise DPDK's EAL: ", rte_strerror(rte_errno),
                              " (see DPDK's message above; EAL args go before --)"));
   }
-  const int rc = RunSwitch(options, std::move(config));
+  int rc = 0;
+  {
+    // Links outlive the switches whose ports use them.
+    std::vector<std::unique_ptr<dataplane::InternalLink>> links;
+    std::vector<app::SwitchPlan> plans;
+    if (topology) {
+      auto planned = PlanTopology(options, *std::move(topology), links);
+      if (planned.ok()) {
+        plans = *std::move(planned);
+      } else {
+        rc = Fail(planned.status().message());
+      }
+    } else {
+      app::SwitchPlan plan = CommonPlan(options);
+      plan.pipeline = options.pipeline;
+      plan.config_label = options.config;
+      plan.config = std::move(config);
+      plan.fp_cores = options.fp_cores;
+      plan.control_socket = options.control_socket;
+      plan.events = options.events;
+      plan.events_dta = options.events_dta;
+      plan.events_from = options.events_from;
+      plans.push_back(std::move(plan));
+    }
+    if (rc == 0) rc = RunSwitches(options, std::move(plans));
+  }
   rte_eal_cleanup();
   return rc;
 }

@@ -26,6 +26,9 @@ PipeWorker::PipeWorker(PipeSetup setup)
       recirc_port_(pipe::RecirculationPort(s_.id)),
       recirc_tm_(*tm::EgressPort::Create(recirc_port_, s_.recirculation)),
       recirculates_(s_.program->UsesRecirculation()),
+      stamp_links_(s_.clock == ClockMode::kVirtual &&
+                   std::find(s_.internal_link.begin(), s_.internal_link.end(), true) !=
+                       s_.internal_link.end()),
       original_(s_.program->UsesResubmit() ? pipe::kBurstSize : 0),
       rx_stages_(s_.rx_queues.size()),
       recirc_(kRecircSlots),
@@ -156,7 +159,7 @@ uint32_t PipeWorker::ReceiveReal() {
     RunIngress();
   };
   for (const RxQueueRef& q : s_.rx_queues) {
-    const uint16_t n = rte_eth_rx_burst(q.port, q.queue, burst_.pkts, pipe::kBurstSize);
+    const uint16_t n = rte_eth_rx_burst(q.ethdev, q.queue, burst_.pkts, pipe::kBurstSize);
     if (n == 0) continue;
     received += n;
     CountRx(q.port, burst_.pkts, n);
@@ -185,7 +188,7 @@ uint32_t PipeWorker::ReceiveVirtual() {
     RxStage& stage = rx_stages_[i];
     if (stage.next < stage.count) continue;
     const RxQueueRef& q = s_.rx_queues[i];
-    stage.count = rte_eth_rx_burst(q.port, q.queue, stage.pkts, pipe::kBurstSize);
+    stage.count = rte_eth_rx_burst(q.ethdev, q.queue, stage.pkts, pipe::kBurstSize);
     stage.next = 0;
     CountRx(q.port, stage.pkts, stage.count);
   }
@@ -205,7 +208,12 @@ uint32_t PipeWorker::ReceiveVirtual() {
       if (stage.next == stage.count) continue;
       const pipe::PortId port = s_.rx_queues[i].port;
       const tm::Picoseconds stamp = s_.rx_timestamp->Of(stage.pkts[stage.next]);
-      const tm::Picoseconds arrival = stamp > ingress_free_[port] ? stamp : ingress_free_[port];
+      // Never before now: replayed ports are merged in time order, but a
+      // packet back over an internal link from a switch downstream (a loop
+      // through two switches) can be stamped before what this pipe already
+      // took; it arrives now, as soon as causality allows.
+      const tm::Picoseconds arrival =
+          std::max({stamp, ingress_free_[port], virtual_now_});
       if (arrival < best_arrival || (arrival == best_arrival && port < best_port)) {
         best = i, best_port = port, best_arrival = arrival;
       }
@@ -504,12 +512,16 @@ void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
           eb.pkts[i], departure_[slot][i] + tm_port.WireTime(eb.pkts[i]->pkt_len)};
       continue;
     }
+    if (stamp_links_ && s_.internal_link[port]) {
+      s_.rx_timestamp->Stamp(eb.pkts[i],
+                             departure_[slot][i] + tm_port.WireTime(eb.pkts[i]->pkt_len));
+    }
     bytes += eb.pkts[i]->pkt_len;  // read before sending: a sent mbuf is the driver's
     tx[n++] = eb.pkts[i];
   }
   eb.count = 0;
   if (n != 0) {
-    const uint16_t sent = rte_eth_tx_burst(port, s_.id, tx, n);
+    const uint16_t sent = rte_eth_tx_burst(s_.ethdev[port], s_.id, tx, n);
     for (uint16_t i = sent; i < n; ++i) {
       bytes -= tx[i]->pkt_len;
       Drop(tx[i], DropReason::kTxFull);

@@ -101,9 +101,19 @@ absl::StatusOr<std::unique_ptr<Ports>> Ports::Start(const PortOptions& options) 
 }
 
 absl::Status Ports::Setup(const PortOptions& options) {
-  auto count = CountPorts();
-  if (!count.ok()) return count.status();
-  count_ = *count;
+  if (options.ethdevs.empty()) {
+    auto count = CountPorts();
+    if (!count.ok()) return count.status();
+    for (uint16_t port = 0; port < *count; ++port) ethdevs_.push_back(port);
+  } else {
+    ethdevs_ = options.ethdevs;
+    for (uint16_t dev : ethdevs_) {
+      if (!rte_eth_dev_is_valid_port(dev)) {
+        return absl::InvalidArgumentError(absl::StrCat("there is no DPDK port ", dev));
+      }
+    }
+  }
+  count_ = static_cast<uint16_t>(ethdevs_.size());
   rx_queues_.assign(options.pipes, {});
 
   // Enough mbufs to fill every ring, plus what pipes and per-lcore caches hold.
@@ -111,7 +121,7 @@ absl::Status Ports::Setup(const PortOptions& options) {
   const unsigned per_port =
       options.pipes * (options.rx_descriptors + options.tx_descriptors + pipe::kBurstSize);
   const unsigned mbufs = std::max(8191u, count_ * per_port + rte_lcore_count() * kCache);
-  pool_ = rte_pktmbuf_pool_create("softfino_mbufs", mbufs, kCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+  pool_ = rte_pktmbuf_pool_create(absl::StrCat(options.name, "_mbufs").c_str(), mbufs, kCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                   rte_socket_id());
   if (pool_ == nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -121,11 +131,12 @@ absl::Status Ports::Setup(const PortOptions& options) {
 
   uint16_t next_pipe = 0;
   for (uint16_t port = 0; port < count_; ++port) {
+    const uint16_t dev = ethdevs_[port];
     rte_eth_dev_info info{};
     char name[RTE_ETH_NAME_MAX_LEN] = "?";
-    rte_eth_dev_get_name_by_port(port, name);
+    rte_eth_dev_get_name_by_port(dev, name);
     names_.emplace_back(name);
-    if (int rc = rte_eth_dev_info_get(port, &info); rc != 0) {
+    if (int rc = rte_eth_dev_info_get(dev, &info); rc != 0) {
       return PortError(port, names_.back(), "reading device info", rc);
     }
     const uint16_t rx_queues = std::min<uint16_t>(options.pipes, info.max_rx_queues);
@@ -147,31 +158,31 @@ absl::Status Ports::Setup(const PortOptions& options) {
       conf.rx_adv_conf.rss_conf.rss_hf =
           (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
     }
-    if (int rc = rte_eth_dev_configure(port, rx_queues, options.pipes, &conf); rc != 0) {
+    if (int rc = rte_eth_dev_configure(dev, rx_queues, options.pipes, &conf); rc != 0) {
       return PortError(port, name, "configure", rc);
     }
     uint16_t rx_desc = options.rx_descriptors, tx_desc = options.tx_descriptors;
-    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc); rc != 0) {
+    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(dev, &rx_desc, &tx_desc); rc != 0) {
       return PortError(port, name, "sizing descriptor rings", rc);
     }
-    const int socket = rte_eth_dev_socket_id(port);
+    const int socket = rte_eth_dev_socket_id(dev);
     for (uint16_t q = 0; q < rx_queues; ++q) {
-      if (int rc = rte_eth_rx_queue_setup(port, q, rx_desc, socket, nullptr, pool_); rc != 0) {
+      if (int rc = rte_eth_rx_queue_setup(dev, q, rx_desc, socket, nullptr, pool_); rc != 0) {
         return PortError(port, name, absl::StrCat("RX queue ", q, " setup"), rc);
       }
-      rx_queues_[next_pipe].push_back({port, q});
+      rx_queues_[next_pipe].push_back({port, q, dev});
       next_pipe = (next_pipe + 1) % options.pipes;
     }
     for (uint16_t q = 0; q < options.pipes; ++q) {
-      if (int rc = rte_eth_tx_queue_setup(port, q, tx_desc, socket, nullptr); rc != 0) {
+      if (int rc = rte_eth_tx_queue_setup(dev, q, tx_desc, socket, nullptr); rc != 0) {
         return PortError(port, name, absl::StrCat("TX queue ", q, " setup"), rc);
       }
     }
     if (options.promiscuous) {
-      const int rc = rte_eth_promiscuous_enable(port);
+      const int rc = rte_eth_promiscuous_enable(dev);
       if (rc != 0 && rc != -ENOTSUP) return PortError(port, name, "promiscuous mode", rc);
     }
-    if (int rc = rte_eth_dev_start(port); rc != 0) return PortError(port, name, "start", rc);
+    if (int rc = rte_eth_dev_start(dev); rc != 0) return PortError(port, name, "start", rc);
     started_ = port + 1;
     packet_sockets_.emplace_back();
     if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_af_packet") == 0 &&
@@ -188,8 +199,8 @@ Ports::~Ports() {
   // Close every configured port, not only started ones, so a failed start
   // still flushes and closes what it opened (net_pcap writes files on close).
   for (uint16_t port = 0; port < count_; ++port) {
-    if (port < started_) rte_eth_dev_stop(port);
-    rte_eth_dev_close(port);
+    if (port < started_) rte_eth_dev_stop(ethdevs_[port]);
+    rte_eth_dev_close(ethdevs_[port]);
   }
   rte_mempool_free(pool_);
 }

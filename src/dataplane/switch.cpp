@@ -16,26 +16,17 @@
 #include "absl/strings/str_cat.h"
 
 namespace softfino::dataplane {
-namespace {
-
-struct WorkerArgs {
-  PipeWorker* pipe;
-  const std::atomic<bool>* stop;
-  rte_rcu_qsbr* qsbr;
-};
-
-}  // namespace
-
 std::vector<tm::EgressPortConfig> Switch::ResolvePortConfigs(
-    const std::vector<std::optional<tm::EgressPortConfig>>& configured, uint16_t port_count) {
+    const std::vector<std::optional<tm::EgressPortConfig>>& configured,
+    const std::vector<uint16_t>& ethdevs) {
   std::vector<tm::EgressPortConfig> out;
-  for (uint16_t port = 0; port < port_count; ++port) {
+  for (uint16_t port = 0; port < ethdevs.size(); ++port) {
     tm::EgressPortConfig config;
     if (port < configured.size() && configured[port]) {
       config = *configured[port];
     } else {
       rte_eth_link link{};
-      if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_speed != 0 &&
+      if (rte_eth_link_get_nowait(ethdevs[port], &link) == 0 && link.link_speed != 0 &&
           link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
         config.rate_bps = uint64_t{link.link_speed} * 1'000'000;
       }
@@ -55,27 +46,39 @@ absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& prog
                                                        SwitchOptions options) {
   auto sw = std::unique_ptr<Switch>(new Switch());
   sw->program_ = &program;
-  const unsigned workers = rte_lcore_count() - 1;
-  options.fp_cores = PipeCountFor(options.fp_cores);
-  if (workers == 0) {
-    if (options.fp_cores > 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--fp-cores ", options.fp_cores, " needs ", options.fp_cores,
-          " worker lcores but EAL has only the main one; give EAL more, e.g. -l 0-",
-          options.fp_cores));
+  sw->name_ = options.ports.name;
+  for (bool link : options.internal_links) sw->has_links_ |= link;
+  if (options.lcores) {
+    if (options.lcores->empty()) {
+      sw->inline_pipe_ = true;
+      sw->lcores_.push_back(rte_get_main_lcore());
+    } else {
+      sw->lcores_ = *options.lcores;
     }
-    sw->inline_pipe_ = true;
-    sw->lcores_.push_back(rte_get_main_lcore());
+    options.fp_cores = static_cast<uint16_t>(sw->lcores_.size());
   } else {
-    if (options.fp_cores > workers) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--fp-cores ", options.fp_cores, " needs ", options.fp_cores, " worker lcores but EAL has ",
-          workers, " besides the main one; give EAL more with -l"));
-    }
-    unsigned lcore;
-    RTE_LCORE_FOREACH_WORKER(lcore) {
-      if (sw->lcores_.size() == options.fp_cores) break;
-      sw->lcores_.push_back(lcore);
+    const unsigned workers = rte_lcore_count() - 1;
+    options.fp_cores = PipeCountFor(options.fp_cores);
+    if (workers == 0) {
+      if (options.fp_cores > 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--fp-cores ", options.fp_cores, " needs ", options.fp_cores,
+            " worker lcores but EAL has only the main one; give EAL more, e.g. -l 0-",
+            options.fp_cores));
+      }
+      sw->inline_pipe_ = true;
+      sw->lcores_.push_back(rte_get_main_lcore());
+    } else {
+      if (options.fp_cores > workers) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--fp-cores ", options.fp_cores, " needs ", options.fp_cores,
+            " worker lcores but EAL has ", workers, " besides the main one; give EAL more with -l"));
+      }
+      unsigned lcore;
+      RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (sw->lcores_.size() == options.fp_cores) break;
+        sw->lcores_.push_back(lcore);
+      }
     }
   }
 
@@ -104,7 +107,9 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
 
   // Each egress port's traffic manager lives in one pipe, as a Tofino port
   // has one set of queues whatever pipe a packet came from.
-  port_tm_ = ResolvePortConfigs(options.port_tm, port_count);
+  std::vector<uint16_t> ethdevs;
+  for (uint16_t port = 0; port < port_count; ++port) ethdevs.push_back(ports_->ethdev(port));
+  port_tm_ = ResolvePortConfigs(options.port_tm, ethdevs);
 
   static const rte_mbuf_dynfield kTagField = {"softfino_tm_tag", sizeof(TmTag), alignof(TmTag), 0};
   const int tag_offset = rte_mbuf_dynfield_register(&kTagField);
@@ -113,7 +118,7 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
   }
   if (pipes > 1) {
     for (uint16_t p = 0; p < pipes; ++p) {
-      rte_ring* ring = rte_ring_create(absl::StrCat("softfino_tm", p).c_str(), 4096, rte_socket_id(),
+      rte_ring* ring = rte_ring_create(absl::StrCat(name_, "_tm", p).c_str(), 4096, rte_socket_id(),
                                        RING_F_SC_DEQ);
       if (ring == nullptr) {
         return absl::ResourceExhaustedError(
@@ -137,6 +142,9 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
     setup.program = &program;
     setup.rx_queues = ports_->rx_queues(p);
     setup.port_count = port_count;
+    setup.ethdev = ethdevs;
+    setup.internal_link = options.internal_links;
+    setup.internal_link.resize(port_count, false);
     setup.clock = clock_;
     setup.rx_timestamp = rx_timestamp;
     setup.tm_tag_offset = tag_offset;
@@ -166,7 +174,9 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
 
 Switch::~Switch() {
   stop_.store(true, std::memory_order_relaxed);
-  if (!inline_pipe_) rte_eal_mp_wait_lcore();
+  if (!inline_pipe_ && !worker_args_.empty()) {
+    for (unsigned lcore : lcores_) rte_eal_wait_lcore(lcore);
+  }
   pipes_.clear();
   rte_free(qsbr_);
   for (rte_ring* ring : inboxes_) {
@@ -185,40 +195,76 @@ int Switch::WorkerMain(void* arg) {
   return 0;
 }
 
-void Switch::Run(const std::function<bool()>& slow_path_tick) {
-  start_tsc_ = rte_get_tsc_cycles();
+void Switch::Run(const std::function<bool()>& slow_path_tick) { RunAll({this}, slow_path_tick); }
+
+void Switch::RunAll(const std::vector<Switch*>& switches,
+                    const std::function<bool()>& slow_path_tick) {
+  for (Switch* sw : switches) sw->Launch();
+  bool any_inline = false;
+  for (Switch* sw : switches) any_inline |= sw->inline_pipe_;
   const uint64_t tick_cycles = rte_get_tsc_hz() / 1000;
-  if (inline_pipe_) {
-    PipeWorker& pipe = *pipes_.front();
-    // Commits run inside slow_path_tick, between polls, as this same reader
-    // (rcu() names it), so their grace period never waits on itself.
-    rte_rcu_qsbr_thread_online(qsbr_, pipe.id());
-    uint64_t next_tick = start_tsc_ + tick_cycles;
+  if (any_inline) {
+    uint64_t next_tick = rte_get_tsc_cycles() + tick_cycles;
     for (;;) {
-      pipe.PollOnce();
+      for (Switch* sw : switches) sw->PollInline();
       const uint64_t now = rte_get_tsc_cycles();
       if (now < next_tick) continue;
       next_tick = now + tick_cycles;
       if (!slow_path_tick()) break;
     }
+  } else {
+    while (slow_path_tick()) rte_delay_us_sleep(1000);
+  }
+  // Upstream first: a switch flushing onto an internal link hands its last
+  // packets to the next one, which flushes them in turn (a topology lists
+  // its switches in the order packets cross them, for this).
+  for (Switch* sw : switches) sw->stop_.store(true, std::memory_order_relaxed);
+  for (Switch* sw : switches) sw->Stop();
+}
+
+void Switch::Launch() {
+  start_tsc_ = rte_get_tsc_cycles();
+  if (inline_pipe_) {
+    // Commits run inside the slow-path tick, between polls, as this same
+    // reader (rcu() names it), so their grace period never waits on itself.
+    rte_rcu_qsbr_thread_online(qsbr_, pipes_.front()->id());
+    return;
+  }
+  worker_args_.clear();
+  worker_args_.reserve(pipes_.size());
+  for (size_t p = 0; p < pipes_.size(); ++p) {
+    worker_args_.push_back({pipes_[p].get(), &stop_, qsbr_});
+    rte_eal_remote_launch(&Switch::WorkerMain, &worker_args_.back(), lcores_[p]);
+  }
+}
+
+void Switch::DrainLinks(PipeWorker& pipe) {
+  // What an upstream switch flushed onto an internal link as it stopped is
+  // received here (bounded: a port that never runs dry, like a replay
+  // without end, must not keep a stopping switch busy).
+  if (!has_links_) return;
+  for (int poll = 0; poll < 256 && pipe.PollOnce() != 0; ++poll) {
+  }
+}
+
+void Switch::Stop() {
+  if (inline_pipe_) {
+    PipeWorker& pipe = *pipes_.front();
+    DrainLinks(pipe);
     pipe.Flush();
     rte_rcu_qsbr_thread_offline(qsbr_, pipe.id());
     FinishPipes();
     return;
   }
-  std::vector<WorkerArgs> args;
-  args.reserve(pipes_.size());
-  for (size_t p = 0; p < pipes_.size(); ++p) {
-    args.push_back({pipes_[p].get(), &stop_, qsbr_});
-    rte_eal_remote_launch(&Switch::WorkerMain, &args.back(), lcores_[p]);
-  }
-  while (slow_path_tick()) rte_delay_us_sleep(1000);
-  stop_.store(true, std::memory_order_relaxed);
-  rte_eal_mp_wait_lcore();
+  for (unsigned lcore : lcores_) rte_eal_wait_lcore(lcore);
+  worker_args_.clear();
   // Packets one pipe handed to another may still sit in an inbox; flush
   // until no pipe has anything left.
   for (int round = 0; round < 2; ++round) {
-    for (auto& pipe : pipes_) pipe->Flush();
+    for (auto& pipe : pipes_) {
+      DrainLinks(*pipe);
+      pipe->Flush();
+    }
   }
   // Flushing polled the pipes here, which reported them quiescent and so
   // online again; they read nothing more.
@@ -281,7 +327,7 @@ StatsSnapshot Switch::Snapshot() const {
   }
   for (uint16_t port = 0; port < ports_->count(); ++port) {
     rte_eth_stats eth{};
-    if (rte_eth_stats_get(port, &eth) == 0) snap.ports[port].rx_missed = eth.imissed;
+    if (rte_eth_stats_get(ports_->ethdev(port), &eth) == 0) snap.ports[port].rx_missed = eth.imissed;
     snap.ports[port].rx_missed += ports_->KernelRingDrops(port);
   }
   if (start_tsc_ != 0) {

@@ -39,6 +39,11 @@ class RxTimestamp {
   tm::Picoseconds Of(const rte_mbuf* m) const {
     return *RTE_MBUF_DYNFIELD(m, offset_, const uint64_t*) * tm::kPsPerUs;
   }
+  // Sets the field, rounding up to the driver's microseconds (a packet is
+  // never received before it was sent), for packets crossing an internal link.
+  void Stamp(rte_mbuf* m, tm::Picoseconds ps) const {
+    *RTE_MBUF_DYNFIELD(m, offset_, uint64_t*) = (ps + tm::kPsPerUs - 1) / tm::kPsPerUs;
+  }
   static bool Available();
 
  private:

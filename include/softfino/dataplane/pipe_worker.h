@@ -43,6 +43,11 @@ struct PipeSetup {
   const pipe::Program* program = nullptr;
   std::vector<RxQueueRef> rx_queues;
   uint16_t port_count = 0;
+  std::vector<uint16_t> ethdev;  // per port: DPDK's port id
+  // Per port: an internal link to another switch in this process. In
+  // virtual time a packet sent on one carries the time it is fully across
+  // (its rx timestamp field), so the switch at the far end receives it then.
+  std::vector<bool> internal_link;
   ClockMode clock = ClockMode::kReal;
   std::optional<RxTimestamp> rx_timestamp;  // for virtual time
   std::vector<uint64_t> port_rate_bps;      // per port
@@ -140,6 +145,7 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   const pipe::PortId recirc_port_;
   std::unique_ptr<tm::EgressPort> recirc_tm_;
   const bool recirculates_;
+  const bool stamp_links_;  // virtual time and an internal link among the ports
   RealClock real_clock_;
   pipe::PacketBurst burst_;
   std::array<tm::Picoseconds, pipe::kBurstSize> arrival_{};  // of each packet in burst_

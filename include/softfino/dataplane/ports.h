@@ -1,5 +1,6 @@
-// The switch's ports: every DPDK ethdev found at start, numbered as DPDK
-// numbers them. Each port gets one RX queue per pipe (up to what the device
+// The switch's ports: DPDK ethdevs, numbered 0..n-1 in the order the switch
+// lists them (by default every ethdev, as DPDK numbers them; a topology of
+// several switches gives each its own). Each port gets one RX queue per pipe (up to what the device
 // has), spread by RSS with a symmetric key so both directions of a flow land
 // in the same pipe, and one TX queue per pipe so no pipe ever shares one.
 #pragma once
@@ -17,8 +18,9 @@ struct rte_mempool;
 namespace softfino::dataplane {
 
 struct RxQueueRef {
-  uint16_t port;
+  uint16_t port;    // the switch's port number
   uint16_t queue;
+  uint16_t ethdev;  // DPDK's port id
 };
 
 struct PortOptions {
@@ -26,6 +28,11 @@ struct PortOptions {
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   bool promiscuous = true;
+  // DPDK port ids, switch port i being ethdevs[i]; empty: every ethdev, as
+  // DPDK numbers them (which must then be 0..n-1).
+  std::vector<uint16_t> ethdevs;
+  // Names this switch's DPDK objects (its mbuf pool), unique in the process.
+  std::string name = "softfino";
 };
 
 // The number of ports the switch will have, checking that DPDK numbered them
@@ -44,6 +51,7 @@ class Ports {
   // The RX queues pipe `p` polls.
   const std::vector<RxQueueRef>& rx_queues(uint16_t p) const { return rx_queues_[p]; }
   const std::string& name(uint16_t port) const { return names_[port]; }
+  uint16_t ethdev(uint16_t port) const { return ethdevs_[port]; }
   rte_mempool* pool() const { return pool_; }
 
   // Frames the kernel dropped because the port's receive ring was full,
@@ -63,6 +71,7 @@ class Ports {
   rte_mempool* pool_ = nullptr;
   std::vector<std::vector<RxQueueRef>> rx_queues_;
   std::vector<std::string> names_;
+  std::vector<uint16_t> ethdevs_;
   // Per port: the af_packet PMD's sockets and their drops so far.
   struct PacketSockets {
     std::vector<int> fds;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,6 +36,14 @@ struct SwitchOptions {
   std::vector<std::optional<tm::EgressPortConfig>> port_tm;
   tm::Replication replication;  // multicast groups and mirror sessions
   std::vector<pipe::PktgenApp> pktgen;  // timer apps, run in every pipe
+  // Where the pipes run. Unset: one per worker lcore (fp_cores of them), or
+  // one pipe on the main lcore when EAL gave no worker. Set: one pipe on
+  // each of these worker lcores, or, when empty, one pipe on the main lcore
+  // (several switches in one process share the main lcore this way).
+  std::optional<std::vector<unsigned>> lcores;
+  // Per port (by port number; missing: false): an internal link to another
+  // switch of this process (see dataplane/links.h).
+  std::vector<bool> internal_links;
 };
 
 class Switch {
@@ -49,13 +58,20 @@ class Switch {
   static uint16_t PipeCountFor(uint16_t fp_cores);
   // Each port's traffic-manager settings: the config's where it gives them,
   // else the defaults at the port's link speed (EAL and the ports up).
+  // `ethdevs`: DPDK's port id of each switch port (PortOptions::ethdevs).
   static std::vector<tm::EgressPortConfig> ResolvePortConfigs(
-      const std::vector<std::optional<tm::EgressPortConfig>>& configured, uint16_t port_count);
+      const std::vector<std::optional<tm::EgressPortConfig>>& configured,
+      const std::vector<uint16_t>& ethdevs);
 
   // Forwards until `slow_path_tick` returns false. With worker lcores the
   // main lcore only runs the slow path; without, it interleaves it with the
   // one pipe's polling.
   void Run(const std::function<bool()>& slow_path_tick);
+  // Runs several switches of one process at once, as Run does one: each
+  // switch's pipes on its worker lcores, the pipes that run on the main lcore
+  // polled in turn between slow-path ticks. Then stops them all.
+  static void RunAll(const std::vector<Switch*>& switches,
+                     const std::function<bool()>& slow_path_tick);
 
   uint16_t port_count() const { return ports_->count(); }
   uint16_t pipe_count() const { return static_cast<uint16_t>(pipes_.size()); }
@@ -77,6 +93,14 @@ class Switch {
  private:
   Switch() = default;
   static int WorkerMain(void* arg);
+  // Run's parts: launch the worker lcores, poll the inline pipe once (no-op
+  // without one), then stop: wait for the workers, flush, Finish.
+  void Launch();
+  void PollInline() {
+    if (inline_pipe_) pipes_.front()->PollOnce();
+  }
+  void Stop();
+  void DrainLinks(PipeWorker& pipe);
 
   absl::Status SetUpPipes(const pipe::Program& program, const SwitchOptions& options);
   // After the pipes stopped: the program's Finish on each, at the latest
@@ -95,6 +119,14 @@ class Switch {
   std::atomic<bool> stop_{false};
   rte_rcu_qsbr* qsbr_ = nullptr;  // one reader per pipe, reader id = pipe id
   uint64_t start_tsc_ = 0;
+  struct WorkerArgs {
+    PipeWorker* pipe;
+    const std::atomic<bool>* stop;
+    rte_rcu_qsbr* qsbr;
+  };
+  std::vector<WorkerArgs> worker_args_;
+  std::string name_;  // of its DPDK objects
+  bool has_links_ = false;  // an internal link among its ports
 };
 
 }  // namespace softfino::dataplane
