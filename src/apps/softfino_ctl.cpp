@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "softfino/control/control_server.h"
+#include "softfino/control/topology.h"
 #include "softfino/control/courier_decoder.h"
 
 namespace {
@@ -30,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 struct CtlOptions {
   std::string socket;
   std::string file_prefix = "rte";
+  std::string switch_name;
   std::string raw;
   double timeout_s = 5;
   std::string command;
@@ -90,7 +92,8 @@ Finding the switch: softfino serves its socket at --control-socket PATH, by
 default at softfino.sock in DPDK's runtime folder for its --file-prefix
 (/var/run/dpdk/<prefix>/ for root, $XDG_RUNTIME_DIR/dpdk/<prefix>/ or
 /tmp/dpdk/<prefix>/ for other users). Give softfino-ctl the same --socket, or
-the same --file-prefix (default "rte", as DPDK's). The socket is mode 0600:
+the same --file-prefix (default "rte", as DPDK's), and with --switch NAME for
+a switch of a softfino --topology. The socket is mode 0600:
 run softfino-ctl as the user running the switch.
 
 Examples:
@@ -259,6 +262,10 @@ int main(int argc, char** argv) {
                  "Find the socket of the switch started with this DPDK --file-prefix")
       ->default_val("rte")
       ->excludes(socket_opt);
+  app.add_option("--switch", o.switch_name,
+                 "In a softfino --topology, the switch of this name (its socket is "
+                 "softfino-NAME.sock beside the default one)")
+      ->excludes(socket_opt);
   auto* raw_opt = app.add_option(
       "--raw", o.raw, "Send this request line as it is and print the result of its reply");
   app.add_option("--timeout", o.timeout_s, "Seconds to wait for the switch's reply")
@@ -321,7 +328,9 @@ int main(int argc, char** argv) {
   const bool by_prefix = o.socket.empty();
   const std::string path = by_prefix
                                ? absl::StrCat(softfino::control::DpdkRuntimeDir(o.file_prefix), "/",
-                                              softfino::control::kControlSocketName)
+                                              o.switch_name.empty()
+                                                  ? std::string(softfino::control::kControlSocketName)
+                                                  : softfino::control::TopologySocketName(o.switch_name))
                                : o.socket;
   const std::string how_started =
       by_prefix ? absl::StrCat("--file-prefix ", o.file_prefix,

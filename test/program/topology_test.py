@@ -15,17 +15,20 @@ applied hop by hop across the two switches' tables: every pcap port must
 send exactly the oracle's frames, in order, and each switch must count
 exactly the oracle's received packets and drops by reason.
 
-  topology_test.py SOFTFINO [inline|workers]
+  topology_test.py SOFTFINO [inline|workers] [SOFTFINO_CTL]
 
 inline: EAL -l 0, both switches' pipes on the main lcore; workers: each
-switch's pipe on its own worker lcore.
+switch's pipe on its own worker lcore. With SOFTFINO_CTL, the topology then
+runs live and each switch is asked over its own control socket.
 """
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,6 +38,7 @@ from compare_output import read_pcap  # noqa: E402
 
 softfino = sys.argv[1]
 mode = sys.argv[2] if len(sys.argv) > 2 else 'inline'
+softfino_ctl = sys.argv[3] if len(sys.argv) > 3 else None
 work = tempfile.mkdtemp(prefix='softfino-topology.')
 COUNT = 3000
 
@@ -143,6 +147,60 @@ for name in ('s1', 's2'):
 if failures:
     print(run.stdout)
     sys.exit('FAIL:\n  ' + '\n  '.join(failures))
+# Mistakes only EAL's devices reveal stop the process before it forwards,
+# with what to fix.
+bad = copy.deepcopy(topology)
+bad['switches'][1]['ports'][2] = 'net_pcap9'
+with open(f'{work}/bad.json', 'w') as f:
+    json.dump(bad, f)
+for what, args, message in (
+        ('unknown device', ['--topology', f'{work}/bad.json'],
+         'switch s2 port 2: no DPDK device named net_pcap9 (EAL has: net_pcap0, net_pcap1, '
+         'net_pcap2, net_pcap3)'),
+        ('device left out', ['--topology', f'{work}/topology.json'],
+         'DPDK device net_pcap4 is in no switch\'s ports')):
+    extra = [f'--vdev=net_pcap4,rx_pcap={empty},tx_pcap={work}/x.pcap'] if 'left' in what else []
+    r = subprocess.run([softfino, *eal, *extra, '--', *args, '--no-control-socket'],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 1 or message not in r.stderr:
+        failures.append(f'{what}: exit {r.returncode}, stderr {r.stderr[-300:]!r}')
+
+# Each switch answers on its own control socket (softfino-ctl --switch NAME):
+# its own program, ports and tables; a switch name not in the topology is
+# refused with the path it looked for.
+if softfino_ctl:
+    prefix = f'topoctl{os.getpid()}'
+    live_eal = [a if not a.startswith('--file-prefix') else f'--file-prefix={prefix}' for a in eal]
+    live_eal = [a.replace(f'{work}/in.pcap', empty) for a in live_eal]
+    sw = subprocess.Popen([softfino, *live_eal, '--', '--topology', f'{work}/topology.json'],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    def ctl(*args):
+        return subprocess.run([softfino_ctl, '--file-prefix', prefix, *args],
+                              capture_output=True, text=True, timeout=10)
+    try:
+        for _ in range(100):
+            if ctl('--switch', 's2', 'info').returncode == 0:
+                break
+            time.sleep(0.1)
+        for name, nexthops in (('s1', s1_ports), ('s2', s2_ports)):
+            info = json.loads(ctl('--switch', name, 'info').stdout)
+            if info.get('pipeline') != 'l3fwd' or info.get('ports') != 3:
+                failures.append(f'{name}: info {info}')
+            dump = json.loads(ctl('--switch', name, 'table_dump', 'table=nexthop').stdout)
+            got = {e['key']['nexthop_id']: e['data']['port'] for e in dump}
+            if got != nexthops:
+                failures.append(f'{name}: nexthop table {got}, its config has {nexthops}')
+        wrong = ctl('--switch', 's3', 'info')
+        if wrong.returncode == 0 or 'softfino-s3.sock' not in wrong.stderr:
+            failures.append(f'--switch s3 (no such switch): {wrong.returncode} {wrong.stderr}')
+    finally:
+        sw.send_signal(signal.SIGTERM)
+        sw.wait(timeout=30)
+    if sw.returncode != 0:
+        failures.append(f'the live topology exited {sw.returncode}: {sw.stderr.read()}')
+if failures:
+    sys.exit('FAIL:\n  ' + '\n  '.join(failures))
+
 print(f'topology ({mode}): {COUNT} packets in, {link_crossings} link crossings, outputs '
       f'{ {k: len(v) for k, v in expected_out.items()} }, drops s1 {dict(expected_drops["s1"])}, '
       f's2 {dict(expected_drops["s2"])}: all exact')
