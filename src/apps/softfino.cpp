@@ -59,6 +59,7 @@ struct AppOptions {
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   bool no_promiscuous = false;
+  bool fp_no_ints = false;
   std::string clock = "auto";
   std::string control_socket;
   bool no_control_socket = false;
@@ -122,6 +123,11 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
       ->check(CLI::IsMember({"auto", "real", "virtual"}))
       ->default_val("auto");
   app.add_flag("--no-promiscuous", o.no_promiscuous, "Leave ports out of promiscuous mode");
+  app.add_flag("--fp-no-ints", o.fp_no_ints,
+               "Pipes always spin. By default a pipe that has had nothing to do for 1 ms sleeps "
+               "between polls (16 us, doubling up to 256 us) until work comes, as TAS's fast path "
+               "blocks when idle: an idle switch then costs little CPU, and the first packet after "
+               "a quiet spell waits at most one sleep");
   auto* control_socket =
       app.add_option("--control-socket", o.control_socket,
                      "UNIX socket where softfino-ctl reaches the running switch (mode 0600, "
@@ -162,6 +168,7 @@ app::SwitchPlan CommonPlan(const AppOptions& o) {
   plan.rx_descriptors = o.rx_descriptors;
   plan.tx_descriptors = o.tx_descriptors;
   plan.promiscuous = !o.no_promiscuous;
+  plan.sleep_when_idle = !o.fp_no_ints;
   plan.no_control_socket = o.no_control_socket;
   plan.exit_when_idle = std::chrono::milliseconds(o.exit_when_idle_ms);
   return plan;

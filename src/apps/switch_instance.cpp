@@ -98,6 +98,7 @@ absl::Status SwitchInstance::Start() {
   options.fp_cores = p.fp_cores;
   options.lcores = p.lcores;
   options.internal_links = p.internal_links;
+  options.sleep_when_idle = p.sleep_when_idle;
   options.ports.rx_descriptors = p.rx_descriptors;
   options.ports.tx_descriptors = p.tx_descriptors;
   options.ports.promiscuous = p.promiscuous;

@@ -40,6 +40,7 @@ struct SwitchPlan {
   dataplane::ClockChoice clock = dataplane::ClockChoice::kAuto;
   uint16_t rx_descriptors = 1024, tx_descriptors = 1024;
   bool promiscuous = true;
+  bool sleep_when_idle = true;
   std::chrono::milliseconds exit_when_idle{0};
 };
 

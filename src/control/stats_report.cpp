@@ -71,6 +71,7 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
                           {"dropped", t.dropped},
                           {"polls", t.polls},
                           {"busy_polls", t.busy_polls},
+                          {"idle_sleeps", t.idle_sleeps},
                           {"copies", t.copies},
                           {"generated", t.generated},
                           {"recirculated", t.recirculated},

@@ -83,6 +83,7 @@ int Pipe(const char*, const char* params, rte_tel_data* d) {
   rte_tel_data_add_dict_u64(d, "dropped", t.dropped);
   rte_tel_data_add_dict_u64(d, "polls", t.polls);
   rte_tel_data_add_dict_u64(d, "busy_polls", t.busy_polls);
+  rte_tel_data_add_dict_u64(d, "idle_sleeps", t.idle_sleeps);
   return 0;
 }
 

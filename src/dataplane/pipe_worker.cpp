@@ -150,6 +150,18 @@ void PipeWorker::Flush() {
   }
 }
 
+bool PipeWorker::Quiet() const {
+  if (recirc_count_ != 0 || !s_.pktgen.empty() || recirc_tm_->backlog() != 0) return false;
+  if (s_.inbox != nullptr && rte_ring_count(s_.inbox) != 0) return false;
+  for (const auto& port : s_.owned_ports) {
+    if (port != nullptr && port->backlog() != 0) return false;
+  }
+  for (const RxStage& stage : rx_stages_) {
+    if (stage.next != stage.count) return false;
+  }
+  return true;
+}
+
 uint32_t PipeWorker::ReceiveReal() {
   uint32_t received = 0;
   const auto run = [&](uint16_t n, pipe::PortId port) {

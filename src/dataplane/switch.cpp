@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "softfino/dataplane/idle_backoff.h"
 
 namespace softfino::dataplane {
 std::vector<tm::EgressPortConfig> Switch::ResolvePortConfigs(
@@ -48,6 +49,7 @@ absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& prog
   sw->program_ = &program;
   sw->name_ = options.ports.name;
   for (bool link : options.internal_links) sw->has_links_ |= link;
+  sw->sleep_when_idle_ = options.sleep_when_idle;
   if (options.lcores) {
     if (options.lcores->empty()) {
       sw->inline_pipe_ = true;
@@ -189,9 +191,20 @@ Switch::~Switch() {
 
 int Switch::WorkerMain(void* arg) {
   const auto* args = static_cast<const WorkerArgs*>(arg);
-  rte_rcu_qsbr_thread_online(args->qsbr, args->pipe->id());
-  while (!args->stop->load(std::memory_order_relaxed)) args->pipe->PollOnce();
-  rte_rcu_qsbr_thread_offline(args->qsbr, args->pipe->id());
+  PipeWorker& pipe = *args->pipe;
+  IdleBackoff backoff(args->sleep_when_idle);
+  rte_rcu_qsbr_thread_online(args->qsbr, pipe.id());
+  while (!args->stop->load(std::memory_order_relaxed)) {
+    const bool busy = pipe.PollOnce() != 0 || !pipe.Quiet();
+    const unsigned sleep_us = backoff.AfterPoll(busy);
+    if (sleep_us == 0) continue;
+    pipe.CountIdleSleep();
+    // Offline while asleep: a table commit need not wait for this pipe.
+    rte_rcu_qsbr_thread_offline(args->qsbr, pipe.id());
+    rte_delay_us_sleep(sleep_us);
+    rte_rcu_qsbr_thread_online(args->qsbr, pipe.id());
+  }
+  rte_rcu_qsbr_thread_offline(args->qsbr, pipe.id());
   return 0;
 }
 
@@ -204,13 +217,27 @@ void Switch::RunAll(const std::vector<Switch*>& switches,
   for (Switch* sw : switches) any_inline |= sw->inline_pipe_;
   const uint64_t tick_cycles = rte_get_tsc_hz() / 1000;
   if (any_inline) {
+    bool sleep_when_idle = false;
+    for (Switch* sw : switches) sleep_when_idle |= sw->inline_pipe_ && sw->sleep_when_idle_;
+    IdleBackoff backoff(sleep_when_idle);
     uint64_t next_tick = rte_get_tsc_cycles() + tick_cycles;
     for (;;) {
-      for (Switch* sw : switches) sw->PollInline();
+      bool busy = false;
+      for (Switch* sw : switches) busy |= sw->PollInline();
       const uint64_t now = rte_get_tsc_cycles();
-      if (now < next_tick) continue;
-      next_tick = now + tick_cycles;
-      if (!slow_path_tick()) break;
+      if (now >= next_tick) {
+        next_tick = now + tick_cycles;
+        if (!slow_path_tick()) break;
+        continue;
+      }
+      const unsigned sleep_us = backoff.AfterPoll(busy);
+      if (sleep_us == 0) continue;
+      // Never past the next slow-path tick.
+      const uint64_t until_tick_us = (next_tick - now) * 1'000'000 / rte_get_tsc_hz();
+      for (Switch* sw : switches) {
+        if (sw->inline_pipe_) sw->pipes_.front()->CountIdleSleep();
+      }
+      rte_delay_us_sleep(static_cast<unsigned>(std::min<uint64_t>(sleep_us, until_tick_us + 1)));
     }
   } else {
     while (slow_path_tick()) rte_delay_us_sleep(1000);
@@ -233,7 +260,7 @@ void Switch::Launch() {
   worker_args_.clear();
   worker_args_.reserve(pipes_.size());
   for (size_t p = 0; p < pipes_.size(); ++p) {
-    worker_args_.push_back({pipes_[p].get(), &stop_, qsbr_});
+    worker_args_.push_back({pipes_[p].get(), &stop_, qsbr_, sleep_when_idle_});
     rte_eal_remote_launch(&Switch::WorkerMain, &worker_args_.back(), lcores_[p]);
   }
 }
@@ -297,6 +324,7 @@ StatsSnapshot Switch::Snapshot() const {
     pipe_totals.lcore = lcores_[p];
     pipe_totals.polls = s.polls.value();
     pipe_totals.busy_polls = s.busy_polls.value();
+    pipe_totals.idle_sleeps = s.idle_sleeps.value();
     pipe_totals.copies = s.copies.value();
     pipe_totals.generated = s.generated.value();
     pipe_totals.recirculated = s.recirculated.value();

@@ -76,6 +76,11 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   uint32_t PollOnce();
   // Sends everything still queued in this pipe's TMs (at shutdown).
   void Flush();
+  // Holds no packet: its TMs, inbox, recirculation port and RX stages are
+  // empty, and no packet generator runs (idle_backoff.h may let it sleep).
+  bool Quiet() const;
+  // Counts a sleep of the idle pipe (PipeStats::idle_sleeps).
+  void CountIdleSleep() { stats_.idle_sleeps.Add(1); }
 
   uint16_t id() const { return s_.id; }
   // The pipe's clock (ns): the latest arrival in virtual time, the TSC else.

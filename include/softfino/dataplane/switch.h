@@ -44,6 +44,9 @@ struct SwitchOptions {
   // Per port (by port number; missing: false): an internal link to another
   // switch of this process (see dataplane/links.h).
   std::vector<bool> internal_links;
+  // Idle pipes sleep between polls instead of spinning (idle_backoff.h);
+  // false (--fp-no-ints): they always spin.
+  bool sleep_when_idle = true;
 };
 
 class Switch {
@@ -96,8 +99,11 @@ class Switch {
   // Run's parts: launch the worker lcores, poll the inline pipe once (no-op
   // without one), then stop: wait for the workers, flush, Finish.
   void Launch();
-  void PollInline() {
-    if (inline_pipe_) pipes_.front()->PollOnce();
+  // Returns whether the pipe did or holds work (false: idle, or no inline pipe).
+  bool PollInline() {
+    if (!inline_pipe_) return false;
+    PipeWorker& pipe = *pipes_.front();
+    return pipe.PollOnce() != 0 || !pipe.Quiet();
   }
   void Stop();
   void DrainLinks(PipeWorker& pipe);
@@ -123,10 +129,12 @@ class Switch {
     PipeWorker* pipe;
     const std::atomic<bool>* stop;
     rte_rcu_qsbr* qsbr;
+    bool sleep_when_idle;
   };
   std::vector<WorkerArgs> worker_args_;
   std::string name_;  // of its DPDK objects
   bool has_links_ = false;  // an internal link among its ports
+  bool sleep_when_idle_ = true;
 };
 
 }  // namespace softfino::dataplane
