@@ -223,3 +223,4 @@ if shutil.which('gnuplot'):
         print(f'gnuplot: {r.stderr}', file=sys.stderr)
 else:
     print('no gnuplot: no PNG plot (scripts/bench installs gnuplot-nox)', file=sys.stderr)
+shutil.rmtree(work, ignore_errors=True)  # the pcaps, configs and trigger file
