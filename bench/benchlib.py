@@ -1,5 +1,6 @@
 """What the whole-switch benchmarks share: starting softfino on replayed
-pcaps, reading its counters, and measuring dpdk-testpmd on the same ports."""
+pcaps, reading its counters, measuring dpdk-testpmd on the same ports, and
+the l3fwd routes that softfino and Open vSwitch (ovs_bench.py) both get."""
 import json
 import re
 import signal
@@ -7,6 +8,23 @@ import statistics
 import subprocess
 import sys
 import time
+
+
+# l3fwd's routes in every benchmark: /24 prefixes from 10.2.0.0 up, all to
+# one next hop that sends to port 1 with these MACs. softfino-gen flows'
+# destinations are all in 10.2.0.0/16, so every packet hits a route.
+NEXTHOP_MAC = {'src_mac': '02:00:00:00:01:00', 'dst_mac': '02:00:00:00:01:01'}
+
+
+def route_prefixes(count):
+    """The first `count` benchmark prefixes (10.2.0.0/24, 10.2.1.0/24, ...)."""
+    return [f'10.{2 + i // 256}.{i % 256}.0/24' for i in range(count)]
+
+
+def eal_memory(huge):
+    """EAL memory arguments: hugepages when set up, else 2 GiB of ordinary
+    memory (about 3x slower per packet)."""
+    return [] if huge else ['--no-huge', '-m', '2048']
 
 
 def ctl_stats(apps, prefix):

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Whole-switch packet rates per program and per number of worker cores,
-beside dpdk-testpmd (io and macswap forwarding: the ceiling) on the same
-ports in the same run. Writes a markdown table and a PNG plot (gnuplot).
+beside dpdk-testpmd (io and macswap forwarding: the ceiling) and Open
+vSwitch with DPDK doing l3fwd's routing (one PMD core: the peer a user
+would pick instead; ovs_bench.py) on the same ports in the same run. Writes
+a markdown table and a PNG plot (gnuplot).
 
 Each run replays a pcap of valid packets without end (net_pcap infinite_rx;
 one RX queue per pipe, each replaying the same pcap) into the program on N
@@ -10,7 +12,10 @@ switch's received-packet counter between two `softfino-ctl stats` a few
 seconds apart. The generator's own cost (net_pcap handing out mbufs) is in
 every row alike, testpmd's included, so the ratios compare the programs.
 
-  pipeline_bench.py BUILD_DIR --out DIR [--huge] [--max-cores N] [--seconds S]
+If OVS-DPDK cannot run (not installed, fails to start), its rows say n/a
+with the reason under the table, and the rest still runs.
+
+  pipeline_bench.py BUILD_DIR --out DIR [--huge] [--max-cores N] [--seconds S] [--no-ovs]
 """
 import argparse
 import json
@@ -23,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
+import ovs_bench  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument('build')
@@ -30,12 +36,16 @@ p.add_argument('--out', required=True)
 p.add_argument('--huge', action='store_true', help='hugepages are set up: use them')
 p.add_argument('--max-cores', type=int, default=0, help='0: every core but the main one')
 p.add_argument('--seconds', type=float, default=3.0)
+p.add_argument('--repeat', type=int, default=1,
+               help='measure every row N times and keep the best (on a shared machine the '
+                    'best run is the least disturbed one)')
 p.add_argument('--programs', default='l3fwd,l3fwd_trumpet16k,dta_reporter,burstradar')
+p.add_argument('--no-ovs', action='store_true', help='skip Open vSwitch with DPDK')
 args = p.parse_args()
 apps = f'{args.build}/src/apps'
 work = tempfile.mkdtemp(prefix='pipeline_bench.')
 os.makedirs(args.out, exist_ok=True)
-mem = [] if args.huge else ['--no-huge', '-m', '2048']
+mem = benchlib.eal_memory(args.huge)
 cpus = os.cpu_count()
 max_cores = min(args.max_cores or cpus - 1, cpus - 1, 16)
 memory = 'hugepages' if args.huge else 'no-huge'
@@ -49,11 +59,12 @@ subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', '16384', '--per-f
                 '--interval-ms', '10', '--out', f'{work}/triggers.txt'], check=True,
                capture_output=True)
 
-MAC = {'src_mac': '02:00:00:00:01:00', 'dst_mac': '02:00:00:00:01:01'}
-ROUTES = [{'key': {'dst_addr': f'10.{2 + i // 256}.{i % 256}.0/24'}, 'action': 'set_nexthop',
-           'data': {'nexthop_id': 1}} for i in range(1024)]
+PREFIXES = benchlib.route_prefixes(1024)
+ROUTES = [{'key': {'dst_addr': p}, 'action': 'set_nexthop', 'data': {'nexthop_id': 1}}
+          for p in PREFIXES]
 L3FWD = {'tables': {'nexthop': [{'key': {'nexthop_id': 1}, 'action': 'forward',
-                                 'data': {'port': 1, **MAC}}], 'ipv4_lpm': ROUTES}}
+                                 'data': {'port': 1, **benchlib.NEXTHOP_MAC}}],
+                    'ipv4_lpm': ROUTES}}
 CONFIGS = {
     'l3fwd': ('l3fwd', L3FWD),
     'l3fwd_trumpet16k': ('l3fwd', {**L3FWD, 'trumpet': {
@@ -93,44 +104,95 @@ def run_testpmd(mode, size):
     return benchlib.measure_testpmd(mem, f'pbt{os.getpid()}', pcaps[size], mode, args.seconds)
 
 
+def mpps(v):
+    return f'{v / 1e6:.2f}' if v else 'n/a'
+
+
+def ratio(a, b):
+    return f'{a / b:.2f}' if a and b else 'n/a'
+
+
+def best(measure, *what):
+    """The highest of --repeat runs of measure(*what) (None: did not run)."""
+    rates = [measure(*what) for _ in range(args.repeat)]
+    return max((r for r in rates if r), default=None)
+
+
+def run_ovs(size):
+    """OVS-DPDK's rate on the same pcap with l3fwd's routes, and why not
+    (None, reason) when it did not run. Its PMD statistics go beside the
+    table."""
+    if args.no_ovs:
+        return None, 'skipped (--no-ovs)'
+    failures, rates = [], []
+
+    def once():
+        try:
+            rate = ovs_bench.measure_ovs(pcaps[size], PREFIXES, **benchlib.NEXTHOP_MAC,
+                                         seconds=args.seconds, mem=mem,
+                                         stats_file=f'{work}/ovs_pmd.txt')
+        except ovs_bench.OvsError as e:
+            print(f'ovs-dpdk {size}: {e}', file=sys.stderr)
+            failures.append(str(e))
+            return None
+        if rate > max(rates, default=0):  # the statistics of the run in the table
+            shutil.copy(f'{work}/ovs_pmd.txt', f'{args.out}/ovs_pmd_{size}.txt')
+        rates.append(rate)
+        return rate
+    rate = best(once)
+    return rate, None if rate else failures[-1]
+
+
+OVS_ROW = 'ovs-dpdk l3 (1,024 routes)'
 results = {}  # (name, size) -> {cores: pps}
 ceiling = {}
+peer, peer_failure = {}, {}
 for size in ('64', 'imix'):
     for mode in ('io', 'macswap'):
-        ceiling[(mode, size)] = run_testpmd(mode, size)
+        ceiling[(mode, size)] = best(run_testpmd, mode, size)
         r = ceiling[(mode, size)]
         print(f'testpmd {mode} {size}: {r / 1e6 if r else float("nan"):.2f} Mpps', flush=True)
+    peer[size], peer_failure[size] = run_ovs(size)
+    print(f'{OVS_ROW} {size}: {mpps(peer[size])} Mpps', flush=True)
     for name in args.programs.split(','):
         for cores in range(1, max_cores + 1):
-            r = run_softfino(name, size, cores)
+            r = best(run_softfino, name, size, cores)
             results.setdefault((name, size), {})[cores] = r
             print(f'{name} {size} {cores} core(s): {r / 1e6 if r else float("nan"):.2f} Mpps',
                   flush=True)
 
 
-def mpps(v):
-    return f'{v / 1e6:.2f}' if v else 'n/a'
-
-
 lines = [f'Machine: {os.uname().nodename}, {cpus} CPUs '
          f'({open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()}), '
          f'{memory}, {time.strftime("%Y-%m-%d")}; 1,000 flows, 4,000-packet pcaps replayed '
-         f'without end (net_pcap infinite_rx) into net_null.', '',
+         f'without end (net_pcap infinite_rx) into net_null; {args.seconds:g} s a run'
+         + (f', the best of {args.repeat} runs a cell.' if args.repeat > 1 else '.'), '',
          '| program | size | ' + ' | '.join(f'{c} core(s) Mpps' for c in range(1, max_cores + 1)) +
-         ' | 1 core / testpmd io | 1 core / testpmd macswap |',
-         '| --- | --- | ' + ' | '.join('---' for _ in range(max_cores)) + ' | --- | --- |']
+         ' | 1 core / testpmd io | 1 core / testpmd macswap | 1 core / OVS-DPDK |',
+         '| --- | --- | ' + ' | '.join('---' for _ in range(max_cores)) + ' | --- | --- | --- |']
+empty = ' |' * (max_cores - 1)  # the cells of 2.. cores, for the one-core rows
 for size in ('64', 'imix'):
-    io, mac = ceiling[('io', size)], ceiling[('macswap', size)]
-    lines.append(f'| dpdk-testpmd io | {size} | {mpps(io)} |' + ' |' * (max_cores - 1) + ' 1.00 | |')
-    lines.append(f'| dpdk-testpmd macswap | {size} | {mpps(mac)} |' + ' |' * (max_cores - 1) +
-                 ' | 1.00 |')
+    io, mac, ovs = ceiling[('io', size)], ceiling[('macswap', size)], peer[size]
+    lines.append(f'| dpdk-testpmd io | {size} | {mpps(io)} |{empty} 1.00 | | {ratio(io, ovs)} |')
+    lines.append(f'| dpdk-testpmd macswap | {size} | {mpps(mac)} |{empty} | 1.00 | '
+                 f'{ratio(mac, ovs)} |')
+    lines.append(f'| {OVS_ROW} | {size} | {mpps(ovs)} |{empty} {ratio(ovs, io)} | {ratio(ovs, mac)} '
+                 f'| {"1.00" if ovs else "n/a"} |')
     for name in args.programs.split(','):
         row = results[(name, size)]
         one = row.get(1)
         cells = ' | '.join(mpps(row.get(c)) for c in range(1, max_cores + 1))
-        ratio_io = f'{one / io:.2f}' if one and io else 'n/a'
-        ratio_mac = f'{one / mac:.2f}' if one and mac else 'n/a'
-        lines.append(f'| {name} | {size} | {cells} | {ratio_io} | {ratio_mac} |')
+        lines.append(f'| {name} | {size} | {cells} | {ratio(one, io)} | {ratio(one, mac)} | '
+                     f'{ratio(one, ovs)} |')
+if any(peer.values()):
+    lines.append('')
+    lines.append(f'{OVS_ROW}: Debian\'s openvswitch-switch-dpdk ({ovs_bench.version()}), '
+                 'userspace datapath, one PMD core, an OpenFlow rule per route (set both MACs, '
+                 'dec_ttl, output); its PMD statistics are in ovs_pmd_64.txt and ovs_pmd_imix.txt.')
+for size in ('64', 'imix'):
+    if peer_failure[size]:
+        reason = ' '.join(peer_failure[size].split())[-400:].replace('|', '/')
+        lines.append(f'\n{OVS_ROW} {size}: n/a: {reason}')
 table = '\n'.join(lines) + '\n'
 with open(f'{args.out}/results.md', 'w') as f:
     f.write(table)
@@ -149,13 +211,16 @@ if shutil.which('gnuplot'):
     names = args.programs.split(',')
     plots = ', '.join(f"'{data}' index {i} with linespoints title '{n}'" for i, n in enumerate(names))
     io = (ceiling[('io', '64')] or 0) / 1e6
+    ovs_line = (f", {peer['64'] / 1e6} with lines dashtype 3 title 'OVS-DPDK l3, 1 PMD core'"
+                if peer['64'] else '')
     script = (f"set terminal pngcairo size 900,540\nset output '{args.out}/results.png'\n"
               f"set title 'softfino, 64-byte packets ({memory})'\nset xlabel 'worker cores'\n"
               f"set ylabel 'Mpps'\nset xrange [0.5:{max_cores + 0.5}]\nset xtics 1\n"
               f"set yrange [0:*]\nset key outside right\n"
-              f"plot {plots}, {io} with lines dashtype 2 title 'testpmd io, 1 core'\n")
+              f"plot {plots}, {io} with lines dashtype 2 title 'testpmd io, 1 core'{ovs_line}\n")
     r = subprocess.run(['gnuplot'], input=script, text=True, capture_output=True)
     if r.returncode != 0:
         print(f'gnuplot: {r.stderr}', file=sys.stderr)
 else:
     print('no gnuplot: no PNG plot (scripts/bench installs gnuplot-nox)', file=sys.stderr)
+shutil.rmtree(work, ignore_errors=True)  # the pcaps, configs and trigger file
