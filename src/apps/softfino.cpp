@@ -60,6 +60,8 @@ struct AppOptions {
   uint16_t tx_descriptors = 1024;
   bool no_promiscuous = false;
   bool fp_no_ints = false;
+  uint16_t fp_cores_max = 0;
+  bool fp_no_autoscale = false;
   std::string clock = "auto";
   std::string control_socket;
   bool no_control_socket = false;
@@ -123,6 +125,17 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
       ->check(CLI::IsMember({"auto", "real", "virtual"}))
       ->default_val("auto");
   app.add_flag("--no-promiscuous", o.no_promiscuous, "Leave ports out of promiscuous mode");
+  auto* cores_max = app.add_option(
+      "--fp-cores-max", o.fp_cores_max,
+      "Scale fast-path cores as TAS does: make N pipes (each owns an RX queue of every port, its "
+      "registers and TMs, as with --fp-cores N) on N worker lcores, of which --fp-cores (default "
+      "1) run at first; every 10 ms the slow path adds a core when less than 0.2 core's worth "
+      "is idle and removes one when more than 1.25 is, moving whole pipes between lcores, so "
+      "flows keep their pipe and its state")
+      ->check(CLI::Range(1, 64));
+  app.add_flag("--fp-no-autoscale", o.fp_no_autoscale,
+               "With --fp-cores-max: keep the cores --fp-cores gives (no scaling)")
+      ->needs(cores_max);
   app.add_flag("--fp-no-ints", o.fp_no_ints,
                "Pipes always spin. By default a pipe that has had nothing to do for 1 ms sleeps "
                "between polls (16 us, doubling up to 256 us) until work comes, as TAS's fast path "
@@ -145,7 +158,7 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
       "(softfino-ctl --switch NAME)")
       ->check(CLI::ExistingFile);
   for (const char* single : {"--pipeline", "--config", "--fp-cores", "--control-socket", "--events",
-                             "--events-dta", "--events-from"}) {
+                             "--events-dta", "--events-from", "--fp-cores-max"}) {
     topology->excludes(app.get_option(single));
   }
   app.add_flag("--list-pipelines", o.list_pipelines, "Print the programs and exit");
@@ -397,6 +410,15 @@ int main(int argc, char** argv) {
       plan.config_label = options.config;
       plan.config = std::move(config);
       plan.fp_cores = options.fp_cores;
+      if (options.fp_cores_max != 0) {
+        if (options.fp_cores > options.fp_cores_max) {
+          rc = Fail(absl::StrCat("--fp-cores ", options.fp_cores, " is more than --fp-cores-max ",
+                                 options.fp_cores_max));
+        }
+        plan.fp_cores = options.fp_cores_max;
+        plan.scaling_initial_cores = options.fp_cores == 0 ? 1 : options.fp_cores;
+        plan.autoscale = !options.fp_no_autoscale;
+      }
       plan.control_socket = options.control_socket;
       plan.events = options.events;
       plan.events_dta = options.events_dta;

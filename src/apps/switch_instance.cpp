@@ -99,6 +99,8 @@ absl::Status SwitchInstance::Start() {
   options.lcores = p.lcores;
   options.internal_links = p.internal_links;
   options.sleep_when_idle = p.sleep_when_idle;
+  options.scaling_initial_cores = p.scaling_initial_cores;
+  options.autoscale = p.autoscale;
   options.ports.rx_descriptors = p.rx_descriptors;
   options.ports.tx_descriptors = p.tx_descriptors;
   options.ports.promiscuous = p.promiscuous;

@@ -77,6 +77,12 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
                           {"recirculated", t.recirculated},
                           {"resubmitted", t.resubmitted}});
   }
+  if (stats.cores_max != 0) {
+    j["cores"] = {{"active", stats.cores_active},
+                  {"max", stats.cores_max},
+                  {"grown", stats.cores_grown},
+                  {"shrunk", stats.cores_shrunk}};
+  }
   j["queues"] = nlohmann::json::array();
   for (const auto& q : stats.queues) {
     j["queues"].push_back({{"port", q.port},

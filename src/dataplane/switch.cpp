@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "softfino/dataplane/core_scaler.h"
 #include "softfino/dataplane/idle_backoff.h"
 
 namespace softfino::dataplane {
@@ -50,6 +51,15 @@ absl::StatusOr<std::unique_ptr<Switch>> Switch::Create(const pipe::Program& prog
   sw->name_ = options.ports.name;
   for (bool link : options.internal_links) sw->has_links_ |= link;
   sw->sleep_when_idle_ = options.sleep_when_idle;
+  if (options.scaling_initial_cores != 0) {
+    if (sw->inline_pipe_) {
+      return absl::InvalidArgumentError(
+          "--fp-cores-max needs worker lcores to scale over; give EAL more with -l");
+    }
+    sw->scaling_ = true;
+    sw->autoscale_ = options.autoscale;
+    sw->initial_cores_ = options.scaling_initial_cores;
+  }
   if (options.lcores) {
     if (options.lcores->empty()) {
       sw->inline_pipe_ = true;
@@ -176,7 +186,7 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
 
 Switch::~Switch() {
   stop_.store(true, std::memory_order_relaxed);
-  if (!inline_pipe_ && !worker_args_.empty()) {
+  if (!inline_pipe_ && (!worker_args_.empty() || !core_args_.empty())) {
     for (unsigned lcore : lcores_) rte_eal_wait_lcore(lcore);
   }
   pipes_.clear();
@@ -206,6 +216,98 @@ int Switch::WorkerMain(void* arg) {
   }
   rte_rcu_qsbr_thread_offline(args->qsbr, pipe.id());
   return 0;
+}
+
+int Switch::CoreMain(void* arg) {
+  const auto* args = static_cast<const CoreArgs*>(arg);
+  Switch& sw = *args->sw;
+  const int me = args->core;
+  CoreLoad& load = sw.loads_[me];
+  IdleBackoff backoff(sw.sleep_when_idle_);
+  std::vector<uint16_t> mine;  // the pipes this core runs now
+  uint64_t last = rte_get_tsc_cycles();
+  while (!sw.stop_.load(std::memory_order_relaxed)) {
+    // Hand-offs happen between polls: give up what is assigned elsewhere,
+    // take what is assigned here once its last core gave it up.
+    mine.clear();
+    for (uint16_t p = 0; p < sw.pipes_.size(); ++p) {
+      PipeOwner& owner = sw.owners_[p];
+      const int assigned = owner.assigned.load(std::memory_order_relaxed);
+      const int running = owner.running.load(std::memory_order_acquire);
+      if (running == me && assigned != me) {
+        rte_rcu_qsbr_thread_offline(sw.qsbr_, p);
+        owner.running.store(-1, std::memory_order_release);
+      } else if (running == -1 && assigned == me) {
+        owner.running.store(me, std::memory_order_relaxed);
+        rte_rcu_qsbr_thread_online(sw.qsbr_, p);
+        mine.push_back(p);
+      } else if (running == me) {
+        mine.push_back(p);
+      }
+    }
+    bool busy = false;
+    for (uint16_t p : mine) {
+      PipeWorker& pipe = *sw.pipes_[p];
+      busy |= pipe.PollOnce() != 0 || !pipe.Quiet();
+    }
+    const uint64_t now = rte_get_tsc_cycles();
+    if (busy) load.busy_cycles.store(load.busy_cycles.load(std::memory_order_relaxed) + (now - last),
+                                     std::memory_order_relaxed);
+    load.cycles.store(load.cycles.load(std::memory_order_relaxed) + (now - last),
+                      std::memory_order_relaxed);
+    last = now;
+    unsigned sleep_us = backoff.AfterPoll(busy);
+    // A core with no pipe only watches for one to be assigned.
+    if (mine.empty()) sleep_us = std::max(sleep_us, IdleBackoff::kMaxSleepUs);
+    if (sleep_us == 0) continue;
+    for (uint16_t p : mine) {
+      sw.pipes_[p]->CountIdleSleep();
+      rte_rcu_qsbr_thread_offline(sw.qsbr_, p);
+    }
+    rte_delay_us_sleep(sleep_us);
+    for (uint16_t p : mine) rte_rcu_qsbr_thread_online(sw.qsbr_, p);
+  }
+  for (uint16_t p = 0; p < sw.pipes_.size(); ++p) {
+    if (sw.owners_[p].running.load(std::memory_order_acquire) == me) {
+      rte_rcu_qsbr_thread_offline(sw.qsbr_, p);
+      sw.owners_[p].running.store(-1, std::memory_order_release);
+    }
+  }
+  return 0;
+}
+
+void Switch::SetActiveCores(unsigned cores) {
+  const unsigned before = active_cores_.exchange(cores, std::memory_order_relaxed);
+  if (before != 0 && cores > before) grown_.fetch_add(1, std::memory_order_relaxed);
+  if (before != 0 && cores < before) shrunk_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t p = 0; p < pipes_.size(); ++p) {
+    owners_[p].assigned.store(static_cast<int>(p % cores), std::memory_order_relaxed);
+  }
+}
+
+void Switch::Autoscale() {
+  if (!scaling_ || !autoscale_) return;
+  const uint64_t now = rte_get_tsc_cycles();
+  if (now < next_scale_tsc_) return;
+  next_scale_tsc_ = now + rte_get_tsc_hz() / 100;
+  const unsigned active = active_cores_.load(std::memory_order_relaxed);
+  std::vector<double> busy;
+  for (size_t c = 0; c < lcores_.size(); ++c) {
+    const uint64_t b = loads_[c].busy_cycles.load(std::memory_order_relaxed);
+    const uint64_t t = loads_[c].cycles.load(std::memory_order_relaxed);
+    const uint64_t db = b - last_busy_[c], dt = t - last_cycles_[c];
+    last_busy_[c] = b;
+    last_cycles_[c] = t;
+    if (c < active) busy.push_back(dt == 0 ? 0.0 : static_cast<double>(db) / static_cast<double>(dt));
+  }
+  const size_t next = CoreScaler::Decide(busy, lcores_.size());
+  if (next != active) SetActiveCores(static_cast<unsigned>(next));
+}
+
+Switch::CoreScaling Switch::core_scaling() const {
+  if (!scaling_) return {};
+  return {active_cores_.load(std::memory_order_relaxed), static_cast<unsigned>(lcores_.size()),
+          grown_.load(std::memory_order_relaxed), shrunk_.load(std::memory_order_relaxed)};
 }
 
 void Switch::Run(const std::function<bool()>& slow_path_tick) { RunAll({this}, slow_path_tick); }
@@ -240,7 +342,10 @@ void Switch::RunAll(const std::vector<Switch*>& switches,
       rte_delay_us_sleep(static_cast<unsigned>(std::min<uint64_t>(sleep_us, until_tick_us + 1)));
     }
   } else {
-    while (slow_path_tick()) rte_delay_us_sleep(1000);
+    while (slow_path_tick()) {
+      rte_delay_us_sleep(1000);
+      for (Switch* sw : switches) sw->Autoscale();
+    }
   }
   // Upstream first: a switch flushing onto an internal link hands its last
   // packets to the next one, which flushes them in turn (a topology lists
@@ -255,6 +360,22 @@ void Switch::Launch() {
     // Commits run inside the slow-path tick, between polls, as this same
     // reader (rcu() names it), so their grace period never waits on itself.
     rte_rcu_qsbr_thread_online(qsbr_, pipes_.front()->id());
+    return;
+  }
+  if (scaling_) {
+    const size_t cores = lcores_.size();
+    owners_ = std::make_unique<PipeOwner[]>(pipes_.size());
+    loads_ = std::make_unique<CoreLoad[]>(cores);
+    last_busy_.assign(cores, 0);
+    last_cycles_.assign(cores, 0);
+    SetActiveCores(std::min<unsigned>(initial_cores_, static_cast<unsigned>(cores)));
+    next_scale_tsc_ = rte_get_tsc_cycles() + rte_get_tsc_hz() / 100;
+    core_args_.clear();
+    core_args_.reserve(cores);
+    for (size_t c = 0; c < cores; ++c) {
+      core_args_.push_back({this, static_cast<int>(c)});
+      rte_eal_remote_launch(&Switch::CoreMain, &core_args_.back(), lcores_[c]);
+    }
     return;
   }
   worker_args_.clear();
@@ -285,6 +406,7 @@ void Switch::Stop() {
   }
   for (unsigned lcore : lcores_) rte_eal_wait_lcore(lcore);
   worker_args_.clear();
+  core_args_.clear();
   // Packets one pipe handed to another may still sit in an inbox; flush
   // until no pipe has anything left.
   for (int round = 0; round < 2; ++round) {
@@ -321,7 +443,9 @@ StatsSnapshot Switch::Snapshot() const {
   for (size_t p = 0; p < pipes_.size(); ++p) {
     const PipeStats& s = pipes_[p]->stats();
     PipeTotals pipe_totals;
-    pipe_totals.lcore = lcores_[p];
+    pipe_totals.lcore =
+        scaling_ && owners_ ? lcores_[std::max(0, owners_[p].assigned.load(std::memory_order_relaxed))]
+                            : lcores_[p];
     pipe_totals.polls = s.polls.value();
     pipe_totals.busy_polls = s.busy_polls.value();
     pipe_totals.idle_sleeps = s.idle_sleeps.value();
@@ -358,6 +482,11 @@ StatsSnapshot Switch::Snapshot() const {
     if (rte_eth_stats_get(ports_->ethdev(port), &eth) == 0) snap.ports[port].rx_missed = eth.imissed;
     snap.ports[port].rx_missed += ports_->KernelRingDrops(port);
   }
+  const CoreScaling scaling = core_scaling();
+  snap.cores_active = scaling.active;
+  snap.cores_max = scaling.max;
+  snap.cores_grown = scaling.grown;
+  snap.cores_shrunk = scaling.shrunk;
   if (start_tsc_ != 0) {
     snap.seconds = static_cast<double>(rte_get_tsc_cycles() - start_tsc_) /
                    static_cast<double>(rte_get_tsc_hz());

@@ -56,6 +56,10 @@ struct StatsSnapshot {
   std::vector<QueueTotals> queues;  // every TM queue, by port then qid
   std::array<uint64_t, pipe::kDropReasonCount> drops{};
   double seconds = 0;  // since the switch started forwarding
+  // Core scaling (--fp-cores-max): lcores running pipes now, of how many,
+  // and how often autoscaling added or removed one. All 0 when off.
+  unsigned cores_active = 0, cores_max = 0;
+  uint64_t cores_grown = 0, cores_shrunk = 0;
 
   uint64_t received() const;
   uint64_t copies() const;     // received + copies + generated = forwarded + dropped

@@ -44,6 +44,15 @@ struct SwitchOptions {
   // Per port (by port number; missing: false): an internal link to another
   // switch of this process (see dataplane/links.h).
   std::vector<bool> internal_links;
+  // TAS-style core scaling (--fp-cores-max): fp_cores pipes (RX queues,
+  // registers, TMs: the state flows live in) on as many worker lcores, of
+  // which only `scaling_initial_cores` run at first; each lcore runs the
+  // pipes assigned to it, and the slow path moves pipes between lcores.
+  // With `autoscale`, every 10 ms it applies TAS's rule (core_scaler.h) to
+  // the lcores' busy cycles. Flows never change pipe, so per-pipe state
+  // stays whole whatever the number of cores. 0: off (one lcore per pipe).
+  uint16_t scaling_initial_cores = 0;
+  bool autoscale = true;
   // Idle pipes sleep between polls instead of spinning (idle_backoff.h);
   // false (--fp-no-ints): they always spin.
   bool sleep_when_idle = true;
@@ -83,6 +92,15 @@ class Switch {
   ClockMode clock() const { return clock_; }
   const std::vector<tm::EgressPortConfig>& port_tm() const { return port_tm_; }
   StatsSnapshot Snapshot() const;
+  // Core scaling (SwitchOptions::scaling_initial_cores): lcores running
+  // pipes now, and how often that changed. 0 active when scaling is off.
+  struct CoreScaling {
+    unsigned active = 0, max = 0;
+    uint64_t grown = 0, shrunk = 0;
+  };
+  CoreScaling core_scaling() const;
+  // Runs `cores` lcores from now on (1..max), pipe p on the (p mod cores)th.
+  void SetActiveCores(unsigned cores);
   // Where the pipes report quiescent states, for table commits made on the
   // main lcore (pipe/versioned.h).
   pipe::RcuDomain rcu() const {
@@ -96,6 +114,10 @@ class Switch {
  private:
   Switch() = default;
   static int WorkerMain(void* arg);
+  // A worker lcore under core scaling: runs the pipes assigned to it.
+  static int CoreMain(void* arg);
+  // TAS's rule every 10 ms (slow path); no-op unless scaling with autoscale.
+  void Autoscale();
   // Run's parts: launch the worker lcores, poll the inline pipe once (no-op
   // without one), then stop: wait for the workers, flush, Finish.
   void Launch();
@@ -132,6 +154,31 @@ class Switch {
     bool sleep_when_idle;
   };
   std::vector<WorkerArgs> worker_args_;
+  // Core scaling: which core (index into lcores_) each pipe is assigned to
+  // and which runs it now (-1: none, between two cores). A core gives a
+  // pipe up (release) after its last poll; only the assigned core takes it
+  // (acquire), so no two cores ever poll one pipe.
+  struct alignas(RTE_CACHE_LINE_SIZE) PipeOwner {
+    std::atomic<int> assigned{-1};
+    std::atomic<int> running{-1};
+  };
+  struct alignas(RTE_CACHE_LINE_SIZE) CoreLoad {  // written by its core only
+    std::atomic<uint64_t> busy_cycles{0}, cycles{0};
+  };
+  struct CoreArgs {
+    Switch* sw;
+    int core;
+  };
+  bool scaling_ = false;
+  bool autoscale_ = false;
+  unsigned initial_cores_ = 1;
+  std::unique_ptr<PipeOwner[]> owners_;
+  std::unique_ptr<CoreLoad[]> loads_;
+  std::vector<CoreArgs> core_args_;
+  std::atomic<unsigned> active_cores_{0};
+  std::atomic<uint64_t> grown_{0}, shrunk_{0};
+  uint64_t next_scale_tsc_ = 0;
+  std::vector<uint64_t> last_busy_, last_cycles_;  // per core, at the last window
   std::string name_;  // of its DPDK objects
   bool has_links_ = false;  // an internal link among its ports
   bool sleep_when_idle_ = true;
