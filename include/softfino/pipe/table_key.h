@@ -49,6 +49,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "softfino/net/address.h"
+#include "softfino/pipe/counter_value.h"
 
 namespace softfino::pipe {
 
@@ -309,12 +310,6 @@ struct TableOptions {
   uint16_t pipes = 1;            // direct-state cells per entry: one per pipe (worker)
   bool direct_counters = false;  // TNA DirectCounter (packets and bytes)
   bool idle_timeout = false;     // TNA idle_timeout = true: entries take a TTL
-};
-
-struct CounterValue {
-  uint64_t packets = 0;
-  uint64_t bytes = 0;
-  friend bool operator==(const CounterValue&, const CounterValue&) = default;
 };
 
 // One pipe's direct counter and idle cells. A worker takes it from the table
