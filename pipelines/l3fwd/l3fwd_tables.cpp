@@ -83,7 +83,9 @@ nlohmann::json L3fwdTables::Dump(absl::string_view table) const {
 
 absl::StatusOr<pipe::EntryHandle> L3fwdTables::FindNexthop(const nlohmann::json& entry,
                                                            absl::string_view path) const {
-  if (auto s = pipe::CheckKeyOnly(entry, path, {"nexthop_id"}); !s.ok()) return s;
+  if (auto s = pipe::CheckKeyOnly(entry, path, {"nexthop_id"}, "a counter request"); !s.ok()) {
+    return s;
+  }
   const TableEntry e(entry, std::string(path));
   auto id = e.KeyUint("nexthop_id", 0xffff);
   if (!id.ok()) return id.status();

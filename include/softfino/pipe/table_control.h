@@ -47,10 +47,11 @@ absl::StatusOr<std::vector<TableOp>> ParseTableOps(const nlohmann::json& ops,
                                                    absl::string_view path,
                                                    absl::Span<const std::string> tables);
 
-// A delete names only the entry's key: {"key": {...}} with fields among
-// `key_fields`.
+// A delete (or `who` else: "a counter read") names only the entry's key:
+// {"key": {...}} with fields among `key_fields`.
 absl::Status CheckKeyOnly(const nlohmann::json& entry, absl::string_view path,
-                          absl::Span<const absl::string_view> key_fields);
+                          absl::Span<const absl::string_view> key_fields,
+                          absl::string_view who = "a delete");
 
 absl::string_view TableOpName(TableOpKind kind);
 
