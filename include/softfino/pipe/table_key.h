@@ -326,9 +326,13 @@ class DirectCells {
     c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     c.bytes.store(c.bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
   }
-  // Records a hit at `now_ns` (real or virtual time); no-op without idle timeout.
+  // Records a hit at `now_ns` (real or virtual time); no-op without idle
+  // timeout. Keeps the latest time: a program may handle a burst's packets
+  // out of arrival order (l3fwd: the IPv4 ones, then the IPv6 ones).
   void Touch(EntryHandle handle, uint64_t now_ns) const {
-    if (last_hit_ != nullptr) last_hit_[handle].store(now_ns, std::memory_order_relaxed);
+    if (last_hit_ == nullptr) return;
+    std::atomic<uint64_t>& last = last_hit_[handle];
+    if (now_ns > last.load(std::memory_order_relaxed)) last.store(now_ns, std::memory_order_relaxed);
   }
   void Hit(EntryHandle handle, uint32_t bytes, uint64_t now_ns) const {
     Count(handle, bytes);
