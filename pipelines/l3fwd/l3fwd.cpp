@@ -64,7 +64,12 @@ absl::Status L3fwd::Configure(const nlohmann::json& config, const pipe::SwitchIn
   if (auto s = stateful_.AddCounter(*nexthop_counter_); !s.ok()) return s;
   // The config is one batch of adds, next hops first so routes may name
   // them whatever order the file lists its tables in.
-  L3fwdTableBuilder builder(L3fwdTables(), port_count_);
+  clocks_ = std::make_unique<pipe::PipeClocks>(info.pipe_count);
+  idle_clocks_started_ = false;
+  last_sweep_ns_ = 0;
+  auto empty = L3fwdTables::Empty(info.pipe_count);
+  if (!empty.ok()) return empty.status();
+  L3fwdTableBuilder builder(*empty, port_count_);
   for (absl::string_view table : kL3fwdTableNames) {
     // ForEachEntry visits the entries in order and stops at the first error.
     size_t index = 0;
@@ -102,6 +107,80 @@ absl::StatusOr<pipe::CommitStats> L3fwd::Commit(absl::Span<const pipe::TableOp> 
 
 absl::StatusOr<nlohmann::json> L3fwd::Dump(absl::string_view table) const {
   return tables_.current().Dump(table);
+}
+
+namespace {
+
+nlohmann::json CounterJson(uint16_t id, const pipe::CounterValue& v) {
+  return {{"key", {{"nexthop_id", id}}},
+          {"counter", {{"packets", v.packets}, {"bytes", v.bytes}}}};
+}
+
+absl::Status NoDirectCounter(absl::string_view table) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "table: '", table, "' has no direct counter (in l3fwd only 'nexthop' has one)"));
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> L3fwd::ReadCounters(absl::string_view table,
+                                                   const nlohmann::json* entry,
+                                                   absl::string_view path) const {
+  if (table != "nexthop") return NoDirectCounter(table);
+  const L3fwdTables& t = tables_.current();
+  nlohmann::json out = nlohmann::json::array();
+  if (entry != nullptr) {
+    auto handle = t.FindNexthop(*entry, path);
+    if (!handle.ok()) return handle.status();
+    out.push_back(CounterJson(t.nexthops[*handle].id, t.nexthop->ReadCounter(*handle)));
+    return out;
+  }
+  for (const auto& [id, routes] : t.nexthop_ids) {
+    out.push_back(CounterJson(id, t.nexthop->ReadCounter(t.HandleOf(id))));
+  }
+  return out;
+}
+
+absl::StatusOr<size_t> L3fwd::ClearCounters(absl::string_view table, const nlohmann::json* entry,
+                                            absl::string_view path) {
+  if (table != "nexthop") return NoDirectCounter(table);
+  const L3fwdTables& t = tables_.current();
+  // The counters live beside the versions (all share them), so clearing
+  // through the published version needs no commit.
+  if (entry != nullptr) {
+    auto handle = t.FindNexthop(*entry, path);
+    if (!handle.ok()) return handle.status();
+    t.nexthop->ClearCounter(*handle);
+    return 1;
+  }
+  for (const auto& [id, routes] : t.nexthop_ids) t.nexthop->ClearCounter(t.HandleOf(id));
+  return t.nexthop_ids.size();
+}
+
+void L3fwd::SweepIdle(const std::function<void(nlohmann::json)>& emit) {
+  const uint64_t now = clocks_->Now();
+  if (now == 0) return;  // some pipe has no time yet
+  const L3fwdTables& t = tables_.current();
+  const auto report = [&](const pipe::Key<2>& key, pipe::EntryHandle handle) {
+    const uint16_t id = static_cast<uint16_t>(key.bytes[0] << 8 | key.bytes[1]);
+    emit({{"event", "idle_timeout"},
+          {"table", "nexthop"},
+          {"key", {{"nexthop_id", id}}},
+          {"ttl_ms", t.nexthop->ttl_ms(handle)},
+          {"last_hit_ns", t.nexthop->LastHit(handle)},
+          {"now_ns", now}});
+  };
+  if (!idle_clocks_started_) {
+    // The entries the switch started with have been idle since its time
+    // began, however late this first sweep runs (in virtual time the pipes
+    // may be far ahead by now). Entries added later start at the first
+    // sweep that sees them.
+    t.nexthop->SweepIdle(clocks_->Start(), report);
+    idle_clocks_started_ = true;
+  }
+  if (now == last_sweep_ns_) return;
+  last_sweep_ns_ = now;
+  t.nexthop->SweepIdle(now, report);
 }
 
 void L3fwd::Ingress(PacketBurst& burst) const {
@@ -150,13 +229,20 @@ void L3fwd::Ingress(PacketBurst& burst) const {
   // One version of the tables serves the whole burst: a commit never shows
   // a pipe half of a batch.
   const L3fwdTables& tables = *tables_.Acquire();
+  // The nexthop table's direct counter and idle cells of this pipe.
+  const pipe::DirectCells nexthop_cells = tables.nexthop->cells(pipe_id);
   uint32_t v4_nh[pipe::kBurstSize];
   uint32_t v6_nh[pipe::kBurstSize];
   if (n4) tables.ipv4_lpm->LookupBulk(v4_addr, v4_nh, n4);
   if (n6) tables.ipv6_lpm->LookupBulk(v6_addr, v6_nh, n6);
 
   // Stage 3: next hop and TTL. No route is decided before TTL, as a router
-  // that found no route never looks at the TTL.
+  // that found no route never looks at the TTL. A route's value is its next
+  // hop's entry handle: a hit of the nexthop table, counted (direct counter)
+  // and stamped (idle timeout) before the TTL check, as in p4/l3fwd.p4.
+  const auto hit = [&](uint16_t i, uint32_t nh) {
+    nexthop_cells.Hit(nh, burst.pkts[i]->pkt_len, burst.md[i].ig_intr_md.ingress_mac_tstamp);
+  };
   const auto forward = [&](uint16_t i, uint32_t nh) {
     const L3fwdNexthop& hop = tables.nexthops[nh];
     burst.md[i].ig_intr_md_for_tm.ucast_egress_port = hop.port;
@@ -169,7 +255,10 @@ void L3fwd::Ingress(PacketBurst& burst) const {
     rte_ipv4_hdr* ip = hdr[i].ipv4;
     if (v4_nh[k] == pipe::Ipv4LpmTable::kMiss) {
       burst.md[i].Drop(DropReason::kNoRoute);
-    } else if (ip->time_to_live <= 1) {
+      continue;
+    }
+    hit(i, v4_nh[k]);
+    if (ip->time_to_live <= 1) {
       burst.md[i].Drop(DropReason::kTtlExpired);
     } else {
       // TTL and protocol share one 16-bit word of the checksum.
@@ -187,7 +276,10 @@ void L3fwd::Ingress(PacketBurst& burst) const {
     rte_ipv6_hdr* ip = hdr[i].ipv6;
     if (v6_nh[k] == pipe::Ipv6LpmTable::kMiss) {
       burst.md[i].Drop(DropReason::kNoRoute);
-    } else if (ip->hop_limits <= 1) {
+      continue;
+    }
+    hit(i, v6_nh[k]);
+    if (ip->hop_limits <= 1) {
       burst.md[i].Drop(DropReason::kTtlExpired);
     } else {
       --ip->hop_limits;
@@ -216,6 +308,8 @@ std::vector<pipe::ResourceUse> L3fwd::Resources() const {
       {"ipv4_lpm", ResourceKind::kLpmTable, 0, kIpv4LpmSize.max_rules, 32, 16},
       {"ipv6_lpm", ResourceKind::kLpmTable, 0, kIpv6LpmSize.max_rules, 128, 16},
       {"nexthop", ResourceKind::kExactTable, 1, kNexthopTableSize, 16, 9 + 48 + 48},
+      // Its direct counter (packets and bytes per entry), in its stage.
+      {"nexthop_hits", ResourceKind::kCounter, 1, kNexthopTableSize, 0, 64},
       {"drop_counter", ResourceKind::kCounter, 2, 16, 0, 64},
       {"max_ip_len", ResourceKind::kRegister, 0, kPortCells, 0, 16},
       {"nexthop_counter", ResourceKind::kCounter, 1, kNexthopIdCells, 0, 64},

@@ -11,6 +11,7 @@
 #include "pipelines/l3fwd/l3fwd_tables.h"
 #include "softfino/pipe/lpm_table.h"
 #include "softfino/pipe/counter_array.h"
+#include "softfino/pipe/pipe_clocks.h"
 #include "softfino/pipe/program.h"
 #include "softfino/pipe/register.h"
 #include "softfino/pipe/stateful_control.h"
@@ -43,10 +44,16 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   pipe::StatefulControl* stateful_control() override { return &stateful_; }
   void Background(uint16_t pipe, uint64_t now_ns) const override {
     trumpet_.Background(pipe, now_ns);
+    clocks_->Advance(pipe, now_ns);
   }
-  void Finish(uint16_t pipe, uint64_t end_ns) const override { trumpet_.Finish(pipe, end_ns); }
+  void Finish(uint16_t pipe, uint64_t end_ns) const override {
+    trumpet_.Finish(pipe, end_ns);
+    clocks_->Advance(pipe, end_ns);
+  }
+  // Trumpet's events, then the nexthop table's idle-timeout notifications.
   void DrainEvents(const std::function<void(nlohmann::json)>& emit) override {
     trumpet_.DrainEvents(emit);
+    SweepIdle(emit);
   }
   std::vector<pipe::ProgramCommand> Commands() override { return trumpet_.Commands(); }
   void Egress(pipe::EgressBurst& burst) const override {
@@ -59,6 +66,18 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   absl::StatusOr<pipe::CommitStats> Commit(absl::Span<const pipe::TableOp> ops,
                                            const pipe::RcuDomain& rcu) override;
   absl::StatusOr<nlohmann::json> Dump(absl::string_view table) const override;
+  std::vector<std::string> CounterTableNames() const override { return {"nexthop"}; }
+  absl::StatusOr<nlohmann::json> ReadCounters(absl::string_view table, const nlohmann::json* entry,
+                                              absl::string_view path) const override;
+  absl::StatusOr<size_t> ClearCounters(absl::string_view table, const nlohmann::json* entry,
+                                       absl::string_view path) override;
+
+  // Slow path: reports each next hop that has had no hit for its TTL, once
+  // per idle period, as {"event": "idle_timeout", "table": "nexthop", "key":
+  // {"nexthop_id": N}, "ttl_ms": T, "last_hit_ns": L (0: none since it was
+  // added), "now_ns": the pipe time of the sweep}. The entry stays (TNA's
+  // notify mode): the control plane decides. Called by DrainEvents.
+  void SweepIdle(const std::function<void(nlohmann::json)>& emit);
 
  private:
   uint16_t port_count_ = 0;
@@ -74,6 +93,10 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   std::unique_ptr<pipe::Register<uint16_t>> max_ip_len_;
   std::unique_ptr<pipe::CounterArray> nexthop_counter_;
   pipe::StatefulControl stateful_;
+  // The pipes' clocks (Background), on which idle sweeps judge last hits.
+  std::unique_ptr<pipe::PipeClocks> clocks_ = std::make_unique<pipe::PipeClocks>(1);
+  bool idle_clocks_started_ = false;
+  uint64_t last_sweep_ns_ = 0;
   static constexpr uint32_t kPortCells = 512;         // 9-bit port numbers
   static constexpr uint32_t kNexthopIdCells = 65536;  // one per 16-bit nexthop_id
 };

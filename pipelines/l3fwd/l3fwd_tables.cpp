@@ -42,17 +42,32 @@ nlohmann::json RouteEntry(const std::string& prefix, uint16_t nexthop_id) {
 
 }  // namespace
 
+absl::StatusOr<L3fwdTables> L3fwdTables::Empty(uint16_t pipes) {
+  auto table = L3fwdNexthopTable::Create({.name = "nexthop",
+                                          .size = kNexthopTableSize,
+                                          .pipes = pipes,
+                                          .direct_counters = true,
+                                          .idle_timeout = true});
+  if (!table.ok()) return table.status();
+  L3fwdTables t;
+  t.nexthop = *std::move(table);
+  return t;
+}
+
 nlohmann::json L3fwdTables::Dump(absl::string_view table) const {
   nlohmann::json out = nlohmann::json::array();
   if (table == "nexthop") {
-    for (const auto& [id, entry] : nexthop_ids) {
-      const L3fwdNexthop& hop = nexthops[entry.slot];
-      out.push_back({{"key", {{"nexthop_id", id}}},
-                     {"action", "forward"},
-                     {"data",
-                      {{"port", hop.port},
-                       {"src_mac", net::FormatMac(hop.src_mac)},
-                       {"dst_mac", net::FormatMac(hop.dst_mac)}}}});
+    for (const auto& [id, routes] : nexthop_ids) {
+      const pipe::EntryHandle handle = HandleOf(id);
+      const L3fwdNexthop& hop = nexthops[handle];
+      nlohmann::json e = {{"key", {{"nexthop_id", id}}},
+                          {"action", "forward"},
+                          {"data",
+                           {{"port", hop.port},
+                            {"src_mac", net::FormatMac(hop.src_mac)},
+                            {"dst_mac", net::FormatMac(hop.dst_mac)}}}};
+      if (const uint32_t ttl = nexthop->ttl_ms(handle); ttl != 0) e["ttl_ms"] = ttl;
+      out.push_back(std::move(e));
     }
   } else if (table == "ipv4_lpm") {
     for (const auto& [key, id] : ipv4_routes) {
@@ -64,6 +79,20 @@ nlohmann::json L3fwdTables::Dump(absl::string_view table) const {
     }
   }
   return out;
+}
+
+absl::StatusOr<pipe::EntryHandle> L3fwdTables::FindNexthop(const nlohmann::json& entry,
+                                                           absl::string_view path) const {
+  if (auto s = pipe::CheckKeyOnly(entry, path, {"nexthop_id"}, "a counter request"); !s.ok()) {
+    return s;
+  }
+  const TableEntry e(entry, std::string(path));
+  auto id = e.KeyUint("nexthop_id", 0xffff);
+  if (!id.ok()) return id.status();
+  if (!nexthop_ids.contains(static_cast<uint16_t>(*id))) {
+    return e.Error("key.nexthop_id", absl::StrCat("no nexthop_id ", *id, " in the nexthop table"));
+  }
+  return HandleOf(static_cast<uint16_t>(*id));
 }
 
 L3fwdTableBuilder::L3fwdTableBuilder(const L3fwdTables& base, uint16_t port_count)
@@ -79,6 +108,16 @@ absl::Status L3fwdTableBuilder::Apply(TableOpKind kind, absl::string_view table,
   return absl::InvalidArgumentError(absl::StrCat(path, ": l3fwd has no table '", table, "'"));
 }
 
+absl::StatusOr<L3fwdNexthopTable*> L3fwdTableBuilder::MutableNexthop() {
+  if (!nexthop_cloned_) {
+    auto clone = next_->nexthop->Clone();
+    if (!clone.ok()) return clone.status();
+    next_->nexthop = *std::move(clone);
+    nexthop_cloned_ = true;
+  }
+  return next_->nexthop.get();
+}
+
 absl::Status L3fwdTableBuilder::ApplyNexthop(TableOpKind kind, const nlohmann::json& entry,
                                              const TableEntry& e, bool from_config) {
   auto& ids = next_->nexthop_ids;
@@ -90,17 +129,21 @@ absl::Status L3fwdTableBuilder::ApplyNexthop(TableOpKind kind, const nlohmann::j
     if (it == ids.end()) {
       return e.Error("key.nexthop_id", absl::StrCat("no nexthop_id ", *id, " in the nexthop table"));
     }
-    if (it->second.routes != 0) {
+    if (it->second != 0) {
       return e.Error("key.nexthop_id",
-                     absl::StrCat("nexthop_id ", *id, " is used by ", it->second.routes,
+                     absl::StrCat("nexthop_id ", *id, " is used by ", it->second,
                                   " route(s); delete them or move them to another next hop first"));
     }
-    next_->free_slots.push_back(it->second.slot);
+    auto table = MutableNexthop();
+    if (!table.ok()) return table.status();
+    // Its handle (and counter) is freed once no version holds it any more.
+    if (auto s = (*table)->Delete(L3fwdNexthopKey(it->first)); !s.ok()) return e.Error("", s.message());
     ids.erase(it);
     return absl::OkStatus();
   }
 
-  if (auto shape = e.CheckShape({"nexthop_id"}, {"forward"}, {"port", "src_mac", "dst_mac"});
+  if (auto shape = e.CheckShape({"nexthop_id"}, {"forward"}, {"port", "src_mac", "dst_mac"},
+                                /*ttl=*/true);
       !shape.ok()) {
     return shape;
   }
@@ -108,7 +151,9 @@ absl::Status L3fwdTableBuilder::ApplyNexthop(TableOpKind kind, const nlohmann::j
   auto port = e.DataUint("port", 0xffff);
   auto src = e.DataMac("src_mac");
   auto dst = e.DataMac("dst_mac");
-  for (const absl::Status& field : {id.status(), port.status(), src.status(), dst.status()}) {
+  auto ttl = e.TtlMs();
+  for (const absl::Status& field :
+       {id.status(), port.status(), src.status(), dst.status(), ttl.status()}) {
     if (!field.ok()) return field;
   }
   if (*port >= port_count_) {
@@ -117,13 +162,24 @@ absl::Status L3fwdTableBuilder::ApplyNexthop(TableOpKind kind, const nlohmann::j
   }
   const L3fwdNexthop hop{static_cast<pipe::PortId>(*port), *src, *dst,
                          static_cast<uint16_t>(*id)};
-  const auto it = ids.find(static_cast<uint16_t>(*id));
+  const pipe::Key<2> key = L3fwdNexthopKey(hop.id);
+  const auto it = ids.find(hop.id);
   if (kind == TableOpKind::kModify) {
     if (it == ids.end()) {
       return e.Error("key.nexthop_id",
                      absl::StrCat("nexthop_id ", *id, " does not exist; use add to create it"));
     }
-    next_->nexthops[it->second.slot] = hop;
+    auto table = MutableNexthop();
+    if (!table.ok()) return table.status();
+    // The entry keeps its handle, so its counter and idle time carry on; a
+    // modify without ttl_ms keeps the TTL it had.
+    if (auto s = (*table)->Modify(key, {kL3fwdForwardAction, hop}); !s.ok()) {
+      return e.Error("", s.message());
+    }
+    if (ttl->has_value()) {
+      if (auto s = (*table)->SetTtl(key, **ttl); !s.ok()) return e.Error("ttl_ms", s.message());
+    }
+    next_->nexthops[next_->HandleOf(hop.id)] = hop;
     return absl::OkStatus();
   }
   if (it != ids.end()) {
@@ -136,16 +192,13 @@ absl::Status L3fwdTableBuilder::ApplyNexthop(TableOpKind kind, const nlohmann::j
     return e.Error("", absl::StrCat("the nexthop table holds at most ",
                                     L3fwdTables::kNexthopTableSize, " entries"));
   }
-  uint32_t slot;
-  if (next_->free_slots.empty()) {
-    slot = static_cast<uint32_t>(next_->nexthops.size());
-    next_->nexthops.push_back(hop);
-  } else {
-    slot = next_->free_slots.back();
-    next_->free_slots.pop_back();
-    next_->nexthops[slot] = hop;
-  }
-  ids.emplace(static_cast<uint16_t>(*id), L3fwdTables::NexthopEntry{slot, 0});
+  auto table = MutableNexthop();
+  if (!table.ok()) return table.status();
+  auto handle = (*table)->Add(key, {kL3fwdForwardAction, hop}, ttl->value_or(0));
+  if (!handle.ok()) return e.Error("", handle.status().message());
+  if (*handle >= next_->nexthops.size()) next_->nexthops.resize(*handle + 1);
+  next_->nexthops[*handle] = hop;
+  ids.emplace(hop.id, 0);
   return absl::OkStatus();
 }
 
@@ -165,7 +218,7 @@ absl::Status L3fwdTableBuilder::ApplyRoute(TableOpKind kind, const nlohmann::jso
     }
     if (auto s = Family::Ensure(*this); !s.ok()) return s;
     if (auto s = Family::Lpm(*this).Delete(*prefix); !s.ok()) return e.Error("", s.message());
-    --ids[it->second].routes;
+    --ids[it->second];
     routes.erase(it);
     return absl::OkStatus();
   }
@@ -195,14 +248,14 @@ absl::Status L3fwdTableBuilder::ApplyRoute(TableOpKind kind, const nlohmann::jso
                                               "; use modify to change it"));
   }
   if (auto s = Family::Ensure(*this); !s.ok()) return s;
-  if (auto s = Family::Lpm(*this).Add(*prefix, hop->second.slot); !s.ok()) {
+  if (auto s = Family::Lpm(*this).Add(*prefix, next_->HandleOf(hop->first)); !s.ok()) {
     return e.Error("", s.message());
   }
-  ++hop->second.routes;
+  ++hop->second;
   if (it == routes.end()) {
     routes.emplace(Family::KeyOf(*prefix), static_cast<uint16_t>(*id));
   } else {
-    --ids[it->second].routes;
+    --ids[it->second];
     it->second = static_cast<uint16_t>(*id);
   }
   return absl::OkStatus();
@@ -213,7 +266,7 @@ absl::Status L3fwdTableBuilder::EnsureIpv4() {
   auto lpm = pipe::Ipv4LpmTable::Create("l3fwd_ipv4", L3fwdTables::kIpv4LpmSize);
   if (!lpm.ok()) return lpm.status();
   for (const auto& [key, id] : next_->ipv4_routes) {
-    if (auto s = (*lpm)->Add({key.first, key.second}, next_->nexthop_ids.at(id).slot); !s.ok()) {
+    if (auto s = (*lpm)->Add({key.first, key.second}, next_->HandleOf(id)); !s.ok()) {
       return s;
     }
   }
@@ -226,7 +279,7 @@ absl::Status L3fwdTableBuilder::EnsureIpv6() {
   auto lpm = pipe::Ipv6LpmTable::Create("l3fwd_ipv6", L3fwdTables::kIpv6LpmSize);
   if (!lpm.ok()) return lpm.status();
   for (const auto& [key, id] : next_->ipv6_routes) {
-    if (auto s = (*lpm)->Add({key.first, key.second}, next_->nexthop_ids.at(id).slot); !s.ok()) {
+    if (auto s = (*lpm)->Add({key.first, key.second}, next_->HandleOf(id)); !s.ok()) {
       return s;
     }
   }

@@ -49,7 +49,11 @@ constexpr char kFooter[] = R"(Commands (`softfino-ctl help` asks the switch for 
   table_add|table_modify table=T entry='{"key": ..., "action": ..., "data": ...}'
   table_delete table=T entry='{"key": {...}}'
   table_batch ops='[{"op": "add", "table": T, "entry": {...}}, ...]'   all or nothing
-  table_dump [table=T]  entries as in the config file;  table_clear table=T
+  table_dump [table=T] [counters=true]   entries as in the config file (counters=true:
+                        with each entry's direct counter);  table_clear table=T
+  table_counter_read table=T [entry='{"key": {...}}']   direct counters (packets, bytes)
+                        of every entry of T, or of one; T must have a direct counter
+  table_counter_clear table=T [entry='{"key": {...}}']  zeroes them
   register_list         the program's registers: name, size, width, pipes, initial
   register_read register=R [index=I | from=A to=B] [pipe=P]
                         cells, one value per pipe (registers are per pipe, as on
@@ -70,7 +74,8 @@ constexpr char kFooter[] = R"(Commands (`softfino-ctl help` asks the switch for 
   trigger add "NAME: filter ... group ... every 10ms when ..." | trigger del NAME | trigger list
                         Trumpet's triggers (a program hosting Trumpet, e.g. l3fwd with a
                         "trumpet" config section); the same as trigger_add trigger=...
-  events [since=SEQ] [follow=true]  the program's events (Trumpet triggers that fired);
+  events [since=SEQ] [follow=true]  the program's events (Trumpet triggers that fired,
+                        idle_timeout of table entries with a TTL, ...);
                         follow=true streams them as JSON lines until the switch stops
   couriers pcap=FILE    offline, no switch needed: decodes BurstRadar courier packets in
                         a capture of the monitor port into JSON lines, one per courier

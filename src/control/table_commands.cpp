@@ -34,6 +34,53 @@ absl::StatusOr<std::string> TableArg(const pipe::TableControl& tables, const jso
   return it->get<std::string>();
 }
 
+std::string Quoted(const std::vector<std::string>& names) {
+  return absl::StrJoin(names, ", ", [](std::string* out, const std::string& n) {
+    absl::StrAppend(out, "'", n, "'");
+  });
+}
+
+// The `table` argument, which must name one of the program's tables that has
+// a direct counter.
+absl::StatusOr<std::string> CounterTableArg(const pipe::TableControl& tables, const json& args) {
+  auto table = TableArg(tables, args);
+  if (!table.ok()) return table.status();
+  const std::vector<std::string> names = tables.CounterTableNames();
+  if (std::find(names.begin(), names.end(), *table) == names.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table: '", *table, "' has no direct counter",
+        names.empty() ? absl::StrCat(" (no table of this program has one)")
+                      : absl::StrCat(" (tables with one: ", Quoted(names), ")")));
+  }
+  return table;
+}
+
+// The optional `entry` argument ({"key": {...}}): null when absent.
+const json* EntryArg(const json& args) {
+  const auto it = args.find("entry");
+  return it == args.end() ? nullptr : &*it;
+}
+
+// Entries of `table` as Dump lists them, each with its direct counter
+// merged in as "counter" (matched by key, not by position).
+absl::StatusOr<json> DumpWithCounters(const pipe::TableControl& tables, const std::string& table) {
+  auto entries = tables.Dump(table);
+  if (!entries.ok()) return entries.status();
+  const std::vector<std::string> names = tables.CounterTableNames();
+  if (std::find(names.begin(), names.end(), table) == names.end()) return entries;
+  auto counters = tables.ReadCounters(table, nullptr, "entry");
+  if (!counters.ok()) return counters.status();
+  for (json& e : *entries) {
+    for (const json& c : *counters) {
+      if (c.at("key") == e.at("key")) {
+        e["counter"] = c.at("counter");
+        break;
+      }
+    }
+  }
+  return entries;
+}
+
 }  // namespace
 
 absl::Status RegisterTableCommands(CommandRegistry& registry, pipe::TableControl& tables,
@@ -90,13 +137,28 @@ absl::Status RegisterTableCommands(CommandRegistry& registry, pipe::TableControl
 
   r.Add("table_dump",
         "Entries of {\"table\": NAME} as the config file lists them; without a table, all of "
-        "them as a config file's {\"tables\": {...}}.",
+        "them as a config file's {\"tables\": {...}}. With \"counters\": true, each entry of "
+        "a table with a direct counter also shows it: \"counter\": {\"packets\": P, "
+        "\"bytes\": B} (then no longer a config: drop it before pasting).",
         [&tables](const json& args) -> absl::StatusOr<json> {
-          if (absl::Status s = CheckArgNames("table_dump", args, {"table"}); !s.ok()) return s;
+          if (absl::Status s = CheckArgNames("table_dump", args, {"table", "counters"}); !s.ok()) {
+            return s;
+          }
+          bool counters = false;
+          if (const auto it = args.find("counters"); it != args.end()) {
+            if (!it->is_boolean()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("counters: expected true or false, not ", it->dump()));
+            }
+            counters = it->get<bool>();
+          }
+          const auto dump = [&](const std::string& table) {
+            return counters ? DumpWithCounters(tables, table) : tables.Dump(table);
+          };
           if (!args.contains("table")) {
             json all = json::object();
             for (const std::string& name : tables.TableNames()) {
-              auto entries = tables.Dump(name);
+              auto entries = dump(name);
               if (!entries.ok()) return entries.status();
               all[name] = *std::move(entries);
             }
@@ -104,7 +166,40 @@ absl::Status RegisterTableCommands(CommandRegistry& registry, pipe::TableControl
           }
           auto table = TableArg(tables, args);
           if (!table.ok()) return table.status();
-          return tables.Dump(*table);
+          return dump(*table);
+        });
+
+  r.Add("table_counter_read",
+        "Direct counters of {\"table\": NAME} (a table declared with one): {\"table\": NAME, "
+        "\"entries\": [{\"key\": {...}, \"counter\": {\"packets\": P, \"bytes\": B}}]}, "
+        "every entry, or only {\"entry\": {\"key\": {...}}}; counts since the entry was added "
+        "or last cleared, summed over the pipes.",
+        [&tables](const json& args) -> absl::StatusOr<json> {
+          if (absl::Status s = CheckArgNames("table_counter_read", args, {"table", "entry"});
+              !s.ok()) {
+            return s;
+          }
+          auto table = CounterTableArg(tables, args);
+          if (!table.ok()) return table.status();
+          auto entries = tables.ReadCounters(*table, EntryArg(args), "entry");
+          if (!entries.ok()) return entries.status();
+          return json{{"table", *table}, {"entries", *std::move(entries)}};
+        });
+
+  r.Add("table_counter_clear",
+        "Zeroes the direct counters of {\"table\": NAME}, every entry's or only {\"entry\": "
+        "{\"key\": {...}}}'s: {\"table\": NAME, \"cleared\": N}. The pipes keep counting; "
+        "reads subtract what the clear saw.",
+        [&tables](const json& args) -> absl::StatusOr<json> {
+          if (absl::Status s = CheckArgNames("table_counter_clear", args, {"table", "entry"});
+              !s.ok()) {
+            return s;
+          }
+          auto table = CounterTableArg(tables, args);
+          if (!table.ok()) return table.status();
+          auto cleared = tables.ClearCounters(*table, EntryArg(args), "entry");
+          if (!cleared.ok()) return cleared.status();
+          return json{{"table", *table}, {"cleared", *cleared}};
         });
 
   r.Add("table_clear",

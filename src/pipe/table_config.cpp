@@ -1,6 +1,7 @@
 #include "softfino/pipe/table_config.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -39,15 +40,14 @@ absl::Status TableEntry::Error(absl::string_view part, absl::string_view message
 
 absl::Status TableEntry::CheckShape(absl::Span<const absl::string_view> key_fields,
                                     absl::Span<const absl::string_view> actions,
-                                    absl::Span<const absl::string_view> data_fields) const {
+                                    absl::Span<const absl::string_view> data_fields,
+                                    bool ttl) const {
   if (!entry_.is_object()) return Error("", "an entry must be an object with key, action, data");
   const bool has_data = data_fields.size() > 0;
-  if (auto s = CheckMembers(entry_, path_,
-                            has_data ? absl::Span<const absl::string_view>{"key", "action", "data"}
-                                     : absl::Span<const absl::string_view>{"key", "action"});
-      !s.ok()) {
-    return s;
-  }
+  std::vector<absl::string_view> members = {"key", "action"};
+  if (has_data) members.push_back("data");
+  if (ttl) members.push_back("ttl_ms");
+  if (auto s = CheckMembers(entry_, path_, members); !s.ok()) return s;
   for (absl::string_view part : {"key", "action", "data"}) {
     if (part == "data" && !has_data) break;
     if (!entry_.contains(part)) return Error(part, "missing");
@@ -66,6 +66,19 @@ absl::Status TableEntry::CheckShape(absl::Span<const absl::string_view> key_fiel
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<uint32_t>> TableEntry::TtlMs() const {
+  const auto it = entry_.find("ttl_ms");
+  if (it == entry_.end()) return std::optional<uint32_t>();
+  const nlohmann::json& v = *it;
+  const bool non_negative =
+      v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+  if (!non_negative || v.get<uint64_t>() > kMaxTtlMs) {
+    return Error("ttl_ms", absl::StrCat(v.dump(), " is not an integer in 0..", kMaxTtlMs,
+                                        " (ms; 0: the entry never ages out)"));
+  }
+  return std::optional<uint32_t>(static_cast<uint32_t>(v.get<uint64_t>()));
 }
 
 absl::StatusOr<std::string> TableEntry::Action() const {

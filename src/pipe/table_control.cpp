@@ -86,12 +86,14 @@ absl::StatusOr<std::vector<TableOp>> ParseTableOps(const nlohmann::json& ops,
 }
 
 absl::Status CheckKeyOnly(const nlohmann::json& entry, absl::string_view path,
-                          absl::Span<const absl::string_view> key_fields) {
-  if (!entry.is_object()) return Invalid(path, R"(a delete names the entry's key: {"key": {...}})");
+                          absl::Span<const absl::string_view> key_fields, absl::string_view who) {
+  if (!entry.is_object()) {
+    return Invalid(path, absl::StrCat(who, R"( names the entry's key: {"key": {...}})"));
+  }
   for (const auto& [name, value] : entry.items()) {
     if (name != "key") {
-      return Invalid(path, absl::StrCat("unknown field '", name,
-                                        "': a delete names only the entry's key"));
+      return Invalid(path, absl::StrCat("unknown field '", name, "': ", who,
+                                        " names only the entry's key"));
     }
   }
   const auto key = entry.find("key");

@@ -180,8 +180,8 @@ check('drops_match_stats', drops == stats['drops'])
 known = ('counter_clear, counter_list, counter_read, drops, events, events_status, help, info, mcast_add, '
          'mcast_delete, mcast_list, mcast_modify, mirror_add, mirror_delete, mirror_list, '
          'mirror_modify, pipes, ports, queues, register_list, register_read, register_reset, '
-         'register_write, stats, table_add, table_batch, table_clear, table_delete, table_dump, '
-         'table_modify')
+         'register_write, stats, table_add, table_batch, table_clear, table_counter_clear, '
+         'table_counter_read, table_delete, table_dump, table_modify')
 help_ = ok('help')
 check('help', sorted(help_) == known.split(', ') and all(help_.values()), help_)
 check('help_one', list(ok('help', 'command=ports')) == ['ports'])

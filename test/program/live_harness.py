@@ -1,6 +1,7 @@
 """What the live program tests (real binaries on veth pairs) share: checks
 that count failures, veth pairs (optionally with one end in a network
 namespace), and waiting for a line on a process's stderr."""
+import json
 import os
 import re
 import subprocess
@@ -46,6 +47,23 @@ def wait_for_line(proc, pattern, seconds=30):
         if m:
             return m, said
     return None, said
+
+
+def ctl_call(ctl, sock, *args):
+    """softfino-ctl --socket sock args...: (result, None), or (None, its error line)."""
+    p = subprocess.run([ctl, '--socket', sock, *args], capture_output=True, text=True, timeout=20)
+    if p.returncode == 0:
+        return json.loads(p.stdout), None
+    return None, p.stderr.strip()
+
+
+def wait_until(cond, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def finish():

@@ -25,7 +25,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from live_harness import check, failures, finish, veth  # noqa: E402
+from live_harness import check, failures, finish, veth, wait_until  # noqa: E402
+from live_harness import ctl_call as harness_ctl_call  # noqa: E402
 from scapy.all import Ether, IP, IPv6, UDP, Raw, rdpcap, sendp, wrpcap  # noqa: E402
 
 softfino, ctl = sys.argv[1], sys.argv[2]
@@ -34,19 +35,7 @@ EAL = ['--no-huge', '--no-shconf', '-m', '256', '--no-pci', '-l', '0', '--log-le
 
 
 def ctl_call(sock, *args):
-    p = subprocess.run([ctl, '--socket', sock, *args], capture_output=True, text=True, timeout=20)
-    if p.returncode == 0:
-        return json.loads(p.stdout), None
-    return None, p.stderr.strip()
-
-
-def wait_until(cond, seconds=20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+    return harness_ctl_call(ctl, sock, *args)
 
 
 def start(args, sock):

@@ -348,6 +348,12 @@ TEST(ExactTable, IdleSweepReportsEntriesPastTheirTtlOncePerIdlePeriod) {
   EXPECT_EQ(sweep(1060), std::vector<uint32_t>{});   // reported once
   EXPECT_EQ(sweep(1139), std::vector<uint32_t>{});   // a: last hit at 1040
   EXPECT_EQ(sweep(1140), std::vector<uint32_t>{1});
+  // A pipe may record a burst's hits out of arrival order: the latest stays.
+  t->cells(1).Touch(t->Lookup(a)->handle, 1150 * kMs);
+  t->cells(1).Touch(t->Lookup(a)->handle, 1145 * kMs);
+  EXPECT_EQ(t->LastHit(t->Lookup(a)->handle), 1150 * kMs);
+  EXPECT_EQ(sweep(1249), std::vector<uint32_t>{});
+  EXPECT_EQ(sweep(1250), std::vector<uint32_t>{1});
   // A hit on another pipe revives b; idle again 50 ms later.
   t->cells(0).Touch(t->Lookup(b)->handle, 1200 * kMs);
   EXPECT_EQ(sweep(1249), std::vector<uint32_t>{});

@@ -34,17 +34,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "softfino/pipe/counter_value.h"
 
 namespace softfino::pipe {
 
 // CounterType_t.
 enum class CounterType : uint8_t { kPackets, kBytes, kPacketsAndBytes };
-
-struct CounterValue {
-  uint64_t packets = 0;
-  uint64_t bytes = 0;
-  bool operator==(const CounterValue&) const = default;
-};
 
 class CounterArray {
  public:

@@ -167,6 +167,10 @@ class ExactTable {
   DirectCells cells(uint16_t pipe) const { return states_->cells(pipe); }
   CounterValue ReadCounter(EntryHandle handle) const { return states_->ReadCounter(handle); }
   void ClearCounter(EntryHandle handle) { states_->ClearCounter(handle); }
+  // The entry's TTL (0: it never ages, or the table has no idle timeout).
+  uint32_t ttl_ms(EntryHandle handle) const { return ttl_ms_.empty() ? 0 : ttl_ms_[handle]; }
+  // The entry's latest hit over all pipes (0: none since it was added).
+  uint64_t LastHit(EntryHandle handle) const { return states_->LastHit(handle); }
 
   // Calls on_idle(const Key<N>&, EntryHandle) for each entry idle for longer
   // than its TTL, once per idle period (see EntryStates::CheckIdle). Control

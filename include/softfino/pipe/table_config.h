@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -24,10 +25,18 @@ class TableEntry {
   const std::string& path() const { return path_; }
 
   // Checks the entry's shape: an object with exactly `key`, `action` and
-  // (when `data_fields` is not empty) `data`, naming only the given fields.
+  // (when `data_fields` is not empty) `data`, naming only the given fields;
+  // with `ttl` (a table declared with idle_timeout) also an optional
+  // `ttl_ms`.
   absl::Status CheckShape(absl::Span<const absl::string_view> key_fields,
                           absl::Span<const absl::string_view> actions,
-                          absl::Span<const absl::string_view> data_fields) const;
+                          absl::Span<const absl::string_view> data_fields,
+                          bool ttl = false) const;
+
+  // The entry's idle timeout, `ttl_ms` (bfrt's $ENTRY_TTL, in ms), at most
+  // kMaxTtlMs; nullopt when the entry gives none.
+  static constexpr uint64_t kMaxTtlMs = 86'400'000;  // a day
+  absl::StatusOr<std::optional<uint32_t>> TtlMs() const;
 
   absl::StatusOr<std::string> Action() const;
   absl::StatusOr<uint64_t> KeyUint(absl::string_view field, uint64_t max) const;

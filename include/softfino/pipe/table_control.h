@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "nlohmann/json.hpp"
@@ -46,10 +47,11 @@ absl::StatusOr<std::vector<TableOp>> ParseTableOps(const nlohmann::json& ops,
                                                    absl::string_view path,
                                                    absl::Span<const std::string> tables);
 
-// A delete names only the entry's key: {"key": {...}} with fields among
-// `key_fields`.
+// A delete (or `who` else: "a counter read") names only the entry's key:
+// {"key": {...}} with fields among `key_fields`.
 absl::Status CheckKeyOnly(const nlohmann::json& entry, absl::string_view path,
-                          absl::Span<const absl::string_view> key_fields);
+                          absl::Span<const absl::string_view> key_fields,
+                          absl::string_view who = "a delete");
 
 absl::string_view TableOpName(TableOpKind kind);
 
@@ -69,6 +71,33 @@ class TableControl {
 
   // The entries of `table` (one of TableNames()) as a config file lists them.
   virtual absl::StatusOr<nlohmann::json> Dump(absl::string_view table) const = 0;
+
+  // --- Direct counters (TNA DirectCounter, packets and bytes per entry) ---
+  // Pipes count into per-pipe cells without a lock; reads sum the pipes,
+  // less what the last clear took away (pipe/table_key.h: EntryStates).
+
+  // The tables of TableNames() that have a direct counter, in that order.
+  virtual std::vector<std::string> CounterTableNames() const { return {}; }
+
+  // The direct counter of every entry of `table` (one of
+  // CounterTableNames()), in Dump()'s order, as
+  //   [{"key": {...}, "counter": {"packets": P, "bytes": B}}, ...]
+  // or, when `entry` is not null, of the one entry whose key it gives
+  // ({"key": {...}}, as a delete names an entry; `path` names it in errors).
+  // A key not in the table is an error.
+  virtual absl::StatusOr<nlohmann::json> ReadCounters(absl::string_view table,
+                                                      const nlohmann::json* /*entry*/,
+                                                      absl::string_view /*path*/) const {
+    return absl::UnimplementedError(absl::StrCat("table '", table, "' has no direct counter"));
+  }
+
+  // Zeroes the direct counters that ReadCounters(table, entry, path) would
+  // read; returns how many. On an error nothing was cleared.
+  virtual absl::StatusOr<size_t> ClearCounters(absl::string_view table,
+                                               const nlohmann::json* /*entry*/,
+                                               absl::string_view /*path*/) {
+    return absl::UnimplementedError(absl::StrCat("table '", table, "' has no direct counter"));
+  }
 };
 
 }  // namespace softfino::pipe

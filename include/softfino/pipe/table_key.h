@@ -49,6 +49,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "softfino/net/address.h"
+#include "softfino/pipe/counter_value.h"
 
 namespace softfino::pipe {
 
@@ -311,12 +312,6 @@ struct TableOptions {
   bool idle_timeout = false;     // TNA idle_timeout = true: entries take a TTL
 };
 
-struct CounterValue {
-  uint64_t packets = 0;
-  uint64_t bytes = 0;
-  friend bool operator==(const CounterValue&, const CounterValue&) = default;
-};
-
 // One pipe's direct counter and idle cells. A worker takes it from the table
 // version it is using and records its hits through it; the pipe is its only
 // writer, so a relaxed load and store is enough (as in pipe::Counter).
@@ -331,9 +326,13 @@ class DirectCells {
     c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     c.bytes.store(c.bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
   }
-  // Records a hit at `now_ns` (real or virtual time); no-op without idle timeout.
+  // Records a hit at `now_ns` (real or virtual time); no-op without idle
+  // timeout. Keeps the latest time: a program may handle a burst's packets
+  // out of arrival order (l3fwd: the IPv4 ones, then the IPv6 ones).
   void Touch(EntryHandle handle, uint64_t now_ns) const {
-    if (last_hit_ != nullptr) last_hit_[handle].store(now_ns, std::memory_order_relaxed);
+    if (last_hit_ == nullptr) return;
+    std::atomic<uint64_t>& last = last_hit_[handle];
+    if (now_ns > last.load(std::memory_order_relaxed)) last.store(now_ns, std::memory_order_relaxed);
   }
   void Hit(EntryHandle handle, uint32_t bytes, uint64_t now_ns) const {
     Count(handle, bytes);

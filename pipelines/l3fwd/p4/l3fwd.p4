@@ -320,10 +320,24 @@ control Ingress(inout ig_headers_t hdr,
         ig_md.nexthop_id = nexthop_id;
     }
 
+    // The nexthop table's direct counter: packets and bytes of every hit, so
+    // of every routed packet, TTL-expired ones included (the table applies
+    // before the TTL check). Read and cleared per entry from the control
+    // plane (bfrt $COUNTER_SPEC_PKTS/BYTES; softfino-ctl table_counter_read).
+    DirectCounter<bit<64>>(CounterType_t.PACKETS_AND_BYTES) nexthop_hits;
+
     action forward(PortId_t port, mac_addr_t src_mac, mac_addr_t dst_mac) {
         ig_intr_md_for_tm.ucast_egress_port = port;
         hdr.ethernet.src_addr = src_mac;
         hdr.ethernet.dst_addr = dst_mac;
+        nexthop_hits.count();
+    }
+
+    // The nexthop table's own miss action: drop() is shared with the route
+    // tables, which have no direct counter to count into.
+    action nexthop_miss() {
+        ig_md.drop_reason = DROP_NO_ROUTE;
+        nexthop_hits.count();
     }
 
     table ipv4_lpm {
@@ -340,11 +354,16 @@ control Ingress(inout ig_headers_t hdr,
         size = 4096;
     }
 
+    // idle_timeout: entries may take a TTL ($ENTRY_TTL; "ttl_ms" in the
+    // software's config and table_add); one with no hit for that long is
+    // reported to the control plane (notify mode: it stays installed).
     table nexthop {
         key = { ig_md.nexthop_id : exact @name("nexthop_id"); }
-        actions = { forward; @defaultonly drop; }
-        const default_action = drop();
+        actions = { forward; @defaultonly nexthop_miss; }
+        const default_action = nexthop_miss();
         size = 1024;
+        counters = nexthop_hits;
+        idle_timeout = true;
     }
 
     apply {
