@@ -57,6 +57,35 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
   rte_pktmbuf_free(pkt);
 }
 
+// Inlined into its callers (Dispose, once per packet, above all): the call
+// and its register spills cost more than the work for a plain unicast packet.
+[[gnu::always_inline]] inline void PipeWorker::Enqueue(rte_mbuf* pkt, pipe::PortId port,
+                                                       const tm::PacketInfo& info,
+                                                       tm::Picoseconds arrival) {
+  tm::EgressPort* tm_port = port == recirc_port_ ? recirc_tm_.get() : s_.owned_ports[port].get();
+  if (tm_port == nullptr) {
+    TmTag* tag = RTE_MBUF_DYNFIELD(pkt, s_.tm_tag_offset, TmTag*);
+    tag->arrival = arrival;
+    tag->egress_port = port;
+    tag->info = info;
+    if (rte_ring_mp_enqueue(s_.owner_inbox[port], pkt) != 0) Drop(pkt, DropReason::kTmHandoffFull);
+    return;
+  }
+  // Packets that left before this one arrived must not count in its depth.
+  // What leaves is only collected here, straight into the port's egress
+  // burst (usually one packet per arrival: inline, no copy): the egress
+  // pipeline and TX run on whole bursts, when one is full or at the end of
+  // the poll (AdvanceEgress), not once per arriving packet (which made
+  // l3fwd send bursts of one packet).
+  const size_t slot = Slot(port);
+  pipe::EgressBurst& eb = egress_[slot];
+  while (tm_port->DequeueOne(arrival, eb.pkts[eb.count], eb.eg_intr_md[eb.count],
+                             departure_[slot][eb.count])) {
+    if (++eb.count == pipe::kBurstSize) RunEgress(*tm_port);
+  }
+  if (!tm_port->Enqueue(pkt, info, arrival)) Drop(pkt, DropReason::kTmQueueFull);
+}
+
 void PipeWorker::CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n) {
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < n; ++i) bytes += pkts[i]->pkt_len;
@@ -431,25 +460,6 @@ void PipeWorker::Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original,
   }
 }
 
-void PipeWorker::Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
-                         tm::Picoseconds arrival) {
-  tm::EgressPort* tm_port = port == recirc_port_ ? recirc_tm_.get() : s_.owned_ports[port].get();
-  if (tm_port == nullptr) {
-    TmTag* tag = RTE_MBUF_DYNFIELD(pkt, s_.tm_tag_offset, TmTag*);
-    tag->arrival = arrival;
-    tag->egress_port = port;
-    tag->info = info;
-    if (rte_ring_mp_enqueue(s_.owner_inbox[port], pkt) != 0) Drop(pkt, DropReason::kTmHandoffFull);
-    return;
-  }
-  // Packets that left before this one arrived must not count in its depth.
-  // What leaves is only collected here: the egress pipeline and TX run on
-  // whole bursts at the end of the poll (AdvanceEgress), not once per
-  // arriving packet (which made l3fwd send bursts of one packet).
-  AdvancePort(*tm_port, arrival, /*run_egress=*/false);
-  if (!tm_port->Enqueue(pkt, info, arrival)) Drop(pkt, DropReason::kTmQueueFull);
-}
-
 void PipeWorker::DrainInbox() {
   if (s_.inbox == nullptr) return;
   rte_mbuf* pkts[pipe::kBurstSize];
@@ -470,26 +480,23 @@ void PipeWorker::AdvanceEgress(tm::Picoseconds now) {
   AdvancePort(*recirc_tm_, now);
 }
 
-void PipeWorker::AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now, bool run_egress) {
-  tm_port.AdvanceTo(now, [&](const tm::Dequeued& d) { Collect(tm_port, d); });
-  if (run_egress && egress_[Slot(tm_port.port())].count) RunEgress(tm_port);
-}
-
-// Gathers what the TM releases into egress bursts, one per port.
-void PipeWorker::Collect(tm::EgressPort& tm_port, const tm::Dequeued& d) {
+void PipeWorker::AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now) {
   const size_t slot = Slot(tm_port.port());
   pipe::EgressBurst& eb = egress_[slot];
-  departure_[slot][eb.count] = d.departure;
-  eb.pkts[eb.count] = d.pkt;
-  eb.eg_intr_md[eb.count] = d.md;
-  eb.eg_intr_md_for_dprsr[eb.count] = {};
-  if (++eb.count == pipe::kBurstSize) RunEgress(tm_port);
+  while (tm_port.DequeueOne(now, eb.pkts[eb.count], eb.eg_intr_md[eb.count],
+                            departure_[slot][eb.count])) {
+    if (++eb.count == pipe::kBurstSize) RunEgress(tm_port);  // as the TM fills it
+  }
+  if (eb.count) RunEgress(tm_port);
 }
 
 void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
   const pipe::PortId port = tm_port.port();
   const size_t slot = Slot(port);
   pipe::EgressBurst& eb = egress_[slot];
+  // The deparser metadata starts clear for each packet, as the TM hands it
+  // to egress (one loop over the burst, not a store per dequeue).
+  std::fill_n(eb.eg_intr_md_for_dprsr, eb.count, pipe::EgressIntrinsicMetadataForDeparser{});
   s_.program->Egress(eb);
   rte_mbuf* tx[pipe::kBurstSize];
   uint16_t n = 0;

@@ -2,6 +2,8 @@
 
 #include <rte_common.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace softfino::tm {
@@ -31,12 +33,9 @@ absl::StatusOr<std::unique_ptr<EgressPort>> EgressPort::Create(pipe::PortId port
   p->queues_ = std::make_unique<Queue[]>(config.queues);
   p->queue_count_ = config.queues;
   const uint32_t slots = rte_align32pow2(std::max<uint32_t>(config.queue_capacity_packets, 2));
-  for (size_t i = 0; i < p->queue_count_; ++i) {
-    Queue& q = p->queues_[i];
-    q.slots.resize(slots);
-    q.mask = slots - 1;
-    q.qid = static_cast<uint8_t>(i);
-  }
+  p->slot_mask_ = slots - 1;
+  p->slot_storage_ = std::make_unique<Slot[]>(size_t{slots} * config.queues);
+  for (size_t i = 0; i < p->queue_count_; ++i) p->queues_[i].slots = &p->slot_storage_[i * slots];
   return p;
 }
 

@@ -137,10 +137,9 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   void DrainInbox();
   void AdvanceEgress(tm::Picoseconds now);
   // Releases what the TM sends by `now` into the port's egress burst, and
-  // runs egress and TX over it unless `run_egress` is false (it then waits
-  // for the end of the poll, or for a full burst).
-  void AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now, bool run_egress = true);
-  void Collect(tm::EgressPort& tm_port, const tm::Dequeued& d);
+  // runs egress and TX over it (Enqueue collects without running egress,
+  // but for a full burst).
+  void AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now);
   void RunEgress(const tm::EgressPort& tm_port);
   void Drop(rte_mbuf* pkt, pipe::DropReason reason);
   // Index into the per-port arrays: front-panel ports, then the recirculation port.
