@@ -45,6 +45,7 @@ struct AppOptions {
   uint16_t tx_descriptors = 1024;
   bool no_promiscuous = false;
   bool fp_no_ints = false;
+  bool sw_rss = false;
   uint16_t fp_cores_max = 0;
   bool fp_no_autoscale = false;
   std::string clock = "auto";
@@ -126,6 +127,12 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
                "between polls (16 us, doubling up to 256 us) until work comes, as TAS's fast path "
                "blocks when idle: an idle switch then costs little CPU, and the first packet after "
                "a quiet spell waits at most one sleep");
+  app.add_flag("--sw-rss", o.sw_rss,
+               "Spread flows over pipes in software, for NICs without RSS (virtio-net without "
+               "its RSS feature, af_packet, tap, single-queue VFs): each port gets one RX queue, "
+               "which the pipe that owns the port reads, hashing every packet as a NIC would with "
+               "softfino's symmetric key and handing other pipes' packets to them. Needs real "
+               "time (live ports, or --clock real)");
   auto* control_socket =
       app.add_option("--control-socket", o.control_socket,
                      "UNIX socket where softfino-ctl reaches the running switch (mode 0600, "
@@ -167,6 +174,7 @@ app::SwitchPlan CommonPlan(const AppOptions& o) {
   plan.tx_descriptors = o.tx_descriptors;
   plan.promiscuous = !o.no_promiscuous;
   plan.sleep_when_idle = !o.fp_no_ints;
+  plan.sw_rss = o.sw_rss;
   plan.no_control_socket = o.no_control_socket;
   plan.exit_when_idle = std::chrono::milliseconds(o.exit_when_idle_ms);
   return plan;

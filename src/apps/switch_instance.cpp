@@ -104,6 +104,7 @@ absl::Status SwitchInstance::Start() {
   options.ports.rx_descriptors = p.rx_descriptors;
   options.ports.tx_descriptors = p.tx_descriptors;
   options.ports.promiscuous = p.promiscuous;
+  options.ports.sw_rss = p.sw_rss;
   options.ports.ethdevs = p.ethdevs;
   if (!p.name.empty()) options.ports.name = absl::StrCat("sf_", p.name);
 

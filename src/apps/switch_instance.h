@@ -41,6 +41,7 @@ struct SwitchPlan {
   uint16_t rx_descriptors = 1024, tx_descriptors = 1024;
   bool promiscuous = true;
   bool sleep_when_idle = true;
+  bool sw_rss = false;  // software RSS (--sw-rss)
   uint16_t scaling_initial_cores = 0;  // SwitchOptions' (--fp-cores-max)
   bool autoscale = true;
   std::chrono::milliseconds exit_when_idle{0};

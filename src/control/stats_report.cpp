@@ -72,6 +72,7 @@ nlohmann::json StatsToJson(absl::string_view pipeline, const dataplane::StatsSna
                           {"polls", t.polls},
                           {"busy_polls", t.busy_polls},
                           {"idle_sleeps", t.idle_sleeps},
+                          {"held_back", t.held_back},
                           {"copies", t.copies},
                           {"generated", t.generated},
                           {"recirculated", t.recirculated},

@@ -84,6 +84,7 @@ int Pipe(const char*, const char* params, rte_tel_data* d) {
   rte_tel_data_add_dict_u64(d, "polls", t.polls);
   rte_tel_data_add_dict_u64(d, "busy_polls", t.busy_polls);
   rte_tel_data_add_dict_u64(d, "idle_sleeps", t.idle_sleeps);
+  rte_tel_data_add_dict_u64(d, "held_back", t.held_back);
   return 0;
 }
 

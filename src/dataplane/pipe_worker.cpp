@@ -1,5 +1,7 @@
 #include "softfino/dataplane/pipe_worker.h"
 
+#include "softfino/dataplane/soft_rss.h"
+
 #include <rte_ethdev.h>
 #include <rte_mbuf_dyn.h>
 
@@ -36,7 +38,26 @@ PipeWorker::PipeWorker(PipeSetup setup)
       egress_(s_.port_count + 1u),
       departure_(s_.port_count + 1u),
       next_fire_ns_(s_.pktgen.size(), kNotStarted),
-      pktgen_batch_(s_.pktgen.size(), 0) {}
+      pktgen_batch_(s_.pktgen.size(), 0) {
+  // Each other pipe may hand one ingress burst's worth to an inbox in one
+  // poll (copies aside: a multicast burst can exceed it, and what does not
+  // fit is dropped as tm_handoff_full).
+  for (rte_ring* ring : s_.owner_inbox) {
+    const bool known = std::any_of(outboxes_.begin(), outboxes_.end(),
+                                   [ring](const Outbox& o) { return o.ring == ring; });
+    if (ring != nullptr && !known) {
+      outboxes_.push_back({ring, pipe::kBurstSize * std::max(1u, s_.pipe_count - 1u)});
+    }
+  }
+  // A port this pipe spreads by software RSS: one burst read from it may go
+  // to any one ring, which only this pipe fills.
+  for (const RxQueueRef& q : s_.rx_queues) {
+    if (q.spread == nullptr) continue;
+    for (uint16_t p = 0; p < s_.pipe_count; ++p) {
+      if (q.spread->ring(p) != nullptr) outboxes_.push_back({q.spread->ring(p), pipe::kBurstSize});
+    }
+  }
+}
 
 PipeWorker::~PipeWorker() {
   const auto free_all = [](const tm::Dequeued& d) { rte_pktmbuf_free(d.pkt); };
@@ -93,9 +114,30 @@ void PipeWorker::CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n) {
   stats_.ports[port].rx_bytes.Add(bytes);
 }
 
+bool PipeWorker::OutboxesHaveRoom() const {
+  for (const Outbox& o : outboxes_) {
+    if (rte_ring_free_count(o.ring) < o.reserve) return false;
+  }
+  return true;
+}
+
 uint32_t PipeWorker::PollOnce() {
   rep_ = s_.replication->Acquire();
-  const uint32_t received = s_.clock == ClockMode::kReal ? ReceiveReal() : ReceiveVirtual();
+  // Back-pressure between pipes: while another pipe's inbox might not take
+  // what this poll hands it, this pipe takes no new packets. They wait in
+  // the NIC's queue (which counts what overflows it as rx_missed, as a NIC
+  // would under any overload) instead of being dropped between two pipes
+  // of one switch, where a Tofino's crossbar never loses a packet. The
+  // other pipe drains its inbox every poll, whatever its own outboxes say,
+  // so two pipes can never wait on each other. (Reading a ring's free count
+  // touches the lines an enqueue reads anyway.)
+  const bool hold_back = !outboxes_.empty() && !OutboxesHaveRoom();
+  uint32_t received = 0;
+  if (hold_back) {
+    stats_.held_back.Add(1);
+  } else {
+    received = s_.clock == ClockMode::kReal ? ReceiveReal() : ReceiveVirtual();
+  }
   // (In virtual time the timers fire inside ReceiveVirtual, in time order
   // with the arrivals.)
   if (!s_.pktgen.empty() && s_.clock == ClockMode::kReal) Generate(real_clock_.Now());
@@ -104,8 +146,9 @@ uint32_t PipeWorker::PollOnce() {
     AdvanceEgress(real_clock_.Now());
   } else {
     // Nothing new arrived: in a replay that means the input is drained, so
-    // time runs on until every queue is empty.
-    AdvanceEgress(received ? virtual_now_ : tm::kNever);
+    // time runs on until every queue is empty (not when held back: then
+    // the input waits).
+    AdvanceEgress(received || hold_back ? virtual_now_ : tm::kNever);
   }
   s_.program->Background(s_.id, NowNs());
   stats_.polls.Add(1);
@@ -200,11 +243,15 @@ uint32_t PipeWorker::ReceiveReal() {
     RunIngress();
   };
   for (const RxQueueRef& q : s_.rx_queues) {
-    const uint16_t n = rte_eth_rx_burst(q.ethdev, q.queue, burst_.pkts, pipe::kBurstSize);
+    uint16_t n = q.ring != nullptr
+                     ? static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
+                           q.ring, reinterpret_cast<void**>(burst_.pkts), pipe::kBurstSize, nullptr))
+                     : rte_eth_rx_burst(q.ethdev, q.queue, burst_.pkts, pipe::kBurstSize);
     if (n == 0) continue;
+    if (q.spread != nullptr) n = Spread(*q.spread, n);
     received += n;
     CountRx(q.port, burst_.pkts, n);
-    run(n, q.port);
+    if (n != 0) run(n, q.port);
   }
   if (recirc_count_ != 0) {
     uint16_t n = 0;
@@ -216,6 +263,17 @@ uint32_t PipeWorker::ReceiveReal() {
     run(n, recirc_port_);
   }
   return received;
+}
+
+uint16_t PipeWorker::Spread(SoftRss& rss, uint16_t n) {
+  rte_mbuf* refused[pipe::kBurstSize];
+  uint16_t n_refused = 0;
+  const uint16_t kept = rss.Spread(burst_.pkts, n, refused, &n_refused);
+  if (n_refused != 0) {  // received here, then lost: counted as both
+    CountRx(rss.port(), refused, n_refused);
+    for (uint16_t i = 0; i < n_refused; ++i) Drop(refused[i], DropReason::kSoftRssFull);
+  }
+  return kept;
 }
 
 // Virtual time: packets must reach the TM in arrival order across all RX
@@ -540,7 +598,7 @@ void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
   }
   eb.count = 0;
   if (n != 0) {
-    const uint16_t sent = rte_eth_tx_burst(s_.ethdev[port], s_.id, tx, n);
+    const uint16_t sent = rte_eth_tx_burst(s_.ethdev[port], s_.tx_queue[port], tx, n);
     for (uint16_t i = sent; i < n; ++i) {
       bytes -= tx[i]->pkt_len;
       Drop(tx[i], DropReason::kTxFull);

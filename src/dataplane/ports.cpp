@@ -15,18 +15,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "softfino/dataplane/soft_rss.h"
 #include "softfino/pipe/packet_burst.h"
+#include "softfino/pipe/program.h"
 
 namespace softfino::dataplane {
 namespace {
-
-// A Toeplitz key of repeated 0x6d5a hashes (a, b) and (b, a) alike, so both
-// directions of a connection go to the same queue and pipe (Woo and Park,
-// "Scalable TCP session monitoring with symmetric receive-side scaling").
-uint8_t kSymmetricRssKey[40] = {
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
 
 absl::Status PortError(uint16_t port, const std::string& name, absl::string_view what, int rc) {
   return absl::InternalError(
@@ -139,26 +133,31 @@ absl::Status Ports::Setup(const PortOptions& options) {
     if (int rc = rte_eth_dev_info_get(dev, &info); rc != 0) {
       return PortError(port, names_.back(), "reading device info", rc);
     }
-    const uint16_t rx_queues = std::min<uint16_t>(options.pipes, info.max_rx_queues);
-    if (rx_queues == 0) {
+    const bool soft_rss = options.sw_rss && options.pipes > 1;
+    const uint16_t rx_queues =
+        soft_rss ? 1 : std::min<uint16_t>(options.pipes, info.max_rx_queues);
+    if (info.max_rx_queues == 0) {
       return absl::FailedPreconditionError(absl::StrCat("port ", port, " (", name, ") has no RX queue"));
     }
-    if (info.max_tx_queues < options.pipes) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "port ", port, " (", name, ") has ", info.max_tx_queues, " TX queue(s) but ",
-          options.pipes, " pipes need one each; use fewer --fp-cores or give the device more "
-          "queues (net_pcap: one tx_pcap= per queue)"));
+    // Only the owner pipe sends on a port: pipe p uses TX queue p when the
+    // device has that many (each pipe's own, as before), else p mod count
+    // (still no sharing, one pipe per port).
+    const uint16_t tx_queues = std::min<uint16_t>(options.pipes, info.max_tx_queues);
+    if (tx_queues == 0) {
+      return absl::FailedPreconditionError(absl::StrCat("port ", port, " (", name, ") has no TX queue"));
     }
+    const uint16_t owner = pipe::PipeOfPort(port, options.pipes);
+    tx_queues_.push_back(owner % tx_queues);
 
     rte_eth_conf conf{};
     if (rx_queues > 1) {
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-      conf.rx_adv_conf.rss_conf.rss_key = kSymmetricRssKey;
-      conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(kSymmetricRssKey);
+      conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(kSymmetricRssKey.data());
+      conf.rx_adv_conf.rss_conf.rss_key_len = kSymmetricRssKey.size();
       conf.rx_adv_conf.rss_conf.rss_hf =
           (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
     }
-    if (int rc = rte_eth_dev_configure(dev, rx_queues, options.pipes, &conf); rc != 0) {
+    if (int rc = rte_eth_dev_configure(dev, rx_queues, tx_queues, &conf); rc != 0) {
       return PortError(port, name, "configure", rc);
     }
     uint16_t rx_desc = options.rx_descriptors, tx_desc = options.tx_descriptors;
@@ -170,10 +169,29 @@ absl::Status Ports::Setup(const PortOptions& options) {
       if (int rc = rte_eth_rx_queue_setup(dev, q, rx_desc, socket, nullptr, pool_); rc != 0) {
         return PortError(port, name, absl::StrCat("RX queue ", q, " setup"), rc);
       }
-      rx_queues_[next_pipe].push_back({port, q, dev});
-      next_pipe = (next_pipe + 1) % options.pipes;
     }
-    for (uint16_t q = 0; q < options.pipes; ++q) {
+    if (soft_rss) {
+      // The owner reads the port's one queue and spreads; every other pipe
+      // receives the port's packets from its ring.
+      auto rss = SoftRss::Create(options.name, port, options.pipes, owner);
+      if (!rss.ok()) return rss.status();
+      for (uint16_t p = 0; p < options.pipes; ++p) {
+        RxQueueRef ref{port, 0, dev};
+        if (p == owner) {
+          ref.spread = rss->get();
+        } else {
+          ref.ring = (*rss)->ring(p);
+        }
+        rx_queues_[p].push_back(ref);
+      }
+      soft_rss_.push_back(*std::move(rss));
+    } else {
+      for (uint16_t q = 0; q < rx_queues; ++q) {
+        rx_queues_[next_pipe].push_back({port, q, dev});
+        next_pipe = (next_pipe + 1) % options.pipes;
+      }
+    }
+    for (uint16_t q = 0; q < tx_queues; ++q) {
       if (int rc = rte_eth_tx_queue_setup(dev, q, tx_desc, socket, nullptr); rc != 0) {
         return PortError(port, name, absl::StrCat("TX queue ", q, " setup"), rc);
       }
@@ -202,6 +220,7 @@ Ports::~Ports() {
     if (port < started_) rte_eth_dev_stop(ethdevs_[port]);
     rte_eth_dev_close(ethdevs_[port]);
   }
+  soft_rss_.clear();  // frees the packets in its rings
   rte_mempool_free(pool_);
 }
 

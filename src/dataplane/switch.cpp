@@ -116,6 +116,13 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
                : ClockMode::kReal;
   std::optional<RxTimestamp> rx_timestamp;
   if (clock_ == ClockMode::kVirtual) rx_timestamp = *RxTimestamp::Find();
+  if (clock_ == ClockMode::kVirtual && ports_->sw_rss()) {
+    // A pipe merges its inputs by timestamp and takes an empty one as
+    // drained: a ring the reader has not filled yet would break both.
+    return absl::InvalidArgumentError(
+        "--sw-rss spreads live traffic in real time; for a pcap replay (virtual time) give each "
+        "pipe its own RX queue (one rx_pcap= per pipe), or add --clock real");
+  }
 
   // Each egress port's traffic manager lives in one pipe, as a Tofino port
   // has one set of queues whatever pipe a packet came from.
@@ -155,12 +162,14 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
     setup.rx_queues = ports_->rx_queues(p);
     setup.port_count = port_count;
     setup.ethdev = ethdevs;
+    for (uint16_t port = 0; port < port_count; ++port) setup.tx_queue.push_back(ports_->tx_queue(port));
     setup.internal_link = options.internal_links;
     setup.internal_link.resize(port_count, false);
     setup.clock = clock_;
     setup.rx_timestamp = rx_timestamp;
     setup.tm_tag_offset = tag_offset;
     setup.inbox = pipes > 1 ? inboxes_[p] : nullptr;
+    setup.pipe_count = pipes;
     setup.replication = &replication_;
     setup.recirculation.rate_bps = 100'000'000'000;  // as Tofino-1's recirculation ports
     setup.pool = ports_->pool();
@@ -449,6 +458,7 @@ StatsSnapshot Switch::Snapshot() const {
     pipe_totals.polls = s.polls.value();
     pipe_totals.busy_polls = s.busy_polls.value();
     pipe_totals.idle_sleeps = s.idle_sleeps.value();
+    pipe_totals.held_back = s.held_back.value();
     pipe_totals.copies = s.copies.value();
     pipe_totals.generated = s.generated.value();
     pipe_totals.recirculated = s.recirculated.value();

@@ -32,30 +32,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import l3fwd_workload  # noqa: E402
 from compare_output import read_pcap  # noqa: E402
-from live_harness import check, finish  # noqa: E402
+from live_harness import check, ctl_json, finish, l3fwd_flood_workload  # noqa: E402
 
 softfino, softfino_ctl = sys.argv[1], sys.argv[2]
 REPEAT = 40
 work = tempfile.mkdtemp(prefix='softfino-autoscale.')
-subprocess.run(['/usr/bin/python3', f'{HERE}/l3fwd_workload.py', '--config',
-                f'{HERE}/l3fwd_test_config.json', '--out-dir', work, '--count', '3000',
-                '--seed', '5', '--ports', '3'], check=True, capture_output=True)
-frames = read_pcap(f'{work}/in.pcap')[0]
-
-# The ports drain at 1 Tb/s so the flood is never tail-dropped by the
-# traffic manager's model of a 10G port (that is not what is tested).
-with open(f'{HERE}/l3fwd_test_config.json') as f:
-    config = json.load(f)
-config['ports'] = [{'port': p, 'speed': 10**12} for p in range(3)]
-with open(f'{work}/config.json', 'w') as f:
-    json.dump(config, f)
-cfg = l3fwd_workload.Config(f'{work}/config.json', 3)
+frames, cfg = l3fwd_flood_workload(work, seed=5)
 
 # Queue i (pipe i) gets the frames that leave on ports pipe i owns (port p's
 # traffic manager lives in pipe p % 2), drops split between both: no packet
-# crosses between pipes. (A pcap replays without a line rate; a flood one
-# pipe hands to another overflows the hand-off ring, counted as
-# tm_handoff_full, with or without scaling; that is not what is tested.)
+# crosses between pipes, so which pipe counts a packet follows from its
+# queue alone. (Packets handed between pipes under a flood: test sw_rss.)
 queues = ([], [])
 expected_port = {p: Counter() for p in range(3)}
 expected_drops = Counter()
@@ -92,9 +79,7 @@ sw = subprocess.Popen(
 
 
 def ctl(*args):
-    r = subprocess.run([softfino_ctl, '--file-prefix', prefix, *args], capture_output=True,
-                       text=True, timeout=10)
-    return json.loads(r.stdout) if r.returncode == 0 else None
+    return ctl_json(softfino_ctl, prefix, *args)
 
 
 try:

@@ -292,3 +292,31 @@ class CollectorTestbed:
             subprocess.run(['ip', 'link', 'del', ifname], stderr=subprocess.DEVNULL)
         for ns in self.netns:
             subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
+
+
+def l3fwd_flood_workload(work, seed, ports=3, count=3000):
+    """The l3fwd workload (l3fwd_workload.py) of `count` frames arriving on
+    port 0, with a config whose ports drain at 1 Tb/s, so a flood is never
+    tail-dropped by the traffic manager's model of a 10G port (tests of
+    pipes and cores, not of the TM). Returns (frames, oracle config); the
+    config is work/config.json."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    import l3fwd_workload
+    from compare_output import read_pcap
+    subprocess.run(['/usr/bin/python3', f'{here}/l3fwd_workload.py', '--config',
+                    f'{here}/l3fwd_test_config.json', '--out-dir', work, '--count', str(count),
+                    '--seed', str(seed), '--ports', str(ports)], check=True, capture_output=True)
+    with open(f'{here}/l3fwd_test_config.json') as f:
+        config = json.load(f)
+    config['ports'] = [{'port': p, 'speed': 10**12} for p in range(ports)]
+    with open(f'{work}/config.json', 'w') as f:
+        json.dump(config, f)
+    return read_pcap(f'{work}/in.pcap')[0], l3fwd_workload.Config(f'{work}/config.json', ports)
+
+
+def ctl_json(softfino_ctl, prefix, *args):
+    """softfino-ctl's answer for the switch of EAL file prefix `prefix`, or None."""
+    r = subprocess.run([softfino_ctl, '--file-prefix', prefix, *args], capture_output=True,
+                       text=True, timeout=10)
+    return json.loads(r.stdout) if r.returncode == 0 else None

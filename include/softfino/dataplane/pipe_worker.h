@@ -44,6 +44,7 @@ struct PipeSetup {
   std::vector<RxQueueRef> rx_queues;
   uint16_t port_count = 0;
   std::vector<uint16_t> ethdev;  // per port: DPDK's port id
+  std::vector<uint16_t> tx_queue;  // per port: the TX queue its owner pipe sends on
   // Per port: an internal link to another switch in this process. In
   // virtual time a packet sent on one carries the time it is fully across
   // (its rx timestamp field), so the switch at the far end receives it then.
@@ -56,6 +57,7 @@ struct PipeSetup {
   // Per port: the inbox of the pipe that owns it (null when it is this one).
   std::vector<rte_ring*> owner_inbox;
   rte_ring* inbox = nullptr;  // packets other pipes hand to this pipe's TMs
+  uint16_t pipe_count = 1;    // pipes in the switch (each other one may fill an inbox)
   int tm_tag_offset = -1;
   // Multicast groups and mirror sessions: one version per poll (see rep_).
   const pipe::Versioned<tm::Replication>* replication = nullptr;
@@ -105,6 +107,10 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
 
   uint32_t ReceiveReal();
   uint32_t ReceiveVirtual();  // returns the packets taken into burst_
+  // Software RSS over the n packets read into burst_: keeps this pipe's at
+  // its front (returns how many), hands the others to their pipes, drops
+  // (and counts) what their full rings refuse.
+  uint16_t Spread(SoftRss& rss, uint16_t n);
   void CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n);
   void RunIngress();
   // Fires the packet generator's timer apps that are due at `now`.
@@ -135,6 +141,9 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
                             uint8_t header_len = 0);
   void Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original, tm::Picoseconds arrival);
   void DrainInbox();
+  // Whether every ring this pipe hands packets to has room for what one
+  // poll may put there (see PollOnce).
+  bool OutboxesHaveRoom() const;
   void AdvanceEgress(tm::Picoseconds now);
   // Releases what the TM sends by `now` into the port's egress burst, and
   // runs egress and TX over it (Enqueue collects without running egress,
@@ -168,6 +177,14 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   std::vector<uint64_t> next_fire_ns_;  // per pktgen app; kNotStarted until the first poll
   std::vector<uint16_t> pktgen_batch_;  // per pktgen app: the next batch_id
   tm::Picoseconds next_timer_bound_ = 0;
+  // Back-pressure: the rings this pipe hands packets to (other pipes' TM
+  // inboxes, software RSS rings), with the room each must have before this
+  // pipe receives.
+  struct Outbox {
+    rte_ring* ring;
+    unsigned reserve;
+  };
+  std::vector<Outbox> outboxes_;
   PipeStats stats_;
   // The replication version of the current poll: loaded once at its start
   // and held until its quiescent state, so a control-plane change (a mirror

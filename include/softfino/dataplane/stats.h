@@ -23,6 +23,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) PipeStats {
   pipe::Counter polls;       // rounds over the pipe's RX queues
   pipe::Counter busy_polls;  // rounds that received at least one packet
   pipe::Counter idle_sleeps;  // sleeps of the idle pipe (idle_backoff.h)
+  // Polls that took no new packets because a ring to another pipe was
+  // nearly full (back-pressure: they wait in the NIC's queue instead).
+  pipe::Counter held_back;
   pipe::Counter copies;      // packets made by multicast and mirroring
   pipe::Counter generated;   // packets made by the packet generator
   pipe::Counter recirculated, resubmitted;  // extra passes through ingress
@@ -38,7 +41,7 @@ struct PortTotals {
 
 struct PipeTotals {
   unsigned lcore = 0;
-  uint64_t polls = 0, busy_polls = 0, idle_sleeps = 0;
+  uint64_t polls = 0, busy_polls = 0, idle_sleeps = 0, held_back = 0;
   uint64_t rx_packets = 0, tx_packets = 0, dropped = 0, copies = 0, generated = 0;
   uint64_t recirculated = 0, resubmitted = 0;
 };

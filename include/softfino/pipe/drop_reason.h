@@ -27,6 +27,7 @@ namespace softfino::pipe {
   X(kBadEgressPort, "bad_egress_port")                      \
   X(kTmQueueFull, "tm_queue_full")                          \
   X(kTmHandoffFull, "tm_handoff_full")                      \
+  X(kSoftRssFull, "sw_rss_full")      /* software RSS: the ring to the flow's pipe was full */ \
   X(kEgressDrop, "egress_drop")                             \
   X(kNoMulticastGroup, "no_multicast_group")                \
   X(kNoMirrorSession, "no_mirror_session")                  \
