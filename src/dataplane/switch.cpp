@@ -309,7 +309,7 @@ void Switch::Autoscale() {
     last_cycles_[c] = t;
     if (c < active) busy.push_back(dt == 0 ? 0.0 : static_cast<double>(db) / static_cast<double>(dt));
   }
-  const size_t next = CoreScaler::Decide(busy, lcores_.size());
+  const size_t next = scaling_policy_.Next(busy, lcores_.size());
   if (next != active) SetActiveCores(static_cast<unsigned>(next));
 }
 

@@ -27,5 +27,35 @@ TEST(CoreScalerTest, StaysWithinOneAndMax) {
   EXPECT_EQ(Decide({1.0, 1.0}, 2), 2u);          // saturated at the maximum
 }
 
+TEST(CoreScalingPolicyTest, GrowsAtOnceThenSkipsTheSettlingWindow) {
+  CoreScalingPolicy policy;
+  EXPECT_EQ(policy.Next(std::vector<double>{0.95}, 4), 2u);       // grow at once
+  EXPECT_EQ(policy.Next(std::vector<double>{0.99, 0.99}, 4), 2u);  // settling: not judged
+  EXPECT_EQ(policy.Next(std::vector<double>{0.99, 0.99}, 4), 3u);  // then the rule again
+}
+
+TEST(CoreScalingPolicyTest, ShrinksOnlyAfterThreeIdleWindowsInARow) {
+  CoreScalingPolicy policy;
+  const std::vector<double> idle{0.1, 0.1}, half{0.5, 0.5};
+  EXPECT_EQ(policy.Next(idle, 4), 2u);
+  EXPECT_EQ(policy.Next(idle, 4), 2u);
+  EXPECT_EQ(policy.Next(half, 4), 2u);  // the rule says stay: the count starts over
+  EXPECT_EQ(policy.Next(idle, 4), 2u);
+  EXPECT_EQ(policy.Next(idle, 4), 2u);
+  EXPECT_EQ(policy.Next(idle, 4), 1u);  // third idle window in a row
+  EXPECT_EQ(policy.Next(std::vector<double>{0.0}, 4), 1u);  // settling, and one core stays
+}
+
+TEST(CoreScalingPolicyTest, ABusyWindowCancelsPendingShrinkVotes) {
+  CoreScalingPolicy policy;
+  const std::vector<double> idle{0.1, 0.1};
+  EXPECT_EQ(policy.Next(idle, 2), 2u);
+  EXPECT_EQ(policy.Next(idle, 2), 2u);
+  EXPECT_EQ(policy.Next(std::vector<double>{1.0, 1.0}, 2), 2u);  // saturated at the maximum
+  EXPECT_EQ(policy.Next(idle, 2), 2u);
+  EXPECT_EQ(policy.Next(idle, 2), 2u);
+  EXPECT_EQ(policy.Next(idle, 2), 1u);
+}
+
 }  // namespace
 }  // namespace softfino::dataplane

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "softfino/dataplane/core_scaler.h"
 #include "softfino/dataplane/pipe_worker.h"
 #include "softfino/dataplane/ports.h"
 #include "softfino/dataplane/stats.h"
@@ -178,6 +179,7 @@ class Switch {
   std::atomic<unsigned> active_cores_{0};
   std::atomic<uint64_t> grown_{0}, shrunk_{0};
   uint64_t next_scale_tsc_ = 0;
+  CoreScalingPolicy scaling_policy_;
   std::vector<uint64_t> last_busy_, last_cycles_;  // per core, at the last window
   std::string name_;  // of its DPDK objects
   bool has_links_ = false;  // an internal link among its ports
