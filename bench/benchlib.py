@@ -5,6 +5,7 @@ import json
 import re
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -19,6 +20,29 @@ NEXTHOP_MAC = {'src_mac': '02:00:00:00:01:00', 'dst_mac': '02:00:00:00:01:01'}
 def route_prefixes(count):
     """The first `count` benchmark prefixes (10.2.0.0/24, 10.2.1.0/24, ...)."""
     return [f'10.{2 + i // 256}.{i % 256}.0/24' for i in range(count)]
+
+
+def split_pcap_by_dst(path, parts, out_pattern):
+    """Splits a pcap of IPv4 packets (classic format, as softfino-gen writes)
+    into `parts` files, out_pattern.format(i): packet to part (third octet of
+    its destination address) mod parts, so each part holds whole flows and
+    the /24 routes of its own. Returns the files."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    header, records = data[:24], [[] for _ in range(parts)]
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack_from('<I', data, off + 8)[0]
+        record = data[off:off + 16 + incl]
+        dst_third_octet = record[16 + 14 + 16 + 2]  # pcap record, Ethernet, IPv4 dst
+        records[dst_third_octet % parts].append(record)
+        off += 16 + incl
+    files = []
+    for i, part in enumerate(records):
+        files.append(out_pattern.format(i))
+        with open(files[-1], 'wb') as f:
+            f.write(header + b''.join(part))
+    return files
 
 
 def eal_memory(huge):

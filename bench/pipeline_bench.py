@@ -5,9 +5,12 @@ vSwitch with DPDK doing l3fwd's routing (one PMD core: the peer a user
 would pick instead; ovs_bench.py) on the same ports in the same run. Writes
 a markdown table and a PNG plot (gnuplot).
 
-Each run replays a pcap of valid packets without end (net_pcap infinite_rx;
-one RX queue per pipe, each replaying the same pcap) into the program on N
-worker cores, and sends through net_null. The rate is the growth of the
+Each run replays a pcap of valid packets without end (net_pcap infinite_rx)
+into the program on N worker cores, and sends through net_null. With N
+pipes, the pcap's flows are split N ways by destination and each part
+enters on a port of its own pipe and leaves on another port of that pipe
+(configs()), so that pipes scale as a multi-pipe Tofino does, every port's
+queues in one pipe. The rate is the growth of the
 switch's received-packet counter between two `softfino-ctl stats` a few
 seconds apart. The generator's own cost (net_pcap handing out mbufs) is in
 every row alike, testpmd's included, so the ratios compare the programs.
@@ -34,7 +37,8 @@ p = argparse.ArgumentParser()
 p.add_argument('build')
 p.add_argument('--out', required=True)
 p.add_argument('--huge', action='store_true', help='hugepages are set up: use them')
-p.add_argument('--max-cores', type=int, default=0, help='0: every core but the main one')
+p.add_argument('--max-cores', type=int, default=0,
+               help='0: every CPU but the main lcore\'s (both on a 2-CPU machine)')
 p.add_argument('--seconds', type=float, default=3.0)
 p.add_argument('--repeat', type=int, default=1,
                help='measure every row N times and keep the best (on a shared machine the '
@@ -47,7 +51,9 @@ work = tempfile.mkdtemp(prefix='pipeline_bench.')
 os.makedirs(args.out, exist_ok=True)
 mem = benchlib.eal_memory(args.huge)
 cpus = os.cpu_count()
-max_cores = min(args.max_cores or cpus - 1, cpus - 1, 16)
+# Every CPU but the main lcore's; on a machine of two, both (the main lcore
+# then shares one, see lcores()), so there is a curve to draw.
+max_cores = min(args.max_cores or max(cpus - 1, min(cpus, 2)), cpus, 16)
 memory = 'hugepages' if args.huge else 'no-huge'
 
 pcaps = {}
@@ -60,41 +66,64 @@ subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', '16384', '--per-f
                capture_output=True)
 
 PREFIXES = benchlib.route_prefixes(1024)
-ROUTES = [{'key': {'dst_addr': p}, 'action': 'set_nexthop', 'data': {'nexthop_id': 1}}
-          for p in PREFIXES]
-L3FWD = {'tables': {'nexthop': [{'key': {'nexthop_id': 1}, 'action': 'forward',
-                                 'data': {'port': 1, **benchlib.NEXTHOP_MAC}}],
-                    'ipv4_lpm': ROUTES}}
-CONFIGS = {
-    'l3fwd': ('l3fwd', L3FWD),
-    'l3fwd_trumpet16k': ('l3fwd', {**L3FWD, 'trumpet': {
-        'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
-    'dta_reporter': ('dta_reporter', {'dta_reporter': {
-        'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': [{'in': 0, 'out': 1}],
-        'report_port': 2, 'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
-                                     'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
-        'flow_slots': 65536, 'key_write': {'redundancy': 2},
-        'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
-    'burstradar': ('burstradar', {'burstradar': {
-        'forward': [{'in': 0, 'out': 1}], 'threshold_bytes': 15000, 'ring_entries': 1000,
-        'monitor_port': 2, 'mirror_session': 900}}),
-}
-# The ports drain at 1 Tb/s: the program, not the traffic manager's model of
-# a 10G port, is what is measured.
-for _, config in CONFIGS.values():
-    config['ports'] = [{'port': p, 'speed': 10**12} for p in range(3)]
+
+
+def configs(cores):
+    """Each program's config for `cores` pipes, so that every pipe's traffic
+    stays in it, as on a multi-pipe Tofino whose ports each belong to a pipe
+    (pipe::PipeOfPort: port q is pipe q mod pipes'): input port p (one RX
+    queue, pipe p) replays the flows of its part of the pcap and sends them
+    to output port cores + p, which pipe p owns; port 2 * cores takes the
+    reports and mirror copies. l3fwd routes 10.2.X.0/24 (X mod cores = p,
+    where pipe p's flows go) to next hop p + 1, which sends to port cores + p.
+    With one core: port 0 in, port 1 out, port 2 reports, next hop 1."""
+    routes = [{'key': {'dst_addr': prefix}, 'action': 'set_nexthop',
+               'data': {'nexthop_id': (i % 256) % cores + 1}} for i, prefix in enumerate(PREFIXES)]
+    l3fwd = {'tables': {'nexthop': [{'key': {'nexthop_id': p + 1}, 'action': 'forward',
+                                     'data': {'port': cores + p, **benchlib.NEXTHOP_MAC}}
+                                    for p in range(cores)],
+                        'ipv4_lpm': routes}}
+    forward = [{'in': p, 'out': cores + p} for p in range(cores)]
+    report_port = 2 * cores
+    result = {
+        'l3fwd': ('l3fwd', l3fwd),
+        'l3fwd_trumpet16k': ('l3fwd', {**l3fwd, 'trumpet': {
+            'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
+        'dta_reporter': ('dta_reporter', {'dta_reporter': {
+            'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': forward,
+            'report_port': report_port,
+            'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
+                       'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
+            'flow_slots': 65536, 'key_write': {'redundancy': 2},
+            'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
+        'burstradar': ('burstradar', {'burstradar': {
+            'forward': forward, 'threshold_bytes': 15000, 'ring_entries': 1000,
+            'monitor_port': report_port, 'mirror_session': 900}}),
+    }
+    # The ports drain at 1 Tb/s: the program, not the traffic manager's model
+    # of a 10G port, is what is measured.
+    for _, config in result.values():
+        config['ports'] = [{'port': p, 'speed': 10**12} for p in range(2 * cores + 1)]
+    return result
+
+
+def lcores(cores):
+    """EAL --lcores: worker w on CPU w - 1, the main lcore (the slow path,
+    asleep but for a 1 ms tick) on the last CPU, which it shares with the
+    last worker when every CPU runs one."""
+    return ','.join([f'0@{cpus - 1}'] + [f'{w}@{w - 1}' for w in range(1, cores + 1)])
 
 
 def run_softfino(name, size, cores):
-    pipeline, config = CONFIGS[name]
+    pipeline, config = configs(cores)[name]
     with open(f'{work}/{name}.json', 'w') as f:
         json.dump(config, f)
     tag = f'pb{os.getpid()}{name}{size}{cores}'
-    rx = ','.join(f'rx_pcap={pcaps[size]}' for _ in range(cores))
-    cmd = [f'{apps}/softfino', *mem, '--no-shconf', '--no-pci', '-l', f'0-{cores}',
-           f'--file-prefix={tag}', '--log-level=error',
-           f'--vdev=net_pcap0,{rx},infinite_rx=1', '--vdev=net_null1,no-rx=1',
-           '--vdev=net_null2,no-rx=1',
+    parts = benchlib.split_pcap_by_dst(pcaps[size], cores, f'{work}/{size}_part{{}}of{cores}.pcap')
+    vdevs = [f'--vdev=net_pcap{p},rx_pcap={part},infinite_rx=1' for p, part in enumerate(parts)]
+    vdevs += [f'--vdev=net_null{p},no-rx=1' for p in range(cores, 2 * cores + 1)]
+    cmd = [f'{apps}/softfino', *mem, '--no-shconf', '--no-pci', '--lcores', lcores(cores),
+           f'--file-prefix={tag}', '--log-level=error', *vdevs,
            '--', '--pipeline', pipeline, '--config', f'{work}/{name}.json', '--fp-cores',
            str(cores), '--clock', 'real']
     return benchlib.measure_softfino(apps, cmd, tag, args.seconds)
@@ -166,7 +195,9 @@ lines = [f'Machine: {os.uname().nodename}, {cpus} CPUs '
          f'({open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()}), '
          f'{memory}, {time.strftime("%Y-%m-%d")}; 1,000 flows, 4,000-packet pcaps replayed '
          f'without end (net_pcap infinite_rx) into net_null; {args.seconds:g} s a run'
-         + (f', the best of {args.repeat} runs a cell.' if args.repeat > 1 else '.'), '',
+         + (f', the best of {args.repeat} runs a cell' if args.repeat > 1 else '')
+         + (f'; with {cpus} cores the main lcore (slow path, a 1 ms tick) shares a CPU with a '
+            'worker' if max_cores >= cpus else '') + '.', '',
          '| program | size | ' + ' | '.join(f'{c} core(s) Mpps' for c in range(1, max_cores + 1)) +
          ' | 1 core / testpmd io | 1 core / testpmd macswap | 1 core / OVS-DPDK |',
          '| --- | --- | ' + ' | '.join('---' for _ in range(max_cores)) + ' | --- | --- | --- |']
