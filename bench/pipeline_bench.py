@@ -115,6 +115,8 @@ def lcores(cores):
 
 
 def run_softfino(name, size, cores):
+    if name == 'burstradar' and cores > 1:
+        return None  # see SCALING_NOTES
     pipeline, config = configs(cores)[name]
     with open(f'{work}/{name}.json', 'w') as f:
         json.dump(config, f)
@@ -215,6 +217,22 @@ for size in ('64', 'imix'):
         cells = ' | '.join(mpps(row.get(c)) for c in range(1, max_cores + 1))
         lines.append(f'| {name} | {size} | {cells} | {ratio(one, io)} | {ratio(one, mac)} | '
                      f'{ratio(one, ovs)} |')
+# Why a program's rate does not grow with pipes (written under the table
+# when its multi-core cells are in it).
+SCALING_NOTES = {
+    'dta_reporter': 'every packet makes a report, and all reports leave on one port (the '
+                    'collector\'s), whose traffic manager lives in one pipe: the other pipes hand '
+                    'it their reports (a cross-core hand-off per packet), so that pipe bounds the '
+                    'rate.',
+    'burstradar': 'n/a on more than one pipe: one monitor port, and every watched port must '
+                  'be in its pipe (a courier reads its ring entry in its own pipe, as on '
+                  'Tofino), so the program runs its watched traffic in one pipe.',
+}
+if max_cores > 1:
+    for name in args.programs.split(','):
+        if name in SCALING_NOTES:
+            lines.append('')
+            lines.append(f'{name}, 2+ cores: {SCALING_NOTES[name]}')
 if any(peer.values()):
     lines.append('')
     lines.append(f'{OVS_ROW}: Debian\'s openvswitch-switch-dpdk ({ovs_bench.version()}), '
