@@ -43,11 +43,16 @@ PipeWorker::PipeWorker(PipeSetup setup)
   // poll (copies aside: a multicast burst can exceed it, and what does not
   // fit is dropped as tm_handoff_full).
   for (rte_ring* ring : s_.owner_inbox) {
-    const bool known = std::any_of(outboxes_.begin(), outboxes_.end(),
-                                   [ring](const Outbox& o) { return o.ring == ring; });
-    if (ring != nullptr && !known) {
+    int16_t index = -1;
+    for (size_t h = 0; h < handoffs_.size(); ++h) {
+      if (handoffs_[h].ring == ring) index = static_cast<int16_t>(h);
+    }
+    if (ring != nullptr && index < 0) {
+      index = static_cast<int16_t>(handoffs_.size());
+      handoffs_.push_back({ring});
       outboxes_.push_back({ring, pipe::kBurstSize * std::max(1u, s_.pipe_count - 1u)});
     }
+    handoff_of_port_.push_back(ring == nullptr ? -1 : index);
   }
   // A port this pipe spreads by software RSS: one burst read from it may go
   // to any one ring, which only this pipe fills.
@@ -89,7 +94,9 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
     tag->arrival = arrival;
     tag->egress_port = port;
     tag->info = info;
-    if (rte_ring_mp_enqueue(s_.owner_inbox[port], pkt) != 0) Drop(pkt, DropReason::kTmHandoffFull);
+    HandOff& h = handoffs_[handoff_of_port_[port]];
+    h.pkts[h.count++] = pkt;
+    if (h.count == pipe::kBurstSize) FlushHandOff(h);
     return;
   }
   // Packets that left before this one arrived must not count in its depth.
@@ -112,6 +119,13 @@ void PipeWorker::CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n) {
   for (uint16_t i = 0; i < n; ++i) bytes += pkts[i]->pkt_len;
   stats_.ports[port].rx_packets.Add(n);
   stats_.ports[port].rx_bytes.Add(bytes);
+}
+
+void PipeWorker::FlushHandOff(HandOff& h) {
+  const unsigned sent = rte_ring_mp_enqueue_burst(h.ring, reinterpret_cast<void* const*>(h.pkts.data()),
+                                                  h.count, nullptr);
+  for (unsigned i = sent; i < h.count; ++i) Drop(h.pkts[i], DropReason::kTmHandoffFull);
+  h.count = 0;
 }
 
 bool PipeWorker::OutboxesHaveRoom() const {
@@ -141,6 +155,7 @@ uint32_t PipeWorker::PollOnce() {
   // (In virtual time the timers fire inside ReceiveVirtual, in time order
   // with the arrivals.)
   if (!s_.pktgen.empty() && s_.clock == ClockMode::kReal) Generate(real_clock_.Now());
+  FlushHandOffs();
   DrainInbox();
   if (s_.clock == ClockMode::kReal) {
     AdvanceEgress(real_clock_.Now());
@@ -151,6 +166,7 @@ uint32_t PipeWorker::PollOnce() {
     AdvanceEgress(received || hold_back ? virtual_now_ : tm::kNever);
   }
   s_.program->Background(s_.id, NowNs());
+  FlushHandOffs();  // egress mirror copies: nothing stays gathered between polls
   stats_.polls.Add(1);
   if (received) stats_.busy_polls.Add(1);
   // Between polls this pipe holds no table version: old ones may be freed.
@@ -217,6 +233,7 @@ void PipeWorker::Flush() {
   for (int round = 0; round < 16; ++round) {
     DrainInbox();
     AdvanceEgress(tm::kNever);
+    FlushHandOffs();
     if (recirc_count_ == 0) return;
     PollOnce();
   }

@@ -185,6 +185,22 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
     unsigned reserve;
   };
   std::vector<Outbox> outboxes_;
+  // Packets for another pipe's TMs, gathered per poll and handed over a
+  // burst at a time: one atomic update of the shared ring per burst, not
+  // per packet.
+  struct HandOff {
+    rte_ring* ring;
+    uint16_t count = 0;
+    std::array<rte_mbuf*, pipe::kBurstSize> pkts{};
+  };
+  std::vector<HandOff> handoffs_;        // one per other pipe with a port
+  std::vector<int16_t> handoff_of_port_;  // per port: index into handoffs_, -1: owned here
+  void FlushHandOff(HandOff& h);
+  void FlushHandOffs() {
+    for (HandOff& h : handoffs_) {
+      if (h.count != 0) FlushHandOff(h);
+    }
+  }
   PipeStats stats_;
   // The replication version of the current poll: loaded once at its start
   // and held until its quiescent state, so a control-plane change (a mirror
