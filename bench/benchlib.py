@@ -21,6 +21,39 @@ def route_prefixes(count):
     return [f'10.{2 + i // 256}.{i % 256}.0/24' for i in range(count)]
 
 
+def program_configs(apps, work, ports):
+    """Each benchmarked program's (pipeline, config) by row name, with
+    `ports` ports draining at 1 Tb/s: the program, not the traffic
+    manager's model of a 10G port, is what is measured. Writes the
+    Trumpet rows' trigger file into `work`."""
+    subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', '16384', '--per-flow', '8',
+                    '--interval-ms', '10', '--out', f'{work}/triggers.txt'], check=True,
+                   capture_output=True)
+    routes = [{'key': {'dst_addr': p}, 'action': 'set_nexthop', 'data': {'nexthop_id': 1}}
+              for p in route_prefixes(1024)]
+    l3fwd = {'tables': {'nexthop': [{'key': {'nexthop_id': 1}, 'action': 'forward',
+                                     'data': {'port': 1, **NEXTHOP_MAC}}],
+                        'ipv4_lpm': routes}}
+    configs = {
+        'l3fwd': ('l3fwd', l3fwd),
+        'l3fwd_trumpet16k': ('l3fwd', {**l3fwd, 'trumpet': {
+            'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
+        'dta_reporter': ('dta_reporter', {'dta_reporter': {
+            'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': [{'in': 0, 'out': 1}],
+            'report_port': 2, 'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
+                                         'src_mac': '02:00:00:00:00:07',
+                                         'dst_mac': '02:00:00:00:00:ff'},
+            'flow_slots': 65536, 'key_write': {'redundancy': 2},
+            'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
+        'burstradar': ('burstradar', {'burstradar': {
+            'forward': [{'in': 0, 'out': 1}], 'threshold_bytes': 15000, 'ring_entries': 1000,
+            'monitor_port': 2, 'mirror_session': 900}}),
+    }
+    for _, config in configs.values():
+        config['ports'] = [{'port': p, 'speed': 10**12} for p in range(ports)]
+    return configs
+
+
 def eal_memory(huge):
     """EAL memory arguments: hugepages when set up, else 2 GiB of ordinary
     memory (about 3x slower per packet)."""

@@ -55,34 +55,8 @@ for size in ('64', 'imix'):
     pcaps[size] = f'{work}/flows_{size}.pcap'
     subprocess.run([f'{apps}/softfino-gen', 'flows', '--flows', '1000', '--packets', '4000',
                     '--sizes', size, '--out', pcaps[size]], check=True, capture_output=True)
-subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', '16384', '--per-flow', '8',
-                '--interval-ms', '10', '--out', f'{work}/triggers.txt'], check=True,
-               capture_output=True)
-
 PREFIXES = benchlib.route_prefixes(1024)
-ROUTES = [{'key': {'dst_addr': p}, 'action': 'set_nexthop', 'data': {'nexthop_id': 1}}
-          for p in PREFIXES]
-L3FWD = {'tables': {'nexthop': [{'key': {'nexthop_id': 1}, 'action': 'forward',
-                                 'data': {'port': 1, **benchlib.NEXTHOP_MAC}}],
-                    'ipv4_lpm': ROUTES}}
-CONFIGS = {
-    'l3fwd': ('l3fwd', L3FWD),
-    'l3fwd_trumpet16k': ('l3fwd', {**L3FWD, 'trumpet': {
-        'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
-    'dta_reporter': ('dta_reporter', {'dta_reporter': {
-        'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': [{'in': 0, 'out': 1}],
-        'report_port': 2, 'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
-                                     'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
-        'flow_slots': 65536, 'key_write': {'redundancy': 2},
-        'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
-    'burstradar': ('burstradar', {'burstradar': {
-        'forward': [{'in': 0, 'out': 1}], 'threshold_bytes': 15000, 'ring_entries': 1000,
-        'monitor_port': 2, 'mirror_session': 900}}),
-}
-# The ports drain at 1 Tb/s: the program, not the traffic manager's model of
-# a 10G port, is what is measured.
-for _, config in CONFIGS.values():
-    config['ports'] = [{'port': p, 'speed': 10**12} for p in range(3)]
+CONFIGS = benchlib.program_configs(apps, work, ports=3)
 
 
 def run_softfino(name, size, cores):
