@@ -229,11 +229,11 @@ json Stage::EventJson(const Event& e) const {
 
 void Stage::DrainEvents(const std::function<void(json)>& emit) {
   if (!enabled()) return;
-  Event batch[64];
   for (auto& m : monitors_) {
     unsigned n;
-    while ((n = rte_ring_sc_dequeue_burst_elem(m->events(), batch, sizeof(Event), 64, nullptr)) > 0) {
-      for (unsigned i = 0; i < n; ++i) combiner_->Add(batch[i]);
+    while ((n = rte_ring_sc_dequeue_burst_elem(m->events(), drain_batch_, sizeof(Event),
+                                               std::size(drain_batch_), nullptr)) > 0) {
+      for (unsigned i = 0; i < n; ++i) combiner_->Add(drain_batch_[i]);
     }
   }
   combiner_->Flush(
