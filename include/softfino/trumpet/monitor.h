@@ -146,8 +146,8 @@ class Monitor {
   // The flow table's index, open addressing with linear probing over at
   // least twice flow_capacity slots (a power of two), so a probe rarely
   // looks past one slot: each holds a flow's hash and its position in
-  // entries_ + 1 (0: empty). Replaces an rte_hash, whose bulk lookup cost
-  // about 190 instructions per packet against about 30 here (callgrind).
+  // entries_ + 1 (0: empty). Replaces an rte_hash: its bulk lookup cost
+  // about 190 instructions per packet, FindFlow here 36 (callgrind).
   struct IndexSlot {
     uint32_t hash = 0;
     uint32_t pos1 = 0;
