@@ -74,10 +74,6 @@ absl::Status DtaReporter::Configure(const nlohmann::json& config, const pipe::Sw
   return absl::OkStatus();
 }
 
-uint16_t DtaReporter::Group(pipe::PortId out, uint8_t mask) const {
-  return static_cast<uint16_t>(config_.multicast_group_base + 16 * forward_index_[out] + mask);
-}
-
 pipe::ProgramReplication DtaReporter::Replication() const {
   // One group per forwarding port and set of reports (a bit per opcode).
   pipe::ProgramReplication r;
@@ -165,7 +161,7 @@ void DtaReporter::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& 
     return;
   }
   std::memcpy(room, &b, sizeof(b));
-  for (uint8_t op = 1; op <= 4; ++op) st.reports[op] += (mask >> (op - 1)) & 1;
+  for (uint8_t bits = mask; bits != 0; bits &= bits - 1) ++st.reports[__builtin_ctz(bits) + 1];
   md.ig_intr_md_for_tm.ucast_egress_port = pipe::kInvalidPort;
   md.ig_intr_md_for_tm.mcast_grp_a = Group(out, mask);
 }
@@ -202,7 +198,14 @@ void DtaReporter::MakeReport(rte_mbuf* m, uint16_t rid,
     return;
   }
   uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
-  std::memcpy(p, t.bytes, t.length);
+  // The whole template where it fits (nearly always): a copy of constant
+  // size is two vector moves, not a call to memcpy. What lies past the
+  // report is outside the frame.
+  if (rte_pktmbuf_tailroom(m) + m->data_len >= sizeof(t.bytes)) {
+    std::memcpy(p, t.bytes, sizeof(t.bytes));
+  } else {
+    std::memcpy(p, t.bytes, t.length);
+  }
   if (config_.base_form == net::DtaBaseForm::kThreeByte) {
     reinterpret_cast<net::DtaBaseHeader3*>(p + t.base)->seqnum = seqnum;
   }

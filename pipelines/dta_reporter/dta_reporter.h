@@ -86,7 +86,10 @@ class DtaReporter final : public pipe::Program {
 
   void IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st) const;
   void MakeReport(rte_mbuf* m, uint16_t rid, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
-  uint16_t Group(pipe::PortId out, uint8_t mask) const;
+  // Inline: ingress picks a group for every packet it reports on.
+  uint16_t Group(pipe::PortId out, uint8_t mask) const {
+    return static_cast<uint16_t>(config_.multicast_group_base + 16 * forward_index_[out] + mask);
+  }
 
   ReporterConfig config_;
   std::vector<int> forward_index_;  // out port -> index among forwarding ports
