@@ -162,7 +162,8 @@ bool Monitor::Admit(const FiveTuple& flow) {
   return std::min(a, b) >= config_.admit_after;
 }
 
-int32_t Monitor::FindFlow(const FiveTuple& flow, uint32_t hash) const {
+// Inlined into OnPackets: called for every packet.
+[[gnu::always_inline]] inline int32_t Monitor::FindFlow(const FiveTuple& flow, uint32_t hash) const {
   for (uint32_t i = hash & index_mask_; index_[i].pos1 != 0; i = (i + 1) & index_mask_) {
     const uint32_t pos = index_[i].pos1 - 1;
     if (index_[i].hash == hash && entries_[pos].key == flow) return static_cast<int32_t>(pos);
