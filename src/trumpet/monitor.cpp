@@ -399,33 +399,30 @@ void Monitor::Aggregate(uint32_t slot, uint64_t epoch) {
   const FlowEntry& f = entries_[slot];
   const EpochStats& st = f.stats[epoch & 1];
   if (st.epoch != epoch) return;
-  for (uint8_t j = 0; j < f.trigger_count; ++j) {
-    const TriggerIndex k = f.triggers[j];
-    TriggerState& ts = state_[k];
-    if (epoch < ts.first_epoch) continue;
-    if (set_->per_flow(k)) {
-      EvaluateFlow(f, st, k, epoch);
-      continue;
-    }
-    if (ts.groups.empty()) ++pending_groups_;
-    Sums& s = ts.groups[Mask(f.key, set_->triggers()[k].group_lengths)];
-    s.v[static_cast<int>(Metric::kPackets)] += st.packets;
-    s.v[static_cast<int>(Metric::kBytes)] += st.bytes;
-    s.v[static_cast<int>(Metric::kLost)] += st.lost;
-    s.v[static_cast<int>(Metric::kBursts)] += st.bursts;
-  }
-}
-
-void Monitor::EvaluateFlow(const FlowEntry& f, const EpochStats& st, TriggerIndex k,
-                           uint64_t epoch) {
-  const Trigger& t = set_->triggers()[k];
-  // The predicate first: most flows fire nothing, and need no Event built.
+  // The flow's statistics as a predicate reads them, once for all its triggers.
   uint64_t sums[static_cast<int>(Metric::kCount)];
   sums[static_cast<int>(Metric::kPackets)] = st.packets;
   sums[static_cast<int>(Metric::kBytes)] = st.bytes;
   sums[static_cast<int>(Metric::kLost)] = st.lost;
   sums[static_cast<int>(Metric::kBursts)] = st.bursts;
-  if (!t.predicate.Holds(t.predicate.Value(sums))) return;
+  for (uint8_t j = 0; j < f.trigger_count; ++j) {
+    const TriggerIndex k = f.triggers[j];
+    TriggerState& ts = state_[k];
+    if (epoch < ts.first_epoch) continue;
+    if (set_->per_flow(k)) {
+      const Trigger& t = set_->triggers()[k];
+      // Most flows fire nothing: the Event is built only when one does.
+      if (t.predicate.Holds(t.predicate.Value(sums))) EmitFlowEvent(f, sums, t, epoch);
+      continue;
+    }
+    if (ts.groups.empty()) ++pending_groups_;
+    Sums& s = ts.groups[Mask(f.key, set_->triggers()[k].group_lengths)];
+    for (int m = 0; m < static_cast<int>(Metric::kCount); ++m) s.v[m] += sums[m];
+  }
+}
+
+void Monitor::EmitFlowEvent(const FlowEntry& f, const uint64_t (&sums)[static_cast<int>(Metric::kCount)],
+                            const Trigger& t, uint64_t epoch) {
   Event ev;
   std::memcpy(ev.sums, sums, sizeof(ev.sums));
   ev.kind = EventKind::kFired;

@@ -128,7 +128,9 @@ class Monitor {
   // Runs the pending sweep; `budget_cycles` 0 means to the end.
   void RunSweep(uint64_t budget_cycles);
   void Aggregate(uint32_t flow_slot, uint64_t epoch);
-  void EvaluateFlow(const FlowEntry& f, const EpochStats& st, TriggerIndex k, uint64_t epoch);
+  // A per-flow trigger fired for flow f (its sums over the epoch).
+  void EmitFlowEvent(const FlowEntry& f, const uint64_t (&sums)[static_cast<int>(Metric::kCount)],
+                     const Trigger& t, uint64_t epoch);
   // Resumable: returns false when out_of_time() stopped it part-way.
   bool CloseIntervals(uint64_t epoch, const std::function<bool()>& out_of_time);
   void NoteSlice(uint64_t start_tsc);
