@@ -85,7 +85,6 @@ Monitor::Monitor(const MonitorConfig& config, std::shared_ptr<const TriggerSet> 
 
 absl::Status Monitor::Init() {
   const uint32_t serial = monitor_serial.fetch_add(1);
-  const std::string name = absl::StrCat("trumpet", serial);
   const uint32_t index_slots = rte_align32pow2(2 * config_.flow_capacity);
   index_.reset(new (std::nothrow) IndexSlot[index_slots]());
   free_.reset(new (std::nothrow) uint32_t[config_.flow_capacity]);
