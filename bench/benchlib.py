@@ -45,6 +45,52 @@ def split_pcap_by_dst(path, parts, out_pattern):
     return files
 
 
+def program_configs(apps, work, ports=None, cores=1):
+    """Each benchmarked program's (pipeline, config) by row name, for
+    `cores` pipes, with `ports` ports (default 2 * cores + 1) draining at
+    1 Tb/s: the program, not the traffic manager's model of a 10G port, is
+    what is measured. Writes the Trumpet rows' trigger file into `work`.
+
+    Every pipe's traffic stays in it, as on a multi-pipe Tofino whose ports
+    each belong to a pipe (pipe::PipeOfPort: port q is pipe q mod pipes):
+    input port p (pipe p) takes the flows of part p of the pcap
+    (split_pcap_by_dst) and sends them to output port cores + p, which pipe
+    p owns; port 2 * cores takes the reports and mirror copies. l3fwd routes
+    10.2.X.0/24 (X mod cores = p, where pipe p's flows go) to next hop
+    p + 1, which sends to port cores + p. With one core: port 0 in, port 1
+    out, port 2 reports, next hop 1."""
+    subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', '16384', '--per-flow', '8',
+                    '--interval-ms', '10', '--out', f'{work}/triggers.txt'], check=True,
+                   capture_output=True)
+    routes = [{'key': {'dst_addr': prefix}, 'action': 'set_nexthop',
+               'data': {'nexthop_id': (i % 256) % cores + 1}}
+              for i, prefix in enumerate(route_prefixes(1024))]
+    l3fwd = {'tables': {'nexthop': [{'key': {'nexthop_id': p + 1}, 'action': 'forward',
+                                     'data': {'port': cores + p, **NEXTHOP_MAC}}
+                                    for p in range(cores)],
+                        'ipv4_lpm': routes}}
+    forward = [{'in': p, 'out': cores + p} for p in range(cores)]
+    report_port = 2 * cores
+    configs = {
+        'l3fwd': ('l3fwd', l3fwd),
+        'l3fwd_trumpet16k': ('l3fwd', {**l3fwd, 'trumpet': {
+            'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
+        'dta_reporter': ('dta_reporter', {'dta_reporter': {
+            'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': forward,
+            'report_port': report_port,
+            'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
+                       'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
+            'flow_slots': 65536, 'key_write': {'redundancy': 2},
+            'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
+        'burstradar': ('burstradar', {'burstradar': {
+            'forward': forward, 'threshold_bytes': 15000, 'ring_entries': 1000,
+            'monitor_port': report_port, 'mirror_session': 900}}),
+    }
+    for _, config in configs.values():
+        config['ports'] = [{'port': p, 'speed': 10**12} for p in range(ports or 2 * cores + 1)]
+    return configs
+
+
 def eal_memory(huge):
     """EAL memory arguments: hugepages when set up, else 2 GiB of ordinary
     memory (about 3x slower per packet)."""

@@ -9,8 +9,8 @@ Each run replays a pcap of valid packets without end (net_pcap infinite_rx)
 into the program on N worker cores, and sends through net_null. With N
 pipes, the pcap's flows are split N ways by destination and each part
 enters on a port of its own pipe and leaves on another port of that pipe
-(configs()), so that pipes scale as a multi-pipe Tofino does, every port's
-queues in one pipe. The rate is the growth of the
+(benchlib.program_configs), so that pipes scale as a multi-pipe Tofino
+does, every port's queues in one pipe. The rate is the growth of the
 switch's received-packet counter between two `softfino-ctl stats` a few
 seconds apart. The generator's own cost (net_pcap handing out mbufs) is in
 every row alike, testpmd's included, so the ratios compare the programs.
@@ -61,50 +61,8 @@ for size in ('64', 'imix'):
     pcaps[size] = f'{work}/flows_{size}.pcap'
     subprocess.run([f'{apps}/softfino-gen', 'flows', '--flows', '1000', '--packets', '4000',
                     '--sizes', size, '--out', pcaps[size]], check=True, capture_output=True)
-subprocess.run([f'{apps}/softfino-gen', 'triggers', '--count', '16384', '--per-flow', '8',
-                '--interval-ms', '10', '--out', f'{work}/triggers.txt'], check=True,
-               capture_output=True)
-
 PREFIXES = benchlib.route_prefixes(1024)
-
-
-def configs(cores):
-    """Each program's config for `cores` pipes, so that every pipe's traffic
-    stays in it, as on a multi-pipe Tofino whose ports each belong to a pipe
-    (pipe::PipeOfPort: port q is pipe q mod pipes'): input port p (one RX
-    queue, pipe p) replays the flows of its part of the pcap and sends them
-    to output port cores + p, which pipe p owns; port 2 * cores takes the
-    reports and mirror copies. l3fwd routes 10.2.X.0/24 (X mod cores = p,
-    where pipe p's flows go) to next hop p + 1, which sends to port cores + p.
-    With one core: port 0 in, port 1 out, port 2 reports, next hop 1."""
-    routes = [{'key': {'dst_addr': prefix}, 'action': 'set_nexthop',
-               'data': {'nexthop_id': (i % 256) % cores + 1}} for i, prefix in enumerate(PREFIXES)]
-    l3fwd = {'tables': {'nexthop': [{'key': {'nexthop_id': p + 1}, 'action': 'forward',
-                                     'data': {'port': cores + p, **benchlib.NEXTHOP_MAC}}
-                                    for p in range(cores)],
-                        'ipv4_lpm': routes}}
-    forward = [{'in': p, 'out': cores + p} for p in range(cores)]
-    report_port = 2 * cores
-    result = {
-        'l3fwd': ('l3fwd', l3fwd),
-        'l3fwd_trumpet16k': ('l3fwd', {**l3fwd, 'trumpet': {
-            'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
-        'dta_reporter': ('dta_reporter', {'dta_reporter': {
-            'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': forward,
-            'report_port': report_port,
-            'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
-                       'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
-            'flow_slots': 65536, 'key_write': {'redundancy': 2},
-            'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
-        'burstradar': ('burstradar', {'burstradar': {
-            'forward': forward, 'threshold_bytes': 15000, 'ring_entries': 1000,
-            'monitor_port': report_port, 'mirror_session': 900}}),
-    }
-    # The ports drain at 1 Tb/s: the program, not the traffic manager's model
-    # of a 10G port, is what is measured.
-    for _, config in result.values():
-        config['ports'] = [{'port': p, 'speed': 10**12} for p in range(2 * cores + 1)]
-    return result
+CONFIGS = {}  # by number of cores: benchlib.program_configs
 
 
 def lcores(cores):
@@ -117,7 +75,9 @@ def lcores(cores):
 def run_softfino(name, size, cores):
     if name == 'burstradar' and cores > 1:
         return None  # see SCALING_NOTES
-    pipeline, config = configs(cores)[name]
+    if cores not in CONFIGS:
+        CONFIGS[cores] = benchlib.program_configs(apps, work, cores=cores)
+    pipeline, config = CONFIGS[cores][name]
     with open(f'{work}/{name}.json', 'w') as f:
         json.dump(config, f)
     tag = f'pb{os.getpid()}{name}{size}{cores}'

@@ -74,9 +74,22 @@ class DtaReporter final : public pipe::Program {
     uint64_t built = 0, too_long = 0;
   };
 
+  // A report's frame, built once per opcode in Configure: all of it but
+  // the seqnum and the flow's key and value is the same in every report
+  // (addresses, lengths, the IPv4 checksum, which covers none of those),
+  // so MakeReport copies it and writes just those.
+  struct ReportTemplate {
+    uint8_t bytes[64];
+    uint16_t length = 0;  // 0: the opcode is not reported
+    uint16_t base = 0;    // where the DTA base header starts
+  };
+
   void IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st) const;
   void MakeReport(rte_mbuf* m, uint16_t rid, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
-  uint16_t Group(pipe::PortId out, uint8_t mask) const;
+  // Inline: ingress picks a group for every packet it reports on.
+  uint16_t Group(pipe::PortId out, uint8_t mask) const {
+    return static_cast<uint16_t>(config_.multicast_group_base + 16 * forward_index_[out] + mask);
+  }
 
   ReporterConfig config_;
   std::vector<int> forward_index_;  // out port -> index among forwarding ports
@@ -84,6 +97,7 @@ class DtaReporter final : public pipe::Program {
   std::optional<net::Crc> flow_hash_;
   std::vector<std::unique_ptr<PipeState>> pipes_;
   std::unique_ptr<ReportState> report_;
+  ReportTemplate templates_[5];  // by opcode
 };
 
 }  // namespace softfino::pipelines

@@ -9,13 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 
 namespace softfino::trumpet {
 namespace {
 
-// The rte_hash key: the 5-tuple with its padding zeroed.
+// The counting filter's key: the 5-tuple with its padding zeroed.
 struct FlowKey {
   uint32_t src, dst;
   uint16_t sport, dport;
@@ -33,6 +34,13 @@ FlowKey KeyOf(const FiveTuple& t) {
   return k;
 }
 
+// The flow table's hash: two crc32 instructions over the 13 bytes.
+uint32_t FlowHash(const FiveTuple& t) {
+  const uint64_t addresses = uint64_t{t.src} << 32 | t.dst;
+  const uint64_t rest = uint64_t{t.sport} << 24 | uint64_t{t.dport} << 8 | t.proto;
+  return rte_hash_crc_8byte(rest, rte_hash_crc_8byte(addresses, 0));
+}
+
 // TCP sequence numbers compare modulo 2^32.
 bool SeqAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
@@ -40,7 +48,7 @@ constexpr uint64_t kNoLimit = ~uint64_t{0};
 constexpr uint32_t kSweepChunk = 16;  // flows prefetched ahead together
 constexpr uint32_t kFilterCells = 4096;
 
-std::atomic<uint32_t> monitor_serial{0};  // rte_hash and ring names are process-wide
+std::atomic<uint32_t> monitor_serial{0};  // ring names are process-wide
 
 }  // namespace
 
@@ -77,20 +85,16 @@ Monitor::Monitor(const MonitorConfig& config, std::shared_ptr<const TriggerSet> 
 
 absl::Status Monitor::Init() {
   const uint32_t serial = monitor_serial.fetch_add(1);
-  const std::string name = absl::StrCat("trumpet", serial);
-  rte_hash_parameters params{};
-  params.name = name.c_str();
-  params.entries = config_.flow_capacity;
-  params.key_len = sizeof(FlowKey);
-  params.hash_func = rte_hash_crc;
-  params.socket_id = SOCKET_ID_ANY;
-  // Extendable buckets: the table holds flow_capacity flows whatever their hashes.
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  flows_ = rte_hash_create(&params);
-  if (flows_ == nullptr) {
+  const uint32_t index_slots = rte_align32pow2(2 * config_.flow_capacity);
+  index_.reset(new (std::nothrow) IndexSlot[index_slots]());
+  free_.reset(new (std::nothrow) uint32_t[config_.flow_capacity]);
+  if (index_ == nullptr || free_ == nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat("trumpet: no memory for a flow table of ",
                                                      config_.flow_capacity, " flows"));
   }
+  index_mask_ = index_slots - 1;
+  for (uint32_t pos = 0; pos < config_.flow_capacity; ++pos) free_[pos] = pos;
+  free_count_ = config_.flow_capacity;
   entries_ = std::make_unique<FlowEntry[]>(config_.flow_capacity);
   const uint64_t epochs_per_timeout = std::max<uint64_t>(1, config_.idle_timeout_ns / config_.epoch_ns);
   expire_per_epoch_ = std::max<uint64_t>(1, config_.flow_capacity / epochs_per_timeout);
@@ -111,7 +115,6 @@ absl::Status Monitor::Init() {
 }
 
 Monitor::~Monitor() {
-  rte_hash_free(flows_);
   std::free(events_mem_);
   delete offered_.exchange(nullptr);
 }
@@ -158,22 +161,63 @@ bool Monitor::Admit(const FiveTuple& flow) {
   return std::min(a, b) >= config_.admit_after;
 }
 
+// Inlined into OnPackets: called for every packet.
+[[gnu::always_inline]] inline int32_t Monitor::FindFlow(const FiveTuple& flow, uint32_t hash) const {
+  for (uint32_t i = hash & index_mask_; index_[i].pos1 != 0; i = (i + 1) & index_mask_) {
+    const uint32_t pos = index_[i].pos1 - 1;
+    if (index_[i].hash == hash && entries_[pos].key == flow) return static_cast<int32_t>(pos);
+  }
+  return -1;
+}
+
+int32_t Monitor::AddFlow(const FiveTuple& flow, uint32_t hash) {
+  if (free_count_ == 0) return -1;
+  const uint32_t pos = free_[free_head_];
+  free_head_ = free_head_ + 1 == config_.flow_capacity ? 0 : free_head_ + 1;
+  --free_count_;
+  uint32_t i = hash & index_mask_;
+  while (index_[i].pos1 != 0) i = (i + 1) & index_mask_;
+  index_[i] = {hash, pos + 1};
+  entries_[pos].key = flow;
+  return static_cast<int32_t>(pos);
+}
+
+void Monitor::RemoveFlow(uint32_t pos) {
+  uint32_t i = FlowHash(entries_[pos].key) & index_mask_;
+  while (index_[i].pos1 != pos + 1) i = (i + 1) & index_mask_;
+  // Backward shift instead of a tombstone: a later slot of the same run
+  // moves into the hole when the hole lies between its home slot and it,
+  // so every flow stays reachable from its home without gaps.
+  for (uint32_t j = (i + 1) & index_mask_; index_[j].pos1 != 0; j = (j + 1) & index_mask_) {
+    const uint32_t home = index_[j].hash & index_mask_;
+    if (((j - home) & index_mask_) >= ((j - i) & index_mask_)) {
+      index_[i] = index_[j];
+      i = j;
+    }
+  }
+  index_[i] = IndexSlot{};
+  uint32_t tail = free_head_ + free_count_;
+  if (tail >= config_.flow_capacity) tail -= config_.flow_capacity;
+  free_[tail] = pos;
+  ++free_count_;
+}
+
 void Monitor::OnPackets(const PacketView* pkts, uint16_t n) {
   if (n == 0) return;
   if (!started_) {
     started_ = true;
     epoch_ = pkts[0].tstamp_ns / config_.epoch_ns;
   }
-  FlowKey keys[64];
-  const void* key_ptrs[64];
+  uint32_t hashes[64];
   int32_t positions[64];
   n = std::min<uint16_t>(n, 64);
+  // The burst's index slots, then its flows, are loaded together.
   for (uint16_t i = 0; i < n; ++i) {
-    keys[i] = KeyOf(pkts[i].flow);
-    key_ptrs[i] = &keys[i];
+    hashes[i] = FlowHash(pkts[i].flow);
+    rte_prefetch0(&index_[hashes[i] & index_mask_]);
   }
-  rte_hash_lookup_bulk(flows_, key_ptrs, n, positions);
   for (uint16_t i = 0; i < n; ++i) {
+    positions[i] = FindFlow(pkts[i].flow, hashes[i]);
     if (positions[i] >= 0) rte_prefetch0(&entries_[positions[i]]);
   }
   counters_.packets += n;
@@ -184,13 +228,13 @@ void Monitor::OnPackets(const PacketView* pkts, uint16_t n) {
     int32_t pos = positions[i];
     if (pos < 0) {
       // A miss, or a flow added earlier in this burst, or one expired since.
-      pos = rte_hash_lookup(flows_, &keys[i]);
+      pos = FindFlow(p.flow, hashes[i]);
       if (pos < 0) {
         if (!admit_filter_.empty() && !Admit(p.flow)) {
           ++counters_.not_admitted;
           continue;
         }
-        pos = rte_hash_add_key(flows_, &keys[i]);
+        pos = AddFlow(p.flow, hashes[i]);
         if (pos < 0) {
           ++counters_.flow_table_full;
           continue;
@@ -354,32 +398,32 @@ void Monitor::Aggregate(uint32_t slot, uint64_t epoch) {
   const FlowEntry& f = entries_[slot];
   const EpochStats& st = f.stats[epoch & 1];
   if (st.epoch != epoch) return;
+  // The flow's statistics as a predicate reads them, once for all its triggers.
+  uint64_t sums[static_cast<int>(Metric::kCount)];
+  sums[static_cast<int>(Metric::kPackets)] = st.packets;
+  sums[static_cast<int>(Metric::kBytes)] = st.bytes;
+  sums[static_cast<int>(Metric::kLost)] = st.lost;
+  sums[static_cast<int>(Metric::kBursts)] = st.bursts;
   for (uint8_t j = 0; j < f.trigger_count; ++j) {
     const TriggerIndex k = f.triggers[j];
     TriggerState& ts = state_[k];
     if (epoch < ts.first_epoch) continue;
     if (set_->per_flow(k)) {
-      EvaluateFlow(f, st, k, epoch);
+      const Trigger& t = set_->triggers()[k];
+      // Most flows fire nothing: the Event is built only when one does.
+      if (t.predicate.Holds(t.predicate.Value(sums))) EmitFlowEvent(f, sums, t, epoch);
       continue;
     }
     if (ts.groups.empty()) ++pending_groups_;
     Sums& s = ts.groups[Mask(f.key, set_->triggers()[k].group_lengths)];
-    s.v[static_cast<int>(Metric::kPackets)] += st.packets;
-    s.v[static_cast<int>(Metric::kBytes)] += st.bytes;
-    s.v[static_cast<int>(Metric::kLost)] += st.lost;
-    s.v[static_cast<int>(Metric::kBursts)] += st.bursts;
+    for (int m = 0; m < static_cast<int>(Metric::kCount); ++m) s.v[m] += sums[m];
   }
 }
 
-void Monitor::EvaluateFlow(const FlowEntry& f, const EpochStats& st, TriggerIndex k,
-                           uint64_t epoch) {
-  const Trigger& t = set_->triggers()[k];
+void Monitor::EmitFlowEvent(const FlowEntry& f, const uint64_t (&sums)[static_cast<int>(Metric::kCount)],
+                            const Trigger& t, uint64_t epoch) {
   Event ev;
-  ev.sums[static_cast<int>(Metric::kPackets)] = st.packets;
-  ev.sums[static_cast<int>(Metric::kBytes)] = st.bytes;
-  ev.sums[static_cast<int>(Metric::kLost)] = st.lost;
-  ev.sums[static_cast<int>(Metric::kBursts)] = st.bursts;
-  if (!t.predicate.Holds(t.predicate.Value(ev.sums))) return;
+  std::memcpy(ev.sums, sums, sizeof(ev.sums));
   ev.kind = EventKind::kFired;
   ev.trigger_id = t.id;
   ev.pipe = config_.pipe;
@@ -392,6 +436,9 @@ void Monitor::EvaluateFlow(const FlowEntry& f, const EpochStats& st, TriggerInde
 bool Monitor::CloseIntervals(uint64_t epoch, const std::function<bool()>& out_of_time) {
   const uint64_t end_ns = (epoch + 1) * config_.epoch_ns;
   const auto& classes = set_->intervals();
+  // No trigger has groups (per-flow triggers never do): nothing to close,
+  // and no need to look at each trigger of every class.
+  if (pending_groups_ == 0) close_class_ = classes.size();
   for (; close_class_ < classes.size(); ++close_class_, close_index_ = 0) {
     const TriggerSet::IntervalClass& c = classes[close_class_];
     if (end_ns % c.interval_ns != 0) continue;
@@ -449,12 +496,12 @@ void Monitor::ExpireSome(unsigned count) {
   // not spin over empty slots.
   const uint64_t now_ns = epoch_ * config_.epoch_ns;
   for (unsigned i = 0; i < count && expire_quota_ > 0; ++i, --expire_quota_) {
-    FlowEntry& f = entries_[expire_cursor_];
+    const uint32_t slot = expire_cursor_;
+    FlowEntry& f = entries_[slot];
     if (++expire_cursor_ == config_.flow_capacity) expire_cursor_ = 0;
     // Not in any epoch a sweep may still read (epoch_-1 or epoch_).
     if (f.in_use && f.last_epoch + 1 < epoch_ && f.last_ts + config_.idle_timeout_ns < now_ns) {
-      const FlowKey key = KeyOf(f.key);
-      rte_hash_del_key(flows_, &key);
+      RemoveFlow(slot);
       f.in_use = false;
       ++counters_.flows_expired;
     }

@@ -123,14 +123,13 @@ absl::Status Stage::Configure(const json& section, uint16_t pipe_count) {
 
 void Stage::Observe(const pipe::PacketBurst& burst, const pipe::ParsedHeaders* headers) const {
   if (!enabled()) return;
-  PacketView views[pipe::kBurstSize];
+  PacketView views[pipe::kBurstSize];  // zeroed (default member initialisers)
   uint16_t n = 0;
   for (uint16_t i = 0; i < burst.count; ++i) {
     if (burst.md[i].dropped() || headers[i].l3_type != pipe::L3Type::kIpv4) continue;
     const rte_mbuf* m = burst.pkts[i];
     const rte_ipv4_hdr* ip = headers[i].ipv4;
-    PacketView& v = views[n++];
-    v = PacketView{};
+    PacketView& v = views[n++];  // zero still: each view is written once
     v.flow.src = rte_be_to_cpu_32(ip->src_addr);
     v.flow.dst = rte_be_to_cpu_32(ip->dst_addr);
     v.flow.proto = ip->next_proto_id;
@@ -229,11 +228,11 @@ json Stage::EventJson(const Event& e) const {
 
 void Stage::DrainEvents(const std::function<void(json)>& emit) {
   if (!enabled()) return;
-  Event batch[64];
   for (auto& m : monitors_) {
     unsigned n;
-    while ((n = rte_ring_sc_dequeue_burst_elem(m->events(), batch, sizeof(Event), 64, nullptr)) > 0) {
-      for (unsigned i = 0; i < n; ++i) combiner_->Add(batch[i]);
+    while ((n = rte_ring_sc_dequeue_burst_elem(m->events(), drain_batch_, sizeof(Event),
+                                               std::size(drain_batch_), nullptr)) > 0) {
+      for (unsigned i = 0; i < n; ++i) combiner_->Add(drain_batch_[i]);
     }
   }
   combiner_->Flush(

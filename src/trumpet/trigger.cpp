@@ -75,24 +75,6 @@ const char* MetricName(Metric m) {
   return "?";
 }
 
-double Predicate::Value(const uint64_t (&sums)[static_cast<int>(Metric::kCount)]) const {
-  const double num = static_cast<double>(sums[static_cast<int>(metric)]);
-  if (!ratio) return num;
-  const uint64_t den = sums[static_cast<int>(denominator)];
-  return den == 0 ? -1 : num / static_cast<double>(den);
-}
-
-bool Predicate::Holds(double value) const {
-  if (ratio && value < 0) return false;  // no denominator: nothing to say
-  switch (comparison) {
-    case Comparison::kGreater: return value > threshold;
-    case Comparison::kGreaterEqual: return value >= threshold;
-    case Comparison::kLess: return value < threshold;
-    case Comparison::kLessEqual: return value <= threshold;
-  }
-  return false;
-}
-
 std::string FormatGroup(const FiveTuple& g, const FieldLengths& l) {
   std::string out;
   const auto add = [&](absl::string_view text) {

@@ -481,5 +481,49 @@ TEST(Monitor, IdleFlowsLeaveTheTableAndComeBackAsNew) {
   EXPECT_EQ((*m)->counters().flows_added, 2u);
 }
 
+TEST(Monitor, FlowsThatStayAreFoundAfterOthersLeaveAndAFullTableRefillsExactly) {
+  // 64 flows fill a table of 64 (its index has 128 slots, so runs of
+  // colliding flows form); half go idle and leave, which moves the others
+  // within their runs. Every flow that stayed must still be found (not
+  // added again), and exactly the 32 freed places take new flows.
+  MonitorConfig c = TestConfig();
+  c.flow_capacity = 64;
+  c.idle_timeout_ns = 5'000'000;
+  c.sweep_budget_cycles = ~uint64_t{0};  // sweeps end in one slice: expiry runs after them
+  auto set = TriggerSet::Create({Parse("a: filter * group * every 1ms when packets > 0")}, 1'000'000, 1);
+  ASSERT_TRUE(set.ok());
+  auto m = Monitor::Create(c, *set);
+  ASSERT_TRUE(m.ok());
+  const auto flows = [](uint32_t first, uint32_t count, uint64_t t) {
+    std::vector<PacketView> pkts(count);
+    for (uint32_t i = 0; i < count; ++i) {
+      pkts[i].flow = {0x0a000000 + first + i, 0x0a010001, static_cast<uint16_t>(first + i), 80, 6};
+      pkts[i].tstamp_ns = t;
+    }
+    return pkts;
+  };
+  auto all = flows(0, 64, 1'000'000);
+  (*m)->OnPackets(all.data(), 32);
+  (*m)->OnPackets(all.data() + 32, 32);
+  EXPECT_EQ((*m)->counters().flows_added, 64u);
+  for (uint64_t t = 1'000'000; t <= 21'000'000; t += 100'000) {
+    if (t % 1'000'000 == 0) {
+      auto stay = flows(32, 32, t);  // the upper half keeps sending
+      (*m)->OnPackets(stay.data(), 32);
+    }
+    (*m)->Background(t);
+  }
+  EXPECT_EQ((*m)->counters().flows_expired, 32u);
+  auto stay = flows(32, 32, 21'500'000);
+  (*m)->OnPackets(stay.data(), 32);
+  EXPECT_EQ((*m)->counters().flows_added, 64u);
+  auto fresh = flows(100, 33, 21'600'000);
+  (*m)->OnPackets(fresh.data(), 33);
+  EXPECT_EQ((*m)->counters().flows_added, 96u);
+  EXPECT_EQ((*m)->counters().flow_table_full, 1u);
+  (*m)->OnPackets(stay.data(), 32);
+  EXPECT_EQ((*m)->counters().flows_added, 96u);
+}
+
 }  // namespace
 }  // namespace softfino::trumpet

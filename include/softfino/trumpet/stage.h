@@ -69,6 +69,9 @@ class Stage {
   absl::flat_hash_map<uint32_t, Trigger> by_id_;
   absl::flat_hash_map<uint32_t, bool> live_;
   std::unique_ptr<EventCombiner> combiner_;
+  // DrainEvents' buffer: a local array of Events would be zeroed (their
+  // default member initializers) on every call, 4.6 KB each poll.
+  Event drain_batch_[64];
 };
 
 }  // namespace softfino::trumpet

@@ -51,8 +51,24 @@ struct Predicate {
   Comparison comparison = Comparison::kGreater;
   double threshold = 0;  // a ratio's threshold is a fraction (10% -> 0.1)
 
-  double Value(const uint64_t (&sums)[static_cast<int>(Metric::kCount)]) const;
-  bool Holds(double value) const;
+  // Inline: the sweep checks a per-flow trigger's predicate for every flow
+  // it matches, every epoch.
+  double Value(const uint64_t (&sums)[static_cast<int>(Metric::kCount)]) const {
+    const double num = static_cast<double>(sums[static_cast<int>(metric)]);
+    if (!ratio) return num;
+    const uint64_t den = sums[static_cast<int>(denominator)];
+    return den == 0 ? -1 : num / static_cast<double>(den);
+  }
+  bool Holds(double value) const {
+    if (ratio && value < 0) return false;  // no denominator: nothing to say
+    switch (comparison) {
+      case Comparison::kGreater: return value > threshold;
+      case Comparison::kGreaterEqual: return value >= threshold;
+      case Comparison::kLess: return value < threshold;
+      case Comparison::kLessEqual: return value <= threshold;
+    }
+    return false;
+  }
 };
 
 struct Trigger {
