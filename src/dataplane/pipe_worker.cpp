@@ -265,8 +265,10 @@ uint32_t PipeWorker::ReceiveReal() {
                            q.ring, reinterpret_cast<void**>(burst_.pkts), pipe::kBurstSize, nullptr))
                      : rte_eth_rx_burst(q.ethdev, q.queue, burst_.pkts, pipe::kBurstSize);
     if (n == 0) continue;
-    if (q.spread != nullptr) n = Spread(*q.spread, n);
+    // What this pipe spreads to others is work done here too: a reader
+    // that kept none of its burst must not look idle and go to sleep.
     received += n;
+    if (q.spread != nullptr) n = Spread(*q.spread, n);
     CountRx(q.port, burst_.pkts, n);
     if (n != 0) run(n, q.port);
   }
