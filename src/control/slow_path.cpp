@@ -13,12 +13,19 @@ bool SlowPath::Tick() {
   if (options_.exit_when_idle.count() == 0) return true;
   const uint64_t rx = switch_.TotalRxPackets();
   const Clock::time_point now = Clock::now();
-  if (rx != last_rx_) {
+  polls_.clear();
+  switch_.InputPolls(&polls_);
+  if (rx != last_rx_ || polls_at_activity_.empty()) {
     last_rx_ = rx;
     last_activity_ = now;
+    polls_at_activity_ = polls_;
     return true;
   }
-  return now - last_activity_ < options_.exit_when_idle;
+  if (now - last_activity_ < options_.exit_when_idle) return true;
+  for (size_t p = 0; p < polls_.size(); ++p) {
+    if (polls_[p] - polls_at_activity_[p] < kIdlePolls) return true;  // not run enough yet
+  }
+  return false;
 }
 
 }  // namespace softfino::control

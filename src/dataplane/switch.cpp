@@ -446,6 +446,12 @@ uint64_t Switch::TotalRxPackets() const {
   return total;
 }
 
+void Switch::InputPolls(std::vector<uint64_t>* out) const {
+  for (const auto& pipe : pipes_) {
+    out->push_back(pipe->stats().polls.value() - pipe->stats().held_back.value());
+  }
+}
+
 StatsSnapshot Switch::Snapshot() const {
   StatsSnapshot snap;
   snap.ports.resize(ports_->count());

@@ -320,3 +320,27 @@ def ctl_json(softfino_ctl, prefix, *args):
     r = subprocess.run([softfino_ctl, '--file-prefix', prefix, *args], capture_output=True,
                        text=True, timeout=10)
     return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def set_thread_policy(pid, thread_name, policy, seconds=30):
+    """Sets the scheduling policy (os.SCHED_IDLE, os.SCHED_OTHER) of process
+    pid's thread named thread_name (DPDK names its lcores rte-worker-N),
+    waiting up to `seconds` for the thread to exist. SCHED_IDLE on a CPU
+    another busy thread shares starves it: a way to play an overloaded
+    machine on purpose. Returns whether it found the thread."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            tids = os.listdir(f'/proc/{pid}/task')
+        except FileNotFoundError:  # the process is gone
+            return False
+        for tid in tids:
+            try:
+                with open(f'/proc/{pid}/task/{tid}/comm') as f:
+                    if f.read().strip() == thread_name:
+                        os.sched_setscheduler(int(tid), policy, os.sched_param(0))
+                        return True
+            except OSError:
+                pass
+        time.sleep(0.001)
+    return False

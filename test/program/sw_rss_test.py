@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import l3fwd_workload  # noqa: E402
 from compare_output import read_pcap  # noqa: E402
-from live_harness import check, ctl_json, finish, l3fwd_flood_workload  # noqa: E402
+from live_harness import check, ctl_json, finish, l3fwd_flood_workload, set_thread_policy  # noqa: E402
 
 softfino, softfino_ctl = sys.argv[1], sys.argv[2]
 REPEAT = int(os.environ.get("SWRSS_REPEAT", "20"))
@@ -148,26 +148,9 @@ def ctl(*args):
 
 
 
-def starve(thread_name):
-    """Puts the switch's thread `thread_name` in SCHED_IDLE: on the CPU it
-    shares with the other pipe it runs only when that one waits, so its
-    rings fill and back-pressure must hold the other pipe back."""
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        for tid in os.listdir(f'/proc/{sw.pid}/task'):
-            try:
-                with open(f'/proc/{sw.pid}/task/{tid}/comm') as f:
-                    if f.read().strip() == thread_name:
-                        os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
-                        return True
-            except OSError:
-                pass
-        time.sleep(0.001)
-    return False
-
-
 try:
-    check('pipe 1\'s lcore starved (SCHED_IDLE beside pipe 0)', starve('rte-worker-2'))
+    check('pipe 1\'s lcore starved (SCHED_IDLE beside pipe 0)',
+          set_thread_policy(sw.pid, 'rte-worker-2', os.SCHED_IDLE))
     deadline = time.time() + 120
     stats = None
     while time.time() < deadline:

@@ -90,6 +90,9 @@ class Switch {
   uint16_t pipe_count() const { return static_cast<uint16_t>(pipes_.size()); }
   const Ports& ports() const { return *ports_; }
   uint64_t TotalRxPackets() const;
+  // Per pipe: polls so far that were not held back (back-pressure), i.e.
+  // that looked for input; appended to `out`.
+  void InputPolls(std::vector<uint64_t>* out) const;
   ClockMode clock() const { return clock_; }
   const std::vector<tm::EgressPortConfig>& port_tm() const { return port_tm_; }
   StatsSnapshot Snapshot() const;
