@@ -19,14 +19,15 @@ struct PacketBurst {
   IngressMetadata md[kBurstSize];
 
   // Starts a burst of `n` packets just received on `port` at `tstamp_ns`.
+  // Every packet's metadata is a copy of one built here (a few wide stores
+  // each), not cleared and then set field by field.
   void Reset(uint16_t n, PortId port, uint64_t tstamp_ns, uint16_t pipe = 0) {
     count = n;
-    for (uint16_t i = 0; i < n; ++i) {
-      md[i] = IngressMetadata{};
-      md[i].ig_intr_md.ingress_port = port;
-      md[i].ig_intr_md.ingress_mac_tstamp = tstamp_ns;
-      md[i].ig_intr_md.pipe = pipe;
-    }
+    IngressMetadata first;
+    first.ig_intr_md.ingress_port = port;
+    first.ig_intr_md.ingress_mac_tstamp = tstamp_ns;
+    first.ig_intr_md.pipe = pipe;
+    for (uint16_t i = 0; i < n; ++i) md[i] = first;
   }
 
   // Appends one packet received on `port` at `tstamp_ns`.
