@@ -38,9 +38,13 @@ struct ParsedHeaders {
 // give the same 16-bit value (0xffff over a valid header).
 inline uint16_t Ipv4HeaderSum(const rte_ipv4_hdr* ip, uint32_t header_length) {
   if (header_length != sizeof(rte_ipv4_hdr)) return rte_raw_cksum(ip, header_length);
-  uint32_t w[5];
-  std::memcpy(w, ip, sizeof(w));
-  uint64_t sum = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];  // < 2^35
+  // Word by word: GCC copies a 20-byte array through the stack first.
+  const auto word = [ip](int i) {
+    uint32_t w;
+    std::memcpy(&w, reinterpret_cast<const uint8_t*>(ip) + 4 * i, 4);
+    return uint64_t{w};
+  };
+  uint64_t sum = word(0) + word(1) + word(2) + word(3) + word(4);  // < 2^35
   sum = (sum & 0xffff) + ((sum >> 16) & 0xffff) + (sum >> 32);  // <= 0x20002
   sum = (sum & 0xffff) + (sum >> 16);                           // <= 0x10001
   sum = (sum & 0xffff) + (sum >> 16);                           // <= 0xffff
