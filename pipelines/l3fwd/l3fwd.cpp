@@ -261,13 +261,9 @@ void L3fwd::Ingress(PacketBurst& burst) const {
     if (ip->time_to_live <= 1) {
       burst.md[i].Drop(DropReason::kTtlExpired);
     } else {
-      // TTL and protocol share one 16-bit word of the checksum.
-      uint16_t old_word;
-      std::memcpy(&old_word, &ip->time_to_live, 2);
+      // TTL > 1 here, which the checksum shortcut relies on.
       --ip->time_to_live;
-      uint16_t new_word;
-      std::memcpy(&new_word, &ip->time_to_live, 2);
-      ip->hdr_checksum = net::ChecksumUpdate16(ip->hdr_checksum, old_word, new_word);
+      ip->hdr_checksum = net::ChecksumAfterTtlDecrement(ip->hdr_checksum);
       forward(i, v4_nh[k]);
     }
   }

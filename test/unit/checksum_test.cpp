@@ -40,6 +40,25 @@ TEST(ChecksumUpdate, TtlDecrementMatchesFullRecomputation) {
   }
 }
 
+// The shortcut gives ChecksumUpdate16's result for every checksum and
+// every TTL/protocol word with a TTL above 1.
+TEST(ChecksumUpdate, TtlDecrementShortcutMatchesUpdate) {
+  for (uint32_t ttl = 2; ttl < 256; ++ttl) {
+    for (uint32_t proto : {0u, 1u, 6u, 17u, 0x80u, 0xffu}) {
+      const uint8_t before[2] = {static_cast<uint8_t>(ttl), static_cast<uint8_t>(proto)};
+      const uint8_t after[2] = {static_cast<uint8_t>(ttl - 1), static_cast<uint8_t>(proto)};
+      uint16_t old_word, new_word;
+      std::memcpy(&old_word, before, 2);
+      std::memcpy(&new_word, after, 2);
+      for (uint32_t csum = 0; csum < 0x10000; ++csum) {
+        ASSERT_EQ(ChecksumAfterTtlDecrement(static_cast<uint16_t>(csum)),
+                  ChecksumUpdate16(static_cast<uint16_t>(csum), old_word, new_word))
+            << "ttl " << ttl << " proto " << proto << " checksum " << csum;
+      }
+    }
+  }
+}
+
 TEST(ChecksumUpdate, AnyWordChangeMatchesFullRecomputation) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 100000; ++trial) {

@@ -139,6 +139,25 @@ TEST(Ipv4Lpm, MatchesNaiveReferenceOnRandomRoutes) {
     ASSERT_EQ(t->Lookup(addrs[i]), expected) << "address " << std::hex << addrs[i];
     ASSERT_EQ(bulk[i], expected) << "bulk, address " << std::hex << addrs[i];
   }
+  // Bursts of every length up to 9 (four at a time, then one by one), at
+  // unaligned starts.
+  for (unsigned n = 1; n <= 9; ++n) {
+    std::vector<uint32_t> part(n);
+    t->LookupBulk(addrs.data() + n, part.data(), n);
+    for (unsigned i = 0; i < n; ++i) ASSERT_EQ(part[i], naive.Lookup(addrs[n + i])) << n;
+  }
+}
+
+// Without a default route a bulk miss is kMiss, in the groups of four too.
+TEST(Ipv4Lpm, BulkMissesWithoutDefaultRoute) {
+  auto t = NewTable4();
+  ASSERT_TRUE(t->Add({0x0a000000, 24}, 7).ok());
+  ASSERT_TRUE(t->Add({0x0a000180, 25}, 9).ok());  // a second-level (tbl8) entry
+  const uint32_t addrs[6] = {0x0a000001, 0x0b000001, 0x0a000181, 0x0a000101, 0x0a000005, 0};
+  uint32_t values[6];
+  t->LookupBulk(addrs, values, 6);
+  const uint32_t m = Ipv4LpmTable::kMiss;
+  EXPECT_EQ(std::vector<uint32_t>(values, values + 6), (std::vector<uint32_t>{7, m, 9, m, 7, m}));
 }
 
 struct NaiveLpm6 {

@@ -2,6 +2,8 @@
 // and the edges of each check (exact lengths, padding, options).
 #include "softfino/pipe/parser.h"
 
+#include <algorithm>
+#include <array>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -142,6 +144,40 @@ TEST(Parser, RejectsBadChecksumAnywhereInTheHeader) {
     Frame f = good;
     f[14 + byte] ^= 0x01;
     EXPECT_EQ(Parse(f), DropReason::kIpv4BadChecksum) << "byte " << byte;
+  }
+}
+
+TEST(Parser, RejectsBadChecksumInAPlainHeader) {  // the 20-byte fast sum
+  Frame good = Ipv4(5, 4);
+  for (size_t byte = 0; byte < 20; ++byte) {
+    if (byte == 0 || byte == 2 || byte == 3) continue;
+    Frame f = good;
+    f[14 + byte] ^= 0x80;
+    EXPECT_EQ(Parse(f), DropReason::kIpv4BadChecksum) << "byte " << byte;
+  }
+}
+
+// Ipv4HeaderSum's 32-bit sum of a plain header is rte_raw_cksum's exactly,
+// carries and the all-zero and all-ones headers included.
+TEST(Parser, Ipv4HeaderSumMatchesRawChecksum) {
+  std::vector<std::array<uint8_t, 20>> headers;
+  headers.push_back({});
+  std::array<uint8_t, 20> ones;
+  ones.fill(0xff);
+  headers.push_back(ones);
+  uint32_t x = 12345;
+  for (int n = 0; n < 10000; ++n) {
+    std::array<uint8_t, 20> h;
+    for (uint8_t& b : h) {
+      x = x * 1103515245u + 12345u;
+      b = static_cast<uint8_t>(x >> 16);
+    }
+    if (n % 3 == 0) std::fill(h.begin(), h.begin() + n % 20, 0xff);  // many carries
+    headers.push_back(h);
+  }
+  for (const auto& h : headers) {
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(h.data());
+    ASSERT_EQ(Ipv4HeaderSum(ip, 20), rte_raw_cksum(h.data(), 20));
   }
 }
 

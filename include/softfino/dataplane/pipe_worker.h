@@ -111,6 +111,9 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   // its front (returns how many), hands the others to their pipes, drops
   // (and counts) what their full rings refuse.
   uint16_t Spread(SoftRss& rss, uint16_t n);
+  // ReceiveVirtual when RX stage `i` is the only source with packets: takes
+  // the rest of its burst and runs ingress; returns the packets taken.
+  uint32_t ReceiveVirtualFrom(size_t i);
   void CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n);
   void RunIngress();
   // Fires the packet generator's timer apps that are due at `now`.
@@ -171,6 +174,9 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   static constexpr uint32_t kRecircSlots = 1024;
   uint32_t recirc_head_ = 0, recirc_count_ = 0;
   std::vector<tm::Picoseconds> ingress_free_;  // per port: when its wire is free again
+  // Per port: a byte's time on its wire, kPsBitsPerSecond / its rate, worked
+  // out once rather than divided for every packet received.
+  std::vector<tm::Picoseconds> ingress_ps_per_byte_;
   tm::Picoseconds virtual_now_ = 0;
   std::vector<pipe::EgressBurst> egress_;  // per port slot
   std::vector<std::array<tm::Picoseconds, pipe::kBurstSize>> departure_;  // of egress_ packets

@@ -19,14 +19,17 @@ struct PacketBurst {
   IngressMetadata md[kBurstSize];
 
   // Starts a burst of `n` packets just received on `port` at `tstamp_ns`.
+  // Every packet's metadata is a copy of the first's (a few wide stores
+  // each), not cleared and then set field by field. (Copied from a local,
+  // GCC rebuilt the local on the stack for every packet.)
   void Reset(uint16_t n, PortId port, uint64_t tstamp_ns, uint16_t pipe = 0) {
     count = n;
-    for (uint16_t i = 0; i < n; ++i) {
-      md[i] = IngressMetadata{};
-      md[i].ig_intr_md.ingress_port = port;
-      md[i].ig_intr_md.ingress_mac_tstamp = tstamp_ns;
-      md[i].ig_intr_md.pipe = pipe;
-    }
+    if (n == 0) return;
+    md[0] = IngressMetadata{};
+    md[0].ig_intr_md.ingress_port = port;
+    md[0].ig_intr_md.ingress_mac_tstamp = tstamp_ns;
+    md[0].ig_intr_md.pipe = pipe;
+    for (uint16_t i = 1; i < n; ++i) md[i] = md[0];
   }
 
   // Appends one packet received on `port` at `tstamp_ns`.

@@ -9,6 +9,7 @@
 #include <rte_ip.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "softfino/pipe/drop_reason.h"
 
@@ -28,6 +29,27 @@ struct ParsedHeaders {
   };
   uint32_t l3_length = 0;  // IPv4 total length or 40 + IPv6 payload length
 };
+
+// The one's complement sum of an IPv4 header, folded to 16 bits: exactly
+// rte_raw_cksum(ip, header_length). rte_raw_cksum adds one 16-bit word per
+// step (about 70 instructions for 20 bytes, a fifth of l3fwd's ingress), so
+// the usual header without options is added here as five 32-bit words.
+// Each fold keeps the sum modulo 0xffff and a nonzero sum nonzero, so both
+// give the same 16-bit value (0xffff over a valid header).
+inline uint16_t Ipv4HeaderSum(const rte_ipv4_hdr* ip, uint32_t header_length) {
+  if (header_length != sizeof(rte_ipv4_hdr)) return rte_raw_cksum(ip, header_length);
+  // Word by word: GCC copies a 20-byte array through the stack first.
+  const auto word = [ip](int i) {
+    uint32_t w;
+    std::memcpy(&w, reinterpret_cast<const uint8_t*>(ip) + 4 * i, 4);
+    return uint64_t{w};
+  };
+  uint64_t sum = word(0) + word(1) + word(2) + word(3) + word(4);  // < 2^35
+  sum = (sum & 0xffff) + ((sum >> 16) & 0xffff) + (sum >> 32);  // <= 0x20002
+  sum = (sum & 0xffff) + (sum >> 16);                           // <= 0x10001
+  sum = (sum & 0xffff) + (sum >> 16);                           // <= 0xffff
+  return static_cast<uint16_t>(sum);
+}
 
 // Parses Ethernet + IPv4/IPv6 at `frame`. `contiguous` bytes can be read
 // there (an mbuf's first segment); the frame is `len` bytes in all, which is
@@ -56,7 +78,7 @@ inline DropReason ParseL3(uint8_t* frame, uint32_t contiguous, uint32_t len, Par
         return DropReason::kIpv4BadTotalLength;
       }
       // The one's complement sum over a valid header, checksum included, is 0xffff.
-      if (rte_raw_cksum(ip, header_length) != 0xffff) return DropReason::kIpv4BadChecksum;
+      if (Ipv4HeaderSum(ip, header_length) != 0xffff) return DropReason::kIpv4BadChecksum;
       out.l3_type = L3Type::kIpv4;
       out.ipv4 = ip;
       out.l3_length = total_length;
