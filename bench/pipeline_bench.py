@@ -214,7 +214,8 @@ with open(data, 'w') as f:
     for name in args.programs.split(','):
         f.write(f'# {name}\n')
         for cores, r in sorted(results[(name, '64')].items()):
-            f.write(f'{cores} {(r or 0) / 1e6:.3f}\n')
+            if r:  # a cell that did not run is no point at 0
+                f.write(f'{cores} {r / 1e6:.3f}\n')
         f.write('\n\n')
 if shutil.which('gnuplot'):
     names = args.programs.split(',')
@@ -222,7 +223,8 @@ if shutil.which('gnuplot'):
     io = (ceiling[('io', '64')] or 0) / 1e6
     ovs_line = (f", {peer['64'] / 1e6} with lines dashtype 3 title 'OVS-DPDK l3, 1 PMD core'"
                 if peer['64'] else '')
-    script = (f"set terminal pngcairo size 900,540\nset output '{args.out}/results.png'\n"
+    script = (f"set terminal pngcairo noenhanced size 900,540\n"
+              f"set output '{args.out}/results.png'\n"
               f"set title 'softfino, 64-byte packets ({memory})'\nset xlabel 'worker cores'\n"
               f"set ylabel 'Mpps'\nset xrange [0.5:{max_cores + 0.5}]\nset xtics 1\n"
               f"set yrange [0:*]\nset key outside right\n"
