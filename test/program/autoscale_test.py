@@ -32,7 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import l3fwd_workload  # noqa: E402
 from compare_output import read_pcap  # noqa: E402
-from live_harness import check, ctl_json, finish, l3fwd_flood_workload  # noqa: E402
+from live_harness import (check, ctl_json, finish, l3fwd_expectations, nexthop_cells,  # noqa: E402
+                          l3fwd_flood_workload)
 
 softfino, softfino_ctl = sys.argv[1], sys.argv[2]
 REPEAT = 40
@@ -43,21 +44,12 @@ frames, cfg = l3fwd_flood_workload(work, seed=5)
 # traffic manager lives in pipe p % 2), drops split between both: no packet
 # crosses between pipes, so which pipe counts a packet follows from its
 # queue alone. (Packets handed between pipes under a flood: test sw_rss.)
+expected_port, expected_drops, _, expected_nexthop = l3fwd_expectations(
+    frames, cfg, lambda i, frame, v: i % 2 if v.drop else v.port % 2, REPEAT)
 queues = ([], [])
-expected_port = {p: Counter() for p in range(3)}
-expected_drops = Counter()
-expected_nexthop = ({}, {})  # per pipe: nexthop id -> [packets, bytes]
 for i, frame in enumerate(frames):
     v = l3fwd_workload.process(frame, cfg)
-    q = i % 2 if v.drop else v.port % 2
-    queues[q].append(frame)
-    if v.drop:
-        expected_drops[v.drop] += REPEAT
-        continue
-    expected_port[v.port][v.frame] += REPEAT
-    nh = expected_nexthop[q].setdefault(v.route[1], [0, 0])
-    nh[0] += REPEAT
-    nh[1] += REPEAT * len(v.frame)
+    queues[i % 2 if v.drop else v.port % 2].append(frame)
 for q in (0, 1):
     l3fwd_workload.write_pcap(f'{work}/q{q}.pcap', enumerate(queues[q] * REPEAT))
 l3fwd_workload.write_pcap(f'{work}/empty.pcap', [])
@@ -96,9 +88,7 @@ try:
           stats is not None and stats['totals']['received'] == total and
           stats['cores']['active'] == 1, stats and (stats['totals'], stats['cores']))
     for pipe in (0, 1):
-        got = ctl('counter_read', 'counter=nexthop_counter', 'from=0', 'to=127', f'pipe={pipe}')
-        cells = {e['index']: [e['packets'], e['bytes']] for e in got['entries']
-                 if e['packets'] or e['bytes']} if got else None
+        cells = nexthop_cells(ctl, pipe)
         check(f'pipe {pipe}: its nexthop_counter holds exactly its own queue\'s traffic '
               f'({REPEAT} replays)', cells == expected_nexthop[pipe],
               (cells, expected_nexthop[pipe]))

@@ -344,3 +344,36 @@ def set_thread_policy(pid, thread_name, policy, seconds=30):
                 pass
         time.sleep(0.001)
     return False
+
+
+def l3fwd_expectations(frames, cfg, pipe_of, repeat, pipes=2, ports=3):
+    """What the l3fwd oracle says `repeat` replays of `frames` make, when
+    frame i is handled by pipe pipe_of(i, frame, verdict): frames per port
+    (a multiset), drops by reason, and per pipe its received frames and its
+    nexthop_counter cells (nexthop id -> [packets, bytes])."""
+    import l3fwd_workload
+    from collections import Counter
+    per_port = {p: Counter() for p in range(ports)}
+    drops = Counter()
+    rx = [0] * pipes
+    nexthop = [{} for _ in range(pipes)]
+    for i, frame in enumerate(frames):
+        v = l3fwd_workload.process(frame, cfg)
+        pipe = pipe_of(i, frame, v)
+        rx[pipe] += repeat
+        if v.drop:
+            drops[v.drop] += repeat
+            continue
+        per_port[v.port][v.frame] += repeat
+        cell = nexthop[pipe].setdefault(v.route[1], [0, 0])
+        cell[0] += repeat
+        cell[1] += repeat * len(v.frame)
+    return per_port, drops, rx, nexthop
+
+
+def nexthop_cells(ctl, pipe):
+    """Pipe `pipe`'s non-zero l3fwd nexthop_counter cells, {id: [packets,
+    bytes]}, read with ctl(*args) (a softfino-ctl call); None if it failed."""
+    got = ctl('counter_read', 'counter=nexthop_counter', 'from=0', 'to=127', f'pipe={pipe}')
+    return {e['index']: [e['packets'], e['bytes']] for e in got['entries']
+            if e['packets'] or e['bytes']} if got else None

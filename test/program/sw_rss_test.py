@@ -43,7 +43,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import l3fwd_workload  # noqa: E402
 from compare_output import read_pcap  # noqa: E402
-from live_harness import check, ctl_json, finish, l3fwd_flood_workload, set_thread_policy  # noqa: E402
+from live_harness import (check, ctl_json, finish, l3fwd_expectations, nexthop_cells,  # noqa: E402
+                          l3fwd_flood_workload, set_thread_policy)
 
 softfino, softfino_ctl = sys.argv[1], sys.argv[2]
 REPEAT = int(os.environ.get("SWRSS_REPEAT", "20"))
@@ -101,21 +102,8 @@ def pipe_of(frame):
 work = tempfile.mkdtemp(prefix='softfino-swrss.')
 frames, cfg = l3fwd_flood_workload(work, seed=9)
 
-expected_port = {p: Counter() for p in range(3)}
-expected_drops = Counter()
-expected_rx = [0] * PIPES
-expected_nexthop = [{} for _ in range(PIPES)]  # per pipe: nexthop id -> [packets, bytes]
-for frame in frames:
-    pipe = pipe_of(frame)
-    expected_rx[pipe] += REPEAT
-    v = l3fwd_workload.process(frame, cfg)
-    if v.drop:
-        expected_drops[v.drop] += REPEAT
-        continue
-    expected_port[v.port][v.frame] += REPEAT
-    nh = expected_nexthop[pipe].setdefault(v.route[1], [0, 0])
-    nh[0] += REPEAT
-    nh[1] += REPEAT * len(v.frame)
+expected_port, expected_drops, expected_rx, expected_nexthop = l3fwd_expectations(
+    frames, cfg, lambda i, frame, v: pipe_of(frame), REPEAT, pipes=PIPES)
 print(f'{len(frames)} frames x {REPEAT}; by hash: pipe 0 {expected_rx[0]}, pipe 1 {expected_rx[1]}')
 check('the workload spreads over both pipes', min(expected_rx) > 0.3 * REPEAT * len(frames),
       expected_rx)
@@ -162,9 +150,7 @@ try:
     check('every packet received and accounted for',
           stats is not None and stats['totals']['received'] == total, stats and stats['totals'])
     for pipe in range(PIPES):
-        got = ctl('counter_read', 'counter=nexthop_counter', 'from=0', 'to=127', f'pipe={pipe}')
-        cells = {e['index']: [e['packets'], e['bytes']] for e in got['entries']
-                 if e['packets'] or e['bytes']} if got else None
+        cells = nexthop_cells(ctl, pipe)
         check(f'pipe {pipe}: its nexthop_counter holds exactly the traffic of its flows by '
               f'the NIC hash', cells == expected_nexthop[pipe], (cells, expected_nexthop[pipe]))
 finally:
