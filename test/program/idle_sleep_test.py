@@ -7,9 +7,10 @@ Run twice, by default and with --fp-no-ints. Each time the switch first
 idles, then forwards a burst. Checked: by default the worker sleeps
 (idle_sleeps > 0) and the process uses well under half the CPU time that
 spinning takes over the same idle spell, measured in the same run (the
-kernel's count of the process's CPU ticks); with --fp-no-ints it never
-sleeps; and both forward every frame of the burst that came after the
-idle spell (the pcap's own record count).
+kernel's count of the process's CPU ticks; a pair where the spinning run
+did not get 40% of a CPU is measured again, up to three times); with
+--fp-no-ints it never sleeps; and both forward every frame of the burst
+that came after the idle spell (the pcap's own record count).
 
   idle_sleep_test.py SOFTFINO
 """
@@ -85,9 +86,18 @@ def run(extra):
 
 try:
     veth(host, sw0)
-    sleeping = run([])
-    spinning = run(['--fp-no-ints'])
     hz = os.sysconf('SC_CLK_TCK')
+    # The comparison only means something when the spinning run got the CPU
+    # it asked for: on a machine shared with other jobs (or tests running
+    # beside this one) it once got 0.18 CPU-s of its 2 s. Such a pair is
+    # measured again, up to three times.
+    for attempt in range(3):
+        sleeping = run([])
+        spinning = run(['--fp-no-ints'])
+        if spinning[0] / hz >= 0.4 * IDLE_S:
+            break
+        print(f'spinning got only {spinning[0] / hz:.2f} CPU-s of {IDLE_S} s (a busy machine): '
+              'measuring the pair again')
     print(f'over {IDLE_S} s idle: sleeping {sleeping[0] / hz:.2f} CPU-s ({sleeping[1]} sleeps), '
           f'spinning {spinning[0] / hz:.2f} CPU-s ({spinning[1]} sleeps)')
     check('by default the idle worker sleeps', sleeping[1] > 0, sleeping)
