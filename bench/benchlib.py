@@ -2,6 +2,8 @@
 pcaps, reading its counters, measuring dpdk-testpmd on the same ports, and
 the l3fwd routes that softfino and Open vSwitch (ovs_bench.py) both get."""
 import json
+import os
+import pty
 import re
 import signal
 import statistics
@@ -91,10 +93,12 @@ def program_configs(apps, work, ports=None, cores=1):
     return configs
 
 
-def eal_memory(huge):
-    """EAL memory arguments: hugepages when set up, else 2 GiB of ordinary
-    memory (about 3x slower per packet)."""
-    return [] if huge else ['--no-huge', '-m', '2048']
+def eal_memory(huge, pipes=1):
+    """EAL memory arguments: hugepages when set up, else ordinary memory
+    (about 3x slower per packet): 2 GiB, more for many pipes, whose
+    program_configs have 2 * pipes + 1 ports of `pipes` RX queues each (an
+    RX ring's worth of packet buffers per queue: about 2.2 GB at 15 pipes)."""
+    return [] if huge else ['--no-huge', '-m', str(max(2048, 1024 + 5 * (2 * pipes + 1) * pipes))]
 
 
 def ctl_stats(apps, prefix):
@@ -139,27 +143,37 @@ def measure_testpmd(mem, prefix, pcap, mode, seconds):
     """dpdk-testpmd forwarding (`mode`: io, macswap) from a net_pcap replay
     without end into net_null, one core: its median Rx-pps from the first
     full second on, or None."""
+    # testpmd's stdout is a terminal, which it (glibc) writes a line at a
+    # time; through a pipe its statistics would sit in a buffer. (stdbuf
+    # would preload this machine's libstdbuf, which fails under a bundled
+    # C library: scripts/bundle.)
+    terminal, testpmd_side = pty.openpty()
     proc = subprocess.Popen(
-        ['stdbuf', '-oL', 'dpdk-testpmd', *mem, '--no-shconf', '--no-pci', '-l', '0-1',
+        ['dpdk-testpmd', *mem, '--no-shconf', '--no-pci', '-l', '0-1',
          f'--file-prefix={prefix}', '--log-level=error',
          f'--vdev=net_pcap0,rx_pcap={pcap},infinite_rx=1', '--vdev=net_null1,no-rx=1',
          '--', f'--forward-mode={mode}', '--nb-cores=1', '--stats-period=1'],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stdin=subprocess.DEVNULL, stdout=testpmd_side, stderr=subprocess.DEVNULL)
+    os.close(testpmd_side)
     rates, port = [], None
     deadline = time.monotonic() + seconds + 4
-    for line in proc.stdout:
-        m = re.search(r'NIC statistics for port (\d+)', line)
-        if m:
-            port = int(m.group(1))
-        m = re.search(r'Rx-pps:\s+(\d+)', line)
-        if m and port == 0:
-            rates.append(int(m.group(1)))
-        if time.monotonic() > deadline:
-            break
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with open(terminal, errors='replace') as out:
+        try:
+            for line in out:
+                m = re.search(r'NIC statistics for port (\d+)', line)
+                if m:
+                    port = int(m.group(1))
+                m = re.search(r'Rx-pps:\s+(\d+)', line)
+                if m and port == 0:
+                    rates.append(int(m.group(1)))
+                if time.monotonic() > deadline:
+                    break
+        except OSError:  # EIO: testpmd exited and closed its terminal
+            pass
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     rates = [r for r in rates if r > 0][1:]
     return statistics.median(rates) if rates else None

@@ -18,7 +18,11 @@ every row alike, testpmd's included, so the ratios compare the programs.
 If OVS-DPDK cannot run (not installed, fails to start), its rows say n/a
 with the reason under the table, and the rest still runs.
 
-  pipeline_bench.py BUILD_DIR --out DIR [--huge] [--max-cores N] [--seconds S] [--no-ovs]
+  pipeline_bench.py BUILD_DIR --out DIR [--huge] [--max-cores N | --cores LIST]
+                    [--sizes 64,imix] [--seconds S] [--no-ovs]
+
+On a many-core machine, --cores 1,2,4,8,15 measures a few points of the
+curve instead of every count (each cell is a run of a few seconds).
 """
 import argparse
 import json
@@ -39,6 +43,9 @@ p.add_argument('--out', required=True)
 p.add_argument('--huge', action='store_true', help='hugepages are set up: use them')
 p.add_argument('--max-cores', type=int, default=0,
                help='0: every CPU but the main lcore\'s (both on a 2-CPU machine)')
+p.add_argument('--cores', default='',
+               help='the worker counts to measure, e.g. 1,2,4,8 (default 1..--max-cores)')
+p.add_argument('--sizes', default='64,imix', help='packet sizes: 64, imix or both')
 p.add_argument('--seconds', type=float, default=3.0)
 p.add_argument('--repeat', type=int, default=1,
                help='measure every row N times and keep the best (on a shared machine the '
@@ -54,10 +61,18 @@ cpus = os.cpu_count()
 # Every CPU but the main lcore's; on a machine of two, both (the main lcore
 # then shares one, see lcores()), so there is a curve to draw.
 max_cores = min(args.max_cores or max(cpus - 1, min(cpus, 2)), cpus, 16)
+core_counts = ([int(c) for c in args.cores.split(',')] if args.cores
+               else list(range(1, max_cores + 1)))
+if core_counts[0] != 1 or core_counts != sorted(set(core_counts)) or core_counts[-1] > cpus:
+    sys.exit(f'--cores {args.cores}: give rising worker counts from 1 up to {cpus} (the CPUs here)')
+max_cores = core_counts[-1]
+SIZES = args.sizes.split(',')
+if not SIZES or set(SIZES) - {'64', 'imix'}:
+    sys.exit(f'--sizes {args.sizes}: give 64, imix or 64,imix')
 memory = 'hugepages' if args.huge else 'no-huge'
 
 pcaps = {}
-for size in ('64', 'imix'):
+for size in SIZES:
     pcaps[size] = f'{work}/flows_{size}.pcap'
     subprocess.run([f'{apps}/softfino-gen', 'flows', '--flows', '1000', '--packets', '4000',
                     '--sizes', size, '--out', pcaps[size]], check=True, capture_output=True)
@@ -66,10 +81,10 @@ CONFIGS = {}  # by number of cores: benchlib.program_configs
 
 
 def lcores(cores):
-    """EAL --lcores: worker w on CPU w - 1, the main lcore (the slow path,
-    asleep but for a 1 ms tick) on the last CPU, which it shares with the
-    last worker when every CPU runs one."""
-    return ','.join([f'0@{cpus - 1}'] + [f'{w}@{w - 1}' for w in range(1, cores + 1)])
+    """EAL --lcores: the main lcore (the slow path, asleep but for a 1 ms
+    tick) on CPU 0, where the OS does its own work, and worker w on CPU w;
+    when every CPU runs a worker, the last one shares CPU 0."""
+    return ','.join(['0@0'] + [f'{w}@{w % cpus}' for w in range(1, cores + 1)])
 
 
 def run_softfino(name, size, cores):
@@ -84,7 +99,7 @@ def run_softfino(name, size, cores):
     parts = benchlib.split_pcap_by_dst(pcaps[size], cores, f'{work}/{size}_part{{}}of{cores}.pcap')
     vdevs = [f'--vdev=net_pcap{p},rx_pcap={part},infinite_rx=1' for p, part in enumerate(parts)]
     vdevs += [f'--vdev=net_null{p},no-rx=1' for p in range(cores, 2 * cores + 1)]
-    cmd = [f'{apps}/softfino', *mem, '--no-shconf', '--no-pci', '--lcores', lcores(cores),
+    cmd = [f'{apps}/softfino', *benchlib.eal_memory(args.huge, cores), '--no-shconf', '--no-pci', '--lcores', lcores(cores),
            f'--file-prefix={tag}', '--log-level=error', *vdevs,
            '--', '--pipeline', pipeline, '--config', f'{work}/{name}.json', '--fp-cores',
            str(cores), '--clock', 'real']
@@ -138,7 +153,7 @@ OVS_ROW = 'ovs-dpdk l3 (1,024 routes)'
 results = {}  # (name, size) -> {cores: pps}
 ceiling = {}
 peer, peer_failure = {}, {}
-for size in ('64', 'imix'):
+for size in SIZES:
     for mode in ('io', 'macswap'):
         ceiling[(mode, size)] = best(run_testpmd, mode, size)
         r = ceiling[(mode, size)]
@@ -146,7 +161,7 @@ for size in ('64', 'imix'):
     peer[size], peer_failure[size] = run_ovs(size)
     print(f'{OVS_ROW} {size}: {mpps(peer[size])} Mpps', flush=True)
     for name in args.programs.split(','):
-        for cores in range(1, max_cores + 1):
+        for cores in core_counts:
             r = best(run_softfino, name, size, cores)
             results.setdefault((name, size), {})[cores] = r
             print(f'{name} {size} {cores} core(s): {r / 1e6 if r else float("nan"):.2f} Mpps',
@@ -160,11 +175,11 @@ lines = [f'Machine: {os.uname().nodename}, {cpus} CPUs '
          + (f', the best of {args.repeat} runs a cell' if args.repeat > 1 else '')
          + (f'; with {cpus} cores the main lcore (slow path, a 1 ms tick) shares a CPU with a '
             'worker' if max_cores >= cpus else '') + '.', '',
-         '| program | size | ' + ' | '.join(f'{c} core(s) Mpps' for c in range(1, max_cores + 1)) +
+         '| program | size | ' + ' | '.join(f'{c} core(s) Mpps' for c in core_counts) +
          ' | 1 core / testpmd io | 1 core / testpmd macswap | 1 core / OVS-DPDK |',
-         '| --- | --- | ' + ' | '.join('---' for _ in range(max_cores)) + ' | --- | --- | --- |']
-empty = ' |' * (max_cores - 1)  # the cells of 2.. cores, for the one-core rows
-for size in ('64', 'imix'):
+         '| --- | --- | ' + ' | '.join('---' for _ in core_counts) + ' | --- | --- | --- |']
+empty = ' |' * (len(core_counts) - 1)  # the cells of 2+ cores, for the one-core rows
+for size in SIZES:
     io, mac, ovs = ceiling[('io', size)], ceiling[('macswap', size)], peer[size]
     lines.append(f'| dpdk-testpmd io | {size} | {mpps(io)} |{empty} 1.00 | | {ratio(io, ovs)} |')
     lines.append(f'| dpdk-testpmd macswap | {size} | {mpps(mac)} |{empty} | 1.00 | '
@@ -174,7 +189,7 @@ for size in ('64', 'imix'):
     for name in args.programs.split(','):
         row = results[(name, size)]
         one = row.get(1)
-        cells = ' | '.join(mpps(row.get(c)) for c in range(1, max_cores + 1))
+        cells = ' | '.join(mpps(row.get(c)) for c in core_counts)
         lines.append(f'| {name} | {size} | {cells} | {ratio(one, io)} | {ratio(one, mac)} | '
                      f'{ratio(one, ovs)} |')
 # Why a program's rate does not grow with pipes (written under the table
@@ -198,7 +213,7 @@ if any(peer.values()):
     lines.append(f'{OVS_ROW}: Debian\'s openvswitch-switch-dpdk ({ovs_bench.version()}), '
                  'userspace datapath, one PMD core, an OpenFlow rule per route (set both MACs, '
                  'dec_ttl, output); its PMD statistics are in ovs_pmd_64.txt and ovs_pmd_imix.txt.')
-for size in ('64', 'imix'):
+for size in SIZES:
     if peer_failure[size]:
         reason = ' '.join(peer_failure[size].split())[-400:].replace('|', '/')
         lines.append(f'\n{OVS_ROW} {size}: n/a: {reason}')
@@ -208,30 +223,40 @@ with open(f'{args.out}/results.md', 'w') as f:
 print()
 print(table)
 
-# The plot: Mpps against cores per program (64 B), testpmd io as a line.
+# The plot: Mpps against cores per program (64 B unless only imix ran),
+# testpmd io as a line.
+plot_size = SIZES[0]
 data = f'{args.out}/results.dat'
 with open(data, 'w') as f:
     for name in args.programs.split(','):
         f.write(f'# {name}\n')
-        for cores, r in sorted(results[(name, '64')].items()):
+        for cores, r in sorted(results[(name, plot_size)].items()):
             if r:  # a cell that did not run is no point at 0
                 f.write(f'{cores} {r / 1e6:.3f}\n')
         f.write('\n\n')
+# The plot's gnuplot script beside its data (paths relative to --out), so a
+# machine without gnuplot (bench/many_cores.sh on a borrowed one) leaves
+# what another draws with `cd OUT && gnuplot results.gp`.
+names = args.programs.split(',')
+plots = ', '.join(f"'results.dat' index {i} with linespoints title '{n}'" for i, n in enumerate(names))
+io = (ceiling[('io', plot_size)] or 0) / 1e6
+io_line = f", {io} with lines dashtype 2 title 'testpmd io, 1 core'" if io else ''
+ovs_line = (f", {peer[plot_size] / 1e6} with lines dashtype 3 title 'OVS-DPDK l3, 1 PMD core'"
+            if peer[plot_size] else '')
+size_words = '64-byte' if plot_size == '64' else 'imix'
+with open(f'{args.out}/results.gp', 'w') as f:
+    f.write(f"set terminal pngcairo noenhanced size 900,540\n"
+            f"set output 'results.png'\n"
+            f"set title 'softfino, {size_words} packets ({memory}, {cpus} CPUs)'\n"
+            f"set xlabel 'worker cores'\nset ylabel 'Mpps'\n"
+            f"set xrange [0.5:{max_cores + 0.5}]\nset xtics 1\n"
+            f"set yrange [0:*]\nset key outside right\n"
+            f"plot {plots}{io_line}{ovs_line}\n")
 if shutil.which('gnuplot'):
-    names = args.programs.split(',')
-    plots = ', '.join(f"'{data}' index {i} with linespoints title '{n}'" for i, n in enumerate(names))
-    io = (ceiling[('io', '64')] or 0) / 1e6
-    ovs_line = (f", {peer['64'] / 1e6} with lines dashtype 3 title 'OVS-DPDK l3, 1 PMD core'"
-                if peer['64'] else '')
-    script = (f"set terminal pngcairo noenhanced size 900,540\n"
-              f"set output '{args.out}/results.png'\n"
-              f"set title 'softfino, 64-byte packets ({memory})'\nset xlabel 'worker cores'\n"
-              f"set ylabel 'Mpps'\nset xrange [0.5:{max_cores + 0.5}]\nset xtics 1\n"
-              f"set yrange [0:*]\nset key outside right\n"
-              f"plot {plots}, {io} with lines dashtype 2 title 'testpmd io, 1 core'{ovs_line}\n")
-    r = subprocess.run(['gnuplot'], input=script, text=True, capture_output=True)
+    r = subprocess.run(['gnuplot', 'results.gp'], cwd=args.out, text=True, capture_output=True)
     if r.returncode != 0:
         print(f'gnuplot: {r.stderr}', file=sys.stderr)
 else:
-    print('no gnuplot: no PNG plot (scripts/bench installs gnuplot-nox)', file=sys.stderr)
+    print(f'no gnuplot: no PNG plot (scripts/bench installs gnuplot-nox; elsewhere: '
+          f'cd {args.out} && gnuplot results.gp)', file=sys.stderr)
 shutil.rmtree(work, ignore_errors=True)  # the pcaps, configs and trigger file
