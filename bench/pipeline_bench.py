@@ -36,6 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 import ovs_bench  # noqa: E402
+import tea_nat_bench  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument('build')
@@ -50,7 +51,7 @@ p.add_argument('--seconds', type=float, default=3.0)
 p.add_argument('--repeat', type=int, default=1,
                help='measure every row N times and keep the best (on a shared machine the '
                     'best run is the least disturbed one)')
-p.add_argument('--programs', default='l3fwd,l3fwd_trumpet16k,dta_reporter,burstradar')
+p.add_argument('--programs', default='l3fwd,l3fwd_trumpet16k,dta_reporter,burstradar,tea_nat')
 p.add_argument('--no-ovs', action='store_true', help='skip Open vSwitch with DPDK')
 args = p.parse_args()
 apps = f'{args.build}/src/apps'
@@ -87,9 +88,18 @@ def lcores(cores):
     return ','.join(['0@0'] + [f'{w}@{w % cpus}' for w in range(1, cores + 1)])
 
 
+TEA_NAT_FAILURE = {}  # size -> why its row is n/a
+
+
 def run_softfino(name, size, cores):
-    if name == 'burstradar' and cores > 1:
+    if name in ('burstradar', 'tea_nat') and cores > 1:
         return None  # see SCALING_NOTES
+    if name == 'tea_nat':
+        rate, why = tea_nat_bench.measure(apps, pcaps[size], benchlib.eal_memory(args.huge),
+                                          args.seconds)
+        if why:
+            TEA_NAT_FAILURE[size] = why
+        return rate
     if cores not in CONFIGS:
         CONFIGS[cores] = benchlib.program_configs(apps, work, cores=cores)
     pipeline, config = CONFIGS[cores][name]
@@ -199,6 +209,10 @@ SCALING_NOTES = {
                     'collector\'s), whose traffic manager lives in one pipe: the other pipes hand '
                     'it their reports (a cross-core hand-off per packet), so that pipe bounds the '
                     'rate.',
+    'tea_nat': 'n/a on more than one pipe: the program runs one pipe (its egress and the READ '
+               'answers\' port are in it). Its row: cache warm (every flow\'s entry read once in '
+               'the warm-up, then every packet a cache hit), tables in a softfino-collector over '
+               'a veth pair (tea_nat_bench.py).',
     'burstradar': 'n/a on more than one pipe: one monitor port, and every watched port must '
                   'be in its pipe (a courier reads its ring entry in its own pipe, as on '
                   'Tofino), so the program runs its watched traffic in one pipe.',
@@ -213,6 +227,8 @@ if any(peer.values()):
     lines.append(f'{OVS_ROW}: Debian\'s openvswitch-switch-dpdk ({ovs_bench.version()}), '
                  'userspace datapath, one PMD core, an OpenFlow rule per route (set both MACs, '
                  'dec_ttl, output); its PMD statistics are in ovs_pmd_64.txt and ovs_pmd_imix.txt.')
+for size, why in TEA_NAT_FAILURE.items():
+    lines.append(f'\ntea_nat {size}: n/a: {why}')
 for size in SIZES:
     if peer_failure[size]:
         reason = ' '.join(peer_failure[size].split())[-400:].replace('|', '/')

@@ -146,6 +146,8 @@ class TeaLookup {
   Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key, uint32_t hash,
               uint32_t tag, uint64_t* value);
   uint32_t Hash(const tea::Key& key) const { return hash_(key); }
+  // Starts loading the cache set a Lookup of `hash` will read.
+  void PrefetchCache(uint32_t hash) const { cache_.Prefetch(hash); }
 
   struct Resumed {
     enum class Kind : uint8_t { kNone, kFound, kNotFound } kind = Kind::kNone;

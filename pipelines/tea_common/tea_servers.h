@@ -33,19 +33,33 @@ class TeaServers {
       : servers_(std::move(servers)) {}
 
   // The server that serves `hash`'s key now.
-  TeaLookup& For(uint32_t hash) {
+  TeaLookup& Serving(uint32_t hash) const {
     const uint32_t n = static_cast<uint32_t>(servers_.size());
     if (n == 1) return *servers_[0];
     const uint32_t primary = tea::PrimaryServer(hash, n);
     if (servers_[primary]->up()) return *servers_[primary];
     TeaLookup& replica = *servers_[tea::ReplicaServer(primary, n)];
     if (!replica.up()) return *servers_[primary];  // both down: the primary's timeouts count
-    ++by_replica_;
     return replica;
+  }
+  // Serving, counting the lookups a replica serves.
+  TeaLookup& For(uint32_t hash) {
+    TeaLookup& server = Serving(hash);
+    if (servers_.size() > 1 && &server != servers_[tea::PrimaryServer(hash, size32())].get()) {
+      ++by_replica_;
+    }
+    return server;
   }
   TeaLookup::Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
                          uint32_t tag, uint64_t* value) {
-    const uint32_t hash = servers_[0]->Hash(key);
+    return Lookup(m, md, key, Hash(key), tag, value);
+  }
+  // The same in two steps over a burst: Hash and Prefetch for each packet
+  // first, then Lookup with the hash (the cache sets loaded meanwhile).
+  uint32_t Hash(const tea::Key& key) const { return servers_[0]->Hash(key); }
+  void Prefetch(uint32_t hash) const { Serving(hash).PrefetchCache(hash); }
+  TeaLookup::Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
+                         uint32_t hash, uint32_t tag, uint64_t* value) {
     return For(hash).Lookup(m, md, key, hash, tag, value);
   }
   std::optional<uint64_t> Cached(const tea::Key& key) {
@@ -74,6 +88,7 @@ class TeaServers {
   }
 
   size_t size() const { return servers_.size(); }
+  uint32_t size32() const { return static_cast<uint32_t>(servers_.size()); }
   TeaLookup& server(size_t i) const { return *servers_[i]; }
   // Counters of a single server as they were; with several, per server
   // under "servers" plus lookups the replicas served.

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "pipelines/tea_common/flow_headers.h"
 #include "pipelines/tea_common/tea_learner.h"
 #include "pipelines/tea_common/tea_lookup.h"
 #include "pipelines/tea_nat/nat_port_pool.h"
@@ -69,7 +70,16 @@ class TeaNat final : public pipe::Program {
     uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;
   };
 
-  void FromHost(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir) const;
+  // A packet from an inside or outside port, parsed and its key hashed
+  // before its lookup (Ingress's first pass).
+  struct HostPacket {
+    pipe::DropReason parsed;  // kNone: h, key and hash are set
+    FlowHeaders h;
+    tea::Key key;
+    uint32_t hash;
+  };
+  void FromHost(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
+                const HostPacket& hp) const;
   void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
   struct Learning {
     TeaLearner learner;
@@ -85,10 +95,13 @@ class TeaNat final : public pipe::Program {
   // A packet without an entry: dropped (tea_no_entry); an inside one is
   // handed to the slow path when learning.
   void NoEntry(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir) const;
-  // Applies a found value to the packet in `m` and picks its port, or
-  // drops it.
-  void Translate(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
+  // Applies a found value to the packet in `m` (its headers `h`) and picks
+  // its port, or drops it.
+  void Translate(pipe::IngressMetadata& md, PipeState& s, Direction dir, const FlowHeaders& h,
                  uint64_t value) const;
+  // The same for a packet a READ's answer resumed (parsed here).
+  void TranslateResumed(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
+                        uint64_t value) const;
 
   std::vector<Role> role_;  // by port
   std::vector<pipe::PortId> inside_, outside_;

@@ -40,9 +40,7 @@ PipeWorker::PipeWorker(PipeSetup setup)
       departure_(s_.port_count + 1u),
       next_fire_ns_(s_.pktgen.size(), kNotStarted),
       pktgen_batch_(s_.pktgen.size(), 0) {
-  // Each other pipe may hand one ingress burst's worth to an inbox in one
-  // poll (copies aside: a multicast burst can exceed it, and what does not
-  // fit is dropped as tm_handoff_full).
+  // The other pipes' inboxes this pipe hands packets to, one HandOff each.
   for (rte_ring* ring : s_.owner_inbox) {
     int16_t index = -1;
     for (size_t h = 0; h < handoffs_.size(); ++h) {
@@ -51,17 +49,11 @@ PipeWorker::PipeWorker(PipeSetup setup)
     if (ring != nullptr && index < 0) {
       index = static_cast<int16_t>(handoffs_.size());
       handoffs_.push_back({ring});
-      outboxes_.push_back({ring, pipe::kBurstSize * std::max(1u, s_.pipe_count - 1u)});
     }
     handoff_of_port_.push_back(ring == nullptr ? -1 : index);
   }
-  // A port this pipe spreads by software RSS: one burst read from it may go
-  // to any one ring, which only this pipe fills.
   for (const RxQueueRef& q : s_.rx_queues) {
-    if (q.spread == nullptr) continue;
-    for (uint16_t p = 0; p < s_.pipe_count; ++p) {
-      if (q.spread->ring(p) != nullptr) outboxes_.push_back({q.spread->ring(p), pipe::kBurstSize});
-    }
+    if (q.spread != nullptr) spreads_.push_back(q.spread);
   }
   for (size_t port = 0; port < s_.port_rate_bps.size() && port < s_.port_count; ++port) {
     if (s_.port_rate_bps[port] != 0) ingress_ps_per_byte_[port] = kPsBitsPerSecond / s_.port_rate_bps[port];
@@ -133,8 +125,17 @@ void PipeWorker::FlushHandOff(HandOff& h) {
 }
 
 bool PipeWorker::OutboxesHaveRoom() const {
-  for (const Outbox& o : outboxes_) {
-    if (rte_ring_free_count(o.ring) < o.reserve) return false;
+  // Each other pipe may hand an inbox one ingress burst's worth in one poll
+  // (copies aside: a multicast burst can exceed it, and what does not fit is
+  // dropped as tm_handoff_full).
+  const unsigned inbox_reserve = pipe::kBurstSize * std::max(1u, s_.pipe_count - 1u);
+  for (const HandOff& h : handoffs_) {
+    if (rte_ring_free_count(h.ring) < inbox_reserve) return false;
+  }
+  // A burst read from a spread port may all go to any one of its rings,
+  // which only this pipe fills.
+  for (const SoftRss* spread : spreads_) {
+    if (!spread->HasRoom(pipe::kBurstSize)) return false;
   }
   return true;
 }
@@ -149,7 +150,7 @@ uint32_t PipeWorker::PollOnce() {
   // other pipe drains its inbox every poll, whatever its own outboxes say,
   // so two pipes can never wait on each other. (Reading a ring's free count
   // touches the lines an enqueue reads anyway.)
-  const bool hold_back = !outboxes_.empty() && !OutboxesHaveRoom();
+  const bool hold_back = (!handoffs_.empty() || !spreads_.empty()) && !OutboxesHaveRoom();
   uint32_t received = 0;
   if (hold_back) {
     stats_.held_back.Add(1);

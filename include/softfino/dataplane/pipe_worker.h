@@ -183,14 +183,10 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   std::vector<uint64_t> next_fire_ns_;  // per pktgen app; kNotStarted until the first poll
   std::vector<uint16_t> pktgen_batch_;  // per pktgen app: the next batch_id
   tm::Picoseconds next_timer_bound_ = 0;
-  // Back-pressure: the rings this pipe hands packets to (other pipes' TM
-  // inboxes, software RSS rings), with the room each must have before this
-  // pipe receives.
-  struct Outbox {
-    rte_ring* ring;
-    unsigned reserve;
-  };
-  std::vector<Outbox> outboxes_;
+  // Back-pressure: the software RSS spreaders of the ports this pipe reads,
+  // whose rings (like the other pipes' inboxes in handoffs_) must have room
+  // for a poll's packets before this pipe receives (OutboxesHaveRoom).
+  std::vector<const SoftRss*> spreads_;
   // Packets for another pipe's TMs, gathered per poll and handed over a
   // burst at a time: one atomic update of the shared ring per burst, not
   // per packet.
