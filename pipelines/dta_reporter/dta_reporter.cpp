@@ -5,6 +5,7 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -93,15 +94,28 @@ pipe::ProgramReplication DtaReporter::Replication() const {
 
 void DtaReporter::Ingress(pipe::PacketBurst& burst) const {
   PipeState& st = *pipes_[burst.md[0].ig_intr_md.pipe];
-  for (uint16_t i = 0; i < burst.count; ++i) IngressOne(burst.pkts[i], burst.md[i], st);
+  std::array<FlowPacket, pipe::kBurstSize> fp;
+  std::array<bool, pipe::kBurstSize> reported;
+  for (uint16_t i = 0; i < burst.count; ++i) {
+    reported[i] = Classify(burst.pkts[i], burst.md[i], st, fp[i]);
+    if (reported[i]) {
+      const FlowSlot* slot = &SlotOf(st, fp[i].key);
+      __builtin_prefetch(slot);
+      __builtin_prefetch(reinterpret_cast<const char*>(slot + 1) - 1);  // a slot may span two lines
+    }
+  }
+  for (uint16_t i = 0; i < burst.count; ++i) {
+    if (reported[i]) Report(burst.pkts[i], burst.md[i], st, fp[i]);
+  }
 }
 
-void DtaReporter::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st) const {
+bool DtaReporter::Classify(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st,
+                           FlowPacket& fp) const {
   const pipe::PortId in = md.ig_intr_md.ingress_port;
   const pipe::PortId out = in < config_.forward.size() ? config_.forward[in] : pipe::kInvalidPort;
   if (out == pipe::kInvalidPort) {
     md.Drop(DropReason::kNoRoute);
-    return;
+    return false;
   }
   md.ig_intr_md_for_tm.ucast_egress_port = out;
   pipe::ParsedHeaders hdr;
@@ -111,22 +125,30 @@ void DtaReporter::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& 
       (hdr.ipv4->next_proto_id != IPPROTO_TCP && hdr.ipv4->next_proto_id != IPPROTO_UDP) ||
       (hdr.ipv4->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
     ++st.not_monitored;  // forwarded, not reported on
-    return;
+    return false;
   }
   const uint32_t ihl = (hdr.ipv4->version_ihl & 0xf) * 4u;
   const uint8_t* l4 = reinterpret_cast<const uint8_t*>(hdr.ipv4) + ihl;
   if (l4 + 4 > frame + m->data_len) {
     ++st.not_monitored;
-    return;
+    return false;
   }
   uint8_t tuple[13];
   std::memcpy(tuple, &hdr.ipv4->src_addr, 4);
   std::memcpy(tuple + 4, &hdr.ipv4->dst_addr, 4);
   tuple[8] = hdr.ipv4->next_proto_id;
   std::memcpy(tuple + 9, l4, 4);  // source and destination ports
-  const auto key = static_cast<uint32_t>(flow_hash_->Compute(tuple, sizeof(tuple)));
+  fp.key = static_cast<uint32_t>(flow_hash_->Compute(tuple, sizeof(tuple)));
+  fp.ip_total_length = rte_be_to_cpu_16(hdr.ipv4->total_length);
+  return true;
+}
 
-  FlowSlot& f = st.flows[key & (config_.flow_slots - 1)];
+void DtaReporter::Report(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st,
+                         const FlowPacket& fp) const {
+  const uint32_t key = fp.key;
+  const pipe::PortId in = md.ig_intr_md.ingress_port;
+  const pipe::PortId out = md.ig_intr_md_for_tm.ucast_egress_port;
+  FlowSlot& f = SlotOf(st, key);
   uint8_t mask = 0;
   if (!f.used || f.key != key) {
     f = FlowSlot{key, true, 0, 0, 0};
@@ -146,7 +168,7 @@ void DtaReporter::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& 
     }
   }
   if (config_.key_increment) {
-    f.count += config_.key_increment->bytes ? rte_be_to_cpu_16(hdr.ipv4->total_length) : 1;
+    f.count += config_.key_increment->bytes ? fp.ip_total_length : 1;
     if (++f.packets == config_.key_increment->every) {
       mask |= Bit(net::DtaOpcode::kKeyIncrement);
       b.count = rte_cpu_to_be_64(f.count);
