@@ -163,7 +163,7 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
     }
   }
   remaining_cells_.reset(new uint32_t[info.port_count]());
-  packets_seen_.reset(new std::atomic<uint64_t>[info.port_count]());
+  packets_seen_.reset(new pipe::Counter[info.port_count]);
   rings_.clear();
   for (uint16_t p = 0; p < info.pipe_count; ++p) {
     auto r = std::make_unique<PipeRing>();
@@ -192,7 +192,7 @@ void BurstRadarStage::Egress(pipe::EgressBurst& burst) const {
 void BurstRadarStage::Snapshot(rte_mbuf* m, const pipe::EgressIntrinsicMetadata& eg,
                           pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
   const pipe::PortId port = eg.egress_port;
-  packets_seen_[port].fetch_add(1, std::memory_order_relaxed);
+  packets_seen_[port].Add(1);
   const uint32_t size_cells = (eg.pkt_length + kCellBytes - 1) / kCellBytes;
   uint32_t& remaining = remaining_cells_[port];
   if (eg.deq_qdepth > threshold_cells_[port]) {
@@ -299,7 +299,7 @@ nlohmann::json BurstRadarStage::Counters() const {
   for (size_t p = 0; p < threshold_cells_.size(); ++p) {
     if (threshold_cells_[p] == 0) continue;
     thresholds[std::to_string(p)] = threshold_cells_[p];
-    seen += packets_seen_[p].load(std::memory_order_relaxed);
+    seen += packets_seen_[p].value();
   }
   return {{"watched_packets", seen},     {"marked", marked},
           {"couriers", couriers},        {"overwritten", overwritten},

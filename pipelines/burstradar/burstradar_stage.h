@@ -22,7 +22,6 @@
 // must share a pipe (one pipe: always).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -30,6 +29,7 @@
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
 #include "softfino/net/address.h"
+#include "softfino/pipe/counter.h"
 #include "softfino/pipe/program.h"
 
 namespace softfino::pipelines {
@@ -95,7 +95,10 @@ class BurstRadarStage {
   uint32_t courier_src_ip_ = 0, courier_dst_ip_ = 0;
   // Per pipe; mutable from egress as registers are, each pipe its own.
   std::vector<std::unique_ptr<PipeRing>> rings_;
-  std::unique_ptr<std::atomic<uint64_t>[]> packets_seen_;  // per egress port
+  // Per egress port, written only by the pipe that owns the port (its
+  // egress): a Counter, not an atomic add, which took 11% of BurstRadar's
+  // cycles (a locked instruction per packet).
+  std::unique_ptr<pipe::Counter[]> packets_seen_;
 };
 
 }  // namespace softfino::pipelines
