@@ -52,12 +52,20 @@ inline pipe::DropReason ParseFlow(rte_mbuf* m, FlowHeaders& out) {
 }
 
 // The flow's key: source and destination address, ports, protocol.
+// Written as two 8-byte words: its hash then reads it back 8 bytes at a
+// time, and a load that spans two narrower stores still in flight waits
+// for them to reach the cache (a store-forwarding stall: 19% of tea_nat's
+// Ingress when the key was written field by field).
 inline tea::Key FlowKey(const FlowHeaders& h) {
-  tea::Key k{};
-  std::memcpy(k.data(), &h.ip->src_addr, 4);
-  std::memcpy(k.data() + 4, &h.ip->dst_addr, 4);
-  std::memcpy(k.data() + 8, h.l4, 4);  // source and destination port
-  k[12] = h.ip->next_proto_id;
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "words in memory order");
+  uint32_t src, dst, ports;
+  std::memcpy(&src, &h.ip->src_addr, 4);
+  std::memcpy(&dst, &h.ip->dst_addr, 4);
+  std::memcpy(&ports, h.l4, 4);  // source and destination port
+  const uint64_t words[2] = {uint64_t{src} | uint64_t{dst} << 32,
+                             uint64_t{ports} | uint64_t{h.ip->next_proto_id} << 32};
+  tea::Key k;
+  std::memcpy(k.data(), words, sizeof(words));
   return k;
 }
 

@@ -27,6 +27,7 @@
 #include "softfino/dataplane/switch.h"
 #include "switch_instance.h"
 #include "softfino/pipe/resources.h"
+#include "softfino/net/crc.h"
 
 namespace {
 
@@ -385,6 +386,7 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("cannot initialise DPDK's EAL: ", rte_strerror(rte_errno),
                              " (see DPDK's message above; EAL args go before --)"));
   }
+  net::UseFastestCrc32();  // needs EAL's SIMD settings
   int rc = 0;
   {
     // Links outlive the switches whose ports use them.

@@ -26,6 +26,7 @@
 #include "softfino/tea/layout.h"
 #include "softfino/control/eal_args.h"
 #include "softfino/control/signals.h"
+#include "softfino/net/crc.h"
 
 namespace {
 
@@ -448,6 +449,7 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("cannot initialise DPDK's EAL: ", rte_strerror(rte_errno),
                              " (see the EAL messages above)"));
   }
+  net::UseFastestCrc32();  // needs EAL's SIMD settings
   const int rc = Run(options);
   rte_eal_cleanup();
   return rc;

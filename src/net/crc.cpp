@@ -1,5 +1,7 @@
 #include "softfino/net/crc.h"
 
+#include <rte_net_crc.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -160,6 +162,12 @@ absl::StatusOr<Crc> Crc::Create(const CrcSpec& spec, Engine engine) {
   }
   crc.tables_ = std::move(tables);
   return crc;
+}
+
+void UseFastestCrc32() {
+  // DPDK falls back to its tables when the CPU (or EAL's SIMD limit) does
+  // not allow PCLMULQDQ.
+  rte_net_crc_set_alg(RTE_NET_CRC_SSE42);
 }
 
 }  // namespace softfino::net

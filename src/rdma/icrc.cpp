@@ -43,9 +43,6 @@ Engine MakeEngine() {
   static constexpr uint8_t kPseudoLrh[kPseudoLrhBytes] = {0xff, 0xff, 0xff, 0xff,
                                                           0xff, 0xff, 0xff, 0xff};
   const uint64_t reg = crc->Update(crc->Start(), kPseudoLrh, sizeof(kPseudoLrh));
-  // DPDK's CRC-32 with PCLMULQDQ folding where the CPU has it (else its
-  // tables): the ICRC's CRC is Ethernet's.
-  rte_net_crc_set_alg(RTE_NET_CRC_SSE42);
   return Engine{*std::move(crc), reg};
 }
 

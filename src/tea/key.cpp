@@ -46,12 +46,4 @@ absl::StatusOr<Key> KeyFromHex(absl::string_view text) {
   return key;
 }
 
-absl::StatusOr<KeyHash> KeyHash::Create() {
-  absl::StatusOr<net::CrcSpec> spec = net::CrcSpecByName("crc_32");
-  if (!spec.ok()) return spec.status();
-  absl::StatusOr<net::Crc> crc = net::Crc::Create(*spec);
-  if (!crc.ok()) return crc.status();
-  return KeyHash(*std::move(crc));
-}
-
 }  // namespace softfino::tea
