@@ -133,12 +133,18 @@ bool DtaReporter::Classify(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st
     ++st.not_monitored;
     return false;
   }
-  uint8_t tuple[13];
-  std::memcpy(tuple, &hdr.ipv4->src_addr, 4);
-  std::memcpy(tuple + 4, &hdr.ipv4->dst_addr, 4);
-  tuple[8] = hdr.ipv4->next_proto_id;
-  std::memcpy(tuple + 9, l4, 4);  // source and destination ports
-  fp.key = static_cast<uint32_t>(flow_hash_->Compute(tuple, sizeof(tuple)));
+  // The 13 tuple bytes written as two 8-byte words: the CRC reads them back
+  // a word at a time, and a load across narrower stores still in flight
+  // waits for them (a store-forwarding stall; see tea's FlowKey).
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "words in memory order");
+  uint32_t src, dst, ports;
+  std::memcpy(&src, &hdr.ipv4->src_addr, 4);
+  std::memcpy(&dst, &hdr.ipv4->dst_addr, 4);
+  std::memcpy(&ports, l4, 4);  // source and destination ports
+  const uint64_t tuple[2] = {uint64_t{src} | uint64_t{dst} << 32,
+                             uint64_t{hdr.ipv4->next_proto_id} | uint64_t{ports} << 8};
+  fp.key = static_cast<uint32_t>(
+      flow_hash_->Compute(reinterpret_cast<const uint8_t*>(tuple), kTupleBytes));
   fp.ip_total_length = rte_be_to_cpu_16(hdr.ipv4->total_length);
   return true;
 }

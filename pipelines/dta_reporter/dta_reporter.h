@@ -89,6 +89,7 @@ class DtaReporter final : public pipe::Program {
   // Report updates the flow's slot and decides the reports. Between them
   // the burst's slots load together: a flow's slot is a random place in a
   // table of flow_slots (1.5 MB at 65,536), rarely in this core's L1/L2.
+  static constexpr uint32_t kTupleBytes = 13;  // src ip, dst ip, proto, src port, dst port
   struct FlowPacket {
     uint32_t key;            // CRC-32 of the 5-tuple
     uint16_t ip_total_length;  // host order
