@@ -71,13 +71,17 @@ inline tea::Key FlowKey(const FlowHeaders& h) {
 
 // The key of the flow's replies: the 5-tuple with source and destination
 // (address and port) swapped.
+// (Two 8-byte words, as FlowKey.)
 inline tea::Key ReplyFlowKey(const FlowHeaders& h) {
-  tea::Key k{};
-  std::memcpy(k.data(), &h.ip->dst_addr, 4);
-  std::memcpy(k.data() + 4, &h.ip->src_addr, 4);
-  std::memcpy(k.data() + 8, h.l4 + 2, 2);  // destination port, then source port
-  std::memcpy(k.data() + 10, h.l4, 2);
-  k[12] = h.ip->next_proto_id;
+  uint32_t src, dst, ports;
+  std::memcpy(&src, &h.ip->src_addr, 4);
+  std::memcpy(&dst, &h.ip->dst_addr, 4);
+  std::memcpy(&ports, h.l4, 4);
+  const uint32_t swapped = ports >> 16 | ports << 16;  // destination port, then source port
+  const uint64_t words[2] = {uint64_t{dst} | uint64_t{src} << 32,
+                             uint64_t{swapped} | uint64_t{h.ip->next_proto_id} << 32};
+  tea::Key k;
+  std::memcpy(k.data(), words, sizeof(words));
   return k;
 }
 
