@@ -48,15 +48,6 @@ with open(f'{work}/layout.json', 'w') as f:
     json.dump(LAYOUT, f)
 
 
-def ctl_stats(prefix):
-    out = subprocess.run([f'{apps}/softfino-ctl', '--file-prefix', prefix, 'stats'],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f'softfino-ctl: {out.stderr}')
-    out = out.stdout
-    return json.loads(out)
-
-
 def run(primitive, redundancy):
     pcap = f'{work}/{primitive}.pcap'
     subprocess.run([f'{apps}/softfino-gen', 'dta', '--primitive', primitive, '--reports', '4000',
@@ -105,9 +96,9 @@ def run(primitive, redundancy):
     col.send_signal(signal.SIGTERM)
     col.wait()
     time.sleep(1.0)  # warm up (infinite_rx loads the pcap into memory first)
-    a, ta = ctl_stats(f'{tag}s'), time.monotonic()
+    a, ta = benchlib.ctl_stats(apps, f'{tag}s'), time.monotonic()
     time.sleep(args.seconds)
-    b, tb = ctl_stats(f'{tag}s'), time.monotonic()
+    b, tb = benchlib.ctl_stats(apps, f'{tag}s'), time.monotonic()
     sw.send_signal(signal.SIGTERM)
     sw.wait()
     # Reports Append holds for a batch and Postcarding for its path are
@@ -136,7 +127,7 @@ for primitive, redundancy in [('keywrite', 1), ('keywrite', 2), ('keywrite', 4),
     print(f'{primitive:13s} N={redundancy}: {reports / 1e6:6.3f} M reports/s, '
           f'{requests / 1e6:6.3f} M RDMA requests/s', flush=True)
 print()
-print(f'| primitive | N | M reports/s/core | M RDMA requests/s | testpmd io, same reports (Mpps) '
+print('| primitive | N | M reports/s/core | M RDMA requests/s | testpmd io, same reports (Mpps) '
       f'| reports / testpmd io | memory |')
 print('| --- | --- | --- | --- | --- | --- | --- |')
 for primitive, n, reports, requests in rows:

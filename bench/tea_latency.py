@@ -32,6 +32,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, '..', 'test', 'program'))
 from live_harness import (EAL, CollectorTestbed, check, histogram_quantile, require_root,  # noqa: E402
                           tea_insert, tea_nat_config, start_tea_nat, veth)
+from tea_nat_bench import nat_value  # noqa: E402 (this folder)
 
 p = argparse.ArgumentParser()
 p.add_argument('build')
@@ -59,15 +60,10 @@ IN_SPEC = f'tea.in:buckets=1024,slots=2{SHADOW}'
 N_FLOWS = 64
 
 
-def value(ip, port):
-    a = [int(x) for x in ip.split('.')]
-    return f'0x{(a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3]) << 32 | port << 16:016x}'
-
-
 flows = [(f'10.1.0.{1 + i}', '198.51.100.9', 40000 + i, 53) for i in range(N_FLOWS)]
 requests = [{'op': 'insert', 'table': 'tea.out',
              'key': {'src': s, 'dst': d, 'sport': sp, 'dport': dp, 'proto': 17},
-             'value': value('203.0.113.7', 20000 + i)}
+             'value': nat_value('203.0.113.7', 20000 + i)}
             for i, (s, d, sp, dp) in enumerate(flows)]
 packets = [Ether(src='02:00:00:00:0a:01', dst='02:00:00:00:00:fe') / IP(src=s, dst=d) /
            UDP(sport=sp, dport=dp) / Raw(bytes(18))

@@ -34,20 +34,14 @@ class TeaServers {
 
   // The server that serves `hash`'s key now.
   TeaLookup& Serving(uint32_t hash) const {
-    const uint32_t n = static_cast<uint32_t>(servers_.size());
-    if (n == 1) return *servers_[0];
-    const uint32_t primary = tea::PrimaryServer(hash, n);
-    if (servers_[primary]->up()) return *servers_[primary];
-    TeaLookup& replica = *servers_[tea::ReplicaServer(primary, n)];
-    if (!replica.up()) return *servers_[primary];  // both down: the primary's timeouts count
-    return replica;
+    bool replica;
+    return Pick(hash, &replica);
   }
   // Serving, counting the lookups a replica serves.
   TeaLookup& For(uint32_t hash) {
-    TeaLookup& server = Serving(hash);
-    if (servers_.size() > 1 && &server != servers_[tea::PrimaryServer(hash, size32())].get()) {
-      ++by_replica_;
-    }
+    bool replica;
+    TeaLookup& server = Pick(hash, &replica);
+    by_replica_ += replica;
     return server;
   }
   TeaLookup::Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
@@ -88,7 +82,6 @@ class TeaServers {
   }
 
   size_t size() const { return servers_.size(); }
-  uint32_t size32() const { return static_cast<uint32_t>(servers_.size()); }
   TeaLookup& server(size_t i) const { return *servers_[i]; }
   // Counters of a single server as they were; with several, per server
   // under "servers" plus lookups the replicas served.
@@ -100,6 +93,17 @@ class TeaServers {
   void DrainHealthEvents(absl::string_view table, const std::function<void(nlohmann::json)>& emit);
 
  private:
+  TeaLookup& Pick(uint32_t hash, bool* replica) const {
+    *replica = false;
+    const uint32_t n = static_cast<uint32_t>(servers_.size());
+    if (n == 1) return *servers_[0];
+    const uint32_t primary = tea::PrimaryServer(hash, n);
+    if (servers_[primary]->up()) return *servers_[primary];
+    TeaLookup& other = *servers_[tea::ReplicaServer(primary, n)];
+    if (!other.up()) return *servers_[primary];  // both down: the primary's timeouts count
+    *replica = true;
+    return other;
+  }
   std::vector<std::unique_ptr<TeaLookup>> servers_;
   uint64_t by_replica_ = 0;
   std::vector<uint64_t> changes_seen_;  // slow path: failovers + failbacks per server

@@ -150,7 +150,7 @@ uint32_t PipeWorker::PollOnce() {
   // other pipe drains its inbox every poll, whatever its own outboxes say,
   // so two pipes can never wait on each other. (Reading a ring's free count
   // touches the lines an enqueue reads anyway.)
-  const bool hold_back = (!handoffs_.empty() || !spreads_.empty()) && !OutboxesHaveRoom();
+  const bool hold_back = !OutboxesHaveRoom();
   uint32_t received = 0;
   if (hold_back) {
     stats_.held_back.Add(1);

@@ -79,6 +79,18 @@ IcrcStatus LocateDatagram(std::span<const uint8_t> frame, uint32_t* l3, uint32_t
   return IcrcStatus::kOk;
 }
 
+// The fields the ICRC does not cover read as ones: IPv4 TOS, TTL and
+// checksum, the UDP checksum, the BTH's FECN/BECN/reserved byte.
+void MaskVariantFields(uint8_t* hdr, uint32_t ihl) {
+  hdr[offsetof(rte_ipv4_hdr, type_of_service)] = 0xff;
+  hdr[offsetof(rte_ipv4_hdr, time_to_live)] = 0xff;
+  hdr[offsetof(rte_ipv4_hdr, hdr_checksum)] = 0xff;
+  hdr[offsetof(rte_ipv4_hdr, hdr_checksum) + 1] = 0xff;
+  hdr[ihl + offsetof(rte_udp_hdr, dgram_cksum)] = 0xff;
+  hdr[ihl + offsetof(rte_udp_hdr, dgram_cksum) + 1] = 0xff;
+  hdr[ihl + sizeof(rte_udp_hdr) + offsetof(net::Bth, fecn_becn)] = 0xff;
+}
+
 std::span<const uint8_t> MbufBytes(const rte_mbuf* m) {
   return {rte_pktmbuf_mtod(m, const uint8_t*), m->data_len};
 }
@@ -101,18 +113,6 @@ const char* IcrcStatusName(IcrcStatus status) {
       return "multi_segment";
   }
   return "unknown";
-}
-
-// The fields the ICRC does not cover read as ones: IPv4 TOS, TTL and
-// checksum, the UDP checksum, the BTH's FECN/BECN/reserved byte.
-static void MaskVariantFields(uint8_t* hdr, uint32_t ihl) {
-  hdr[offsetof(rte_ipv4_hdr, type_of_service)] = 0xff;
-  hdr[offsetof(rte_ipv4_hdr, time_to_live)] = 0xff;
-  hdr[offsetof(rte_ipv4_hdr, hdr_checksum)] = 0xff;
-  hdr[offsetof(rte_ipv4_hdr, hdr_checksum) + 1] = 0xff;
-  hdr[ihl + offsetof(rte_udp_hdr, dgram_cksum)] = 0xff;
-  hdr[ihl + offsetof(rte_udp_hdr, dgram_cksum) + 1] = 0xff;
-  hdr[ihl + sizeof(rte_udp_hdr) + offsetof(net::Bth, fecn_becn)] = 0xff;
 }
 
 uint32_t IcrcOfIpv4Datagram(const uint8_t* ip, uint32_t datagram_len) {
