@@ -57,7 +57,9 @@ def program_configs(apps, work, ports=None, cores=1):
     each belong to a pipe (pipe::PipeOfPort: port q is pipe q mod pipes):
     input port p (pipe p) takes the flows of part p of the pcap
     (split_pcap_by_dst) and sends them to output port cores + p, which pipe
-    p owns; port 2 * cores takes the reports and mirror copies. l3fwd routes
+    p owns; port 2 * cores takes BurstRadar's mirror copies, and port
+    2 * cores + p pipe p's DTA reports (a report port per pipe, so that
+    reporting scales; the dta_reporter row has 3 * cores ports). l3fwd routes
     10.2.X.0/24 (X mod cores = p, where pipe p's flows go) to next hop
     p + 1, which sends to port cores + p. With one core: port 0 in, port 1
     out, port 2 reports, next hop 1."""
@@ -73,14 +75,17 @@ def program_configs(apps, work, ports=None, cores=1):
                         'ipv4_lpm': routes}}
     forward = [{'in': p, 'out': cores + p} for p in range(cores)]
     report_port = 2 * cores
+    report_ports = [2 * cores + p for p in range(cores)]  # port 2 * cores + p is in pipe p
+    report_src = [f'10.0.{p // 250}.{7 + p % 250}' for p in range(cores)]
     configs = {
         'l3fwd': ('l3fwd', l3fwd),
         'l3fwd_trumpet16k': ('l3fwd', {**l3fwd, 'trumpet': {
             'trigger_file': f'{work}/triggers.txt', 'epoch_us': 10000, 'flows': 65536}}),
         'dta_reporter': ('dta_reporter', {'dta_reporter': {
             'base_form': '3-byte', 'switch_id': 7, 'hop': 1, 'forward': forward,
-            'report_port': report_port,
-            'report': {'src_ip': '10.0.0.7', 'dst_ip': '10.0.255.255',
+            'report_port': report_ports if cores > 1 else report_port,
+            'report': {'src_ip': report_src if cores > 1 else report_src[0],
+                       'dst_ip': '10.0.255.255',
                        'src_mac': '02:00:00:00:00:07', 'dst_mac': '02:00:00:00:00:ff'},
             'flow_slots': 65536, 'key_write': {'redundancy': 2},
             'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
@@ -88,17 +93,18 @@ def program_configs(apps, work, ports=None, cores=1):
             'forward': forward, 'threshold_bytes': 15000, 'ring_entries': 1000,
             'monitor_port': report_port, 'mirror_session': 900}}),
     }
-    for _, config in configs.values():
-        config['ports'] = [{'port': p, 'speed': 10**12} for p in range(ports or 2 * cores + 1)]
+    for name, (_, config) in configs.items():
+        count = ports or (3 * cores if name == 'dta_reporter' else 2 * cores + 1)
+        config['ports'] = [{'port': p, 'speed': 10**12} for p in range(count)]
     return configs
 
 
 def eal_memory(huge, pipes=1):
     """EAL memory arguments: hugepages when set up, else ordinary memory
     (about 3x slower per packet): 2 GiB, more for many pipes, whose
-    program_configs have 2 * pipes + 1 ports of `pipes` RX queues each (an
-    RX ring's worth of packet buffers per queue: about 2.2 GB at 15 pipes)."""
-    return [] if huge else ['--no-huge', '-m', str(max(2048, 1024 + 5 * (2 * pipes + 1) * pipes))]
+    program_configs have up to 3 * pipes ports of `pipes` RX queues each (an
+    RX ring's worth of packet buffers per queue: about 3.4 GB at 15 pipes)."""
+    return [] if huge else ['--no-huge', '-m', str(max(2048, 1024 + 5 * 3 * pipes * pipes))]
 
 
 def ctl_stats(apps, prefix):

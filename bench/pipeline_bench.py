@@ -108,7 +108,7 @@ def run_softfino(name, size, cores):
     tag = f'pb{os.getpid()}{name}{size}{cores}'
     parts = benchlib.split_pcap_by_dst(pcaps[size], cores, f'{work}/{size}_part{{}}of{cores}.pcap')
     vdevs = [f'--vdev=net_pcap{p},rx_pcap={part},infinite_rx=1' for p, part in enumerate(parts)]
-    vdevs += [f'--vdev=net_null{p},no-rx=1' for p in range(cores, 2 * cores + 1)]
+    vdevs += [f'--vdev=net_null{p},no-rx=1' for p in range(cores, len(config['ports']))]
     cmd = [f'{apps}/softfino', *benchlib.eal_memory(args.huge, cores), '--no-shconf', '--no-pci', '--lcores', lcores(cores),
            f'--file-prefix={tag}', '--log-level=error', *vdevs,
            '--', '--pipeline', pipeline, '--config', f'{work}/{name}.json', '--fp-cores',
@@ -205,10 +205,9 @@ for size in SIZES:
 # Why a program's rate does not grow with pipes (written under the table
 # when its multi-core cells are in it).
 SCALING_NOTES = {
-    'dta_reporter': 'every packet makes a report, and all reports leave on one port (the '
-                    'collector\'s), whose traffic manager lives in one pipe: the other pipes hand '
-                    'it their reports (a cross-core hand-off per packet), so that pipe bounds the '
-                    'rate.',
+    'dta_reporter': 'every packet makes a report; each pipe sends its reports through a report '
+                    'port of its own (report_port as a list, one per pipe, each with its own '
+                    'source address and sequence).',
     'tea_nat': 'n/a on more than one pipe: the program runs one pipe (its egress and the READ '
                'answers\' port are in it). Its row: cache warm (every flow\'s entry read once in '
                'the warm-up, then every packet a cache hit), tables in a softfino-collector over '

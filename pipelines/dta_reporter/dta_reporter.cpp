@@ -50,43 +50,67 @@ absl::Status DtaReporter::Configure(const nlohmann::json& config, const pipe::Sw
   if (forward_ports_.size() > 64) {
     return absl::InvalidArgumentError("dta_reporter.forward: at most 64 distinct output ports");
   }
+  const size_t groups = 16 * forward_ports_.size() * config_.report_ports.size();
+  if (config_.multicast_group_base + groups > 0x10000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dta_reporter: ", forward_ports_.size(), " forwarding port(s) x ",
+        config_.report_ports.size(), " report port(s) need ", groups,
+        " multicast groups from multicast_group_base ", config_.multicast_group_base,
+        ", beyond group 0xffff; lower multicast_group_base"));
+  }
+  report_of_port_.assign(info.port_count, -1);
+  for (size_t r = 0; r < config_.report_ports.size(); ++r) {
+    report_of_port_[config_.report_ports[r].port] = static_cast<int>(r);
+  }
   pipes_.clear();
   for (uint16_t p = 0; p < info.pipe_count; ++p) {
     auto st = std::make_unique<PipeState>();
     st->flows.reset(new FlowSlot[config_.flow_slots]);
+    for (size_t r = 0; r < config_.report_ports.size(); ++r) {
+      if (info.PipeOf(config_.report_ports[r].port) == p) st->report = r;
+    }
     pipes_.push_back(std::move(st));
   }
-  report_ = std::make_unique<ReportState>();
-  // What MakeReport copies: each report with a zero key, value and seqnum.
-  for (ReportTemplate& t : templates_) t = ReportTemplate{};
+  report_.clear();
+  templates_.assign(config_.report_ports.size(), {});
+  // What MakeReport copies: each report with a zero key, value and seqnum,
+  // from its report port's source address.
   std::optional<net::DtaReport> reports[5];
   if (config_.key_write) reports[1] = net::DtaKeyWrite(config_.key_write->redundancy, 0, 0);
   if (config_.append) reports[2] = net::DtaAppend(config_.append->list, 0);
   if (config_.key_increment) reports[3] = net::DtaKeyIncrement(config_.key_increment->redundancy, 0, 0);
   if (config_.postcarding) reports[4] = net::DtaPostcard(0, config_.hop, config_.switch_id);
-  for (uint8_t op = 1; op <= 4; ++op) {
-    if (!reports[op]) continue;
-    ReportTemplate& t = templates_[op];
-    const size_t n = net::BuildDtaReport(t.bytes, config_.report, config_.base_form, *reports[op]);
-    if (n == 0) return absl::InternalError("dta_reporter: a report does not fit its template");
-    t.length = static_cast<uint16_t>(n);
-    t.base = static_cast<uint16_t>(n - net::DtaBaseBytes(config_.base_form) - net::DtaPrimitiveBytes(op));
+  for (size_t r = 0; r < config_.report_ports.size(); ++r) {
+    report_.push_back(std::make_unique<ReportState>());
+    net::DtaAddresses addresses = config_.report;
+    addresses.src_ip = config_.report_ports[r].src_ip;
+    for (uint8_t op = 1; op <= 4; ++op) {
+      if (!reports[op]) continue;
+      ReportTemplate& t = templates_[r][op];
+      const size_t n = net::BuildDtaReport(t.bytes, addresses, config_.base_form, *reports[op]);
+      if (n == 0) return absl::InternalError("dta_reporter: a report does not fit its template");
+      t.length = static_cast<uint16_t>(n);
+      t.base = static_cast<uint16_t>(n - net::DtaBaseBytes(config_.base_form) - net::DtaPrimitiveBytes(op));
+    }
   }
   return absl::OkStatus();
 }
 
 pipe::ProgramReplication DtaReporter::Replication() const {
-  // One group per forwarding port and set of reports (a bit per opcode).
+  // One group per forwarding port, report port and set of reports (a bit
+  // per opcode).
   pipe::ProgramReplication r;
   for (pipe::PortId out : forward_ports_) {
-    for (uint8_t mask = 1; mask < 16; ++mask) {
-      pipe::ProgramReplication::Group g;
-      g.group = Group(out, mask);
-      g.members.push_back({out, kForwardRid});
-      for (uint8_t op = 1; op <= 4; ++op) {
-        if (mask & (1u << (op - 1))) g.members.push_back({config_.report_port, op});
+    for (size_t report = 0; report < config_.report_ports.size(); ++report) {
+      for (uint8_t mask = 1; mask < 16; ++mask) {
+        pipe::ProgramReplication::Group g;
+        g.group = Group(out, report, mask);
+        g.members.push_back({out, kForwardRid});
+        for (uint8_t op = 1; op <= 4; ++op) {
+          if (mask & (1u << (op - 1))) g.members.push_back({config_.report_ports[report].port, op});
+        }
+        r.groups.push_back(std::move(g));
       }
-      r.groups.push_back(std::move(g));
     }
   }
   return r;
@@ -191,27 +215,33 @@ void DtaReporter::Report(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st,
   std::memcpy(room, &b, sizeof(b));
   for (uint8_t bits = mask; bits != 0; bits &= bits - 1) ++st.reports[__builtin_ctz(bits) + 1];
   md.ig_intr_md_for_tm.ucast_egress_port = pipe::kInvalidPort;
-  md.ig_intr_md_for_tm.mcast_grp_a = Group(out, mask);
+  md.ig_intr_md_for_tm.mcast_grp_a = Group(out, st.report, mask);
 }
 
 void DtaReporter::Egress(pipe::EgressBurst& burst) const {
+  if (burst.count == 0) return;
+  // A burst leaves one port: a report port or not, for all of it.
+  const pipe::PortId port = burst.eg_intr_md[0].egress_port;
+  const int report = port < report_of_port_.size() ? report_of_port_[port] : -1;
   for (uint16_t i = 0; i < burst.count; ++i) {
     const uint16_t rid = burst.eg_intr_md[i].egress_rid;
     if (rid == kForwardRid) {
       rte_pktmbuf_adj(burst.pkts[i], kBridgeBytes);  // the bridged header goes
-    } else if (rid >= 1 && rid <= 4 && burst.eg_intr_md[i].egress_port == config_.report_port) {
-      MakeReport(burst.pkts[i], rid, burst.eg_intr_md_for_dprsr[i]);
+    } else if (rid >= 1 && rid <= 4 && report >= 0) {
+      MakeReport(burst.pkts[i], rid, templates_[report], *report_[report],
+                 burst.eg_intr_md_for_dprsr[i]);
     }
   }
 }
 
 // Inlined into Egress: it runs for every report.
-[[gnu::always_inline]] inline void DtaReporter::MakeReport(rte_mbuf* m, uint16_t rid,
-                             pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
+[[gnu::always_inline]] inline void DtaReporter::MakeReport(
+    rte_mbuf* m, uint16_t rid, const std::array<ReportTemplate, 5>& templates, ReportState& report,
+    pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
   Bridge b;
   std::memcpy(&b, rte_pktmbuf_mtod(m, const void*), sizeof(b));
   const uint32_t key = rte_be_to_cpu_32(b.key);
-  const uint8_t seqnum = report_->seqnum++;
+  const uint8_t seqnum = report.seqnum++;
   // The report replaces the copy: a report is far smaller than the packet
   // it reports on, and fits any first segment.
   if (m->nb_segs > 1) {
@@ -219,9 +249,9 @@ void DtaReporter::Egress(pipe::EgressBurst& burst) const {
     m->next = nullptr;
     m->nb_segs = 1;
   }
-  const ReportTemplate& t = templates_[rid];
+  const ReportTemplate& t = templates[rid];
   if (rte_pktmbuf_tailroom(m) + m->data_len < t.length) {
-    ++report_->too_long;
+    ++report.too_long;
     dprsr.drop_ctl = 1;
     dprsr.drop_reason = DropReason::kDtaBadReport;
     return;
@@ -261,7 +291,7 @@ void DtaReporter::Egress(pipe::EgressBurst& burst) const {
   }
   m->data_len = t.length;
   m->pkt_len = t.length;
-  ++report_->built;
+  ++report.built;
 }
 
 nlohmann::json DtaReporter::Counters() const {
@@ -275,11 +305,16 @@ nlohmann::json DtaReporter::Counters() const {
   for (uint8_t op = 1; op <= 4; ++op) {
     by[net::DtaOpcodeName(static_cast<net::DtaOpcode>(op))] = reports[op];
   }
+  uint64_t built = 0, too_long = 0;
+  for (const auto& r : report_) {
+    built += r->built;
+    too_long += r->too_long;
+  }
   return {{"flow_starts", starts},
           {"not_monitored", skipped},
           {"reports", std::move(by)},
-          {"reports_built", report_->built},
-          {"reports_too_long", report_->too_long}};
+          {"reports_built", built},
+          {"reports_too_long", too_long}};
 }
 
 std::vector<pipe::ResourceUse> DtaReporter::Resources() const {

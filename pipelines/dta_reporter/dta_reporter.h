@@ -28,6 +28,7 @@
 // Packets that make no report are forwarded as they are.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -65,10 +66,11 @@ class DtaReporter final : public pipe::Program {
   };
   struct alignas(64) PipeState {
     std::unique_ptr<FlowSlot[]> flows;
+    size_t report = 0;  // the report port this pipe's reports take
     uint64_t flow_starts = 0, not_monitored = 0;
     uint64_t reports[5] = {};  // by opcode, decided in ingress
   };
-  // Egress of the report port (one pipe owns it).
+  // Egress of a report port (the pipe that owns it): one per report port.
   struct alignas(64) ReportState {
     uint8_t seqnum = 0;
     uint64_t built = 0, too_long = 0;
@@ -99,10 +101,14 @@ class DtaReporter final : public pipe::Program {
   FlowSlot& SlotOf(PipeState& st, uint32_t key) const {
     return st.flows[key & (config_.flow_slots - 1)];
   }
-  void MakeReport(rte_mbuf* m, uint16_t rid, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  void MakeReport(rte_mbuf* m, uint16_t rid, const std::array<ReportTemplate, 5>& templates,
+                  ReportState& report, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   // Inline: ingress picks a group for every packet it reports on.
-  uint16_t Group(pipe::PortId out, uint8_t mask) const {
-    return static_cast<uint16_t>(config_.multicast_group_base + 16 * forward_index_[out] + mask);
+  // A group per forwarding port, report port and set of reports.
+  uint16_t Group(pipe::PortId out, size_t report, uint8_t mask) const {
+    return static_cast<uint16_t>(config_.multicast_group_base +
+                                 16 * (forward_index_[out] * config_.report_ports.size() + report) +
+                                 mask);
   }
 
   ReporterConfig config_;
@@ -110,8 +116,10 @@ class DtaReporter final : public pipe::Program {
   std::vector<pipe::PortId> forward_ports_;
   std::optional<net::Crc> flow_hash_;
   std::vector<std::unique_ptr<PipeState>> pipes_;
-  std::unique_ptr<ReportState> report_;
-  ReportTemplate templates_[5];  // by opcode
+  // By report port (config_.report_ports' order).
+  std::vector<std::unique_ptr<ReportState>> report_;
+  std::vector<std::array<ReportTemplate, 5>> templates_;  // by opcode
+  std::vector<int> report_of_port_;  // port -> its index as a report port, or -1
 };
 
 }  // namespace softfino::pipelines

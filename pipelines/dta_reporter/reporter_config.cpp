@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "softfino/net/address.h"
@@ -50,6 +51,63 @@ absl::StatusOr<std::string> Text(const nlohmann::json& object, const std::string
   return it->get<std::string>();
 }
 
+// An IPv4 address: `value` itself (a string), or its field `field`.
+absl::StatusOr<uint32_t> Ipv4(const nlohmann::json& value, const std::string& path) {
+  if (!value.is_string()) return absl::InvalidArgumentError(path + ": expected a string");
+  const std::string text = value.get<std::string>();
+  auto ip = net::ParseIpv4Prefix(text + "/32");
+  if (!ip.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": \"", text, "\" is not an IPv4 address"));
+  }
+  return ip->addr;
+}
+absl::StatusOr<uint32_t> Ipv4(const nlohmann::json& object, const std::string& path,
+                              const char* field) {
+  const auto it = object.find(field);
+  if (it == object.end()) return absl::InvalidArgumentError(absl::StrCat(path, ".", field, " is missing"));
+  return Ipv4(*it, absl::StrCat(path, ".", field));
+}
+
+// "report_port": a port, or a list of ports in different pipes.
+absl::StatusOr<std::vector<ReporterConfig::ReportPort>> ReportPorts(const nlohmann::json& r,
+                                                                    const std::string& path,
+                                                                    const pipe::SwitchInfo& info) {
+  const uint64_t max_port = info.port_count - 1u;
+  const auto it = r.find("report_port");
+  if (it == r.end()) return absl::InvalidArgumentError(path + ".report_port is missing");
+  if (!it->is_array()) {
+    auto port = Uint(r, path, "report_port", 0, max_port, std::nullopt);
+    if (!port.ok()) return port.status();
+    return std::vector<ReporterConfig::ReportPort>{{static_cast<pipe::PortId>(*port), 0}};
+  }
+  if (it->empty() || it->size() > info.pipe_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ".report_port: a list of 1..", info.pipe_count,
+        " ports (at most one per pipe: a pipe reports through the one it owns)"));
+  }
+  std::vector<ReporterConfig::ReportPort> ports;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const std::string p = absl::StrCat(path, ".report_port[", i, "]");
+    const nlohmann::json& v = (*it)[i];
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > max_port) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(p, " is ", v.dump(), "; it must be a port 0..", max_port));
+    }
+    const auto port = static_cast<pipe::PortId>(v.get<uint64_t>());
+    for (size_t j = 0; j < ports.size(); ++j) {
+      if (info.PipeOf(ports[j].port) == info.PipeOf(port)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            p, ": port ", port, " is in pipe ", info.PipeOf(port), " as report_port[", j,
+            "] (port ", ports[j].port, ") is; give each pipe one report port (port P is in pipe P % ",
+            info.pipe_count, ")"));
+      }
+    }
+    ports.push_back({port, 0});
+  }
+  return ports;
+}
+
 }  // namespace
 
 absl::StatusOr<ReporterConfig> ParseReporterConfig(const nlohmann::json& config,
@@ -78,10 +136,11 @@ absl::StatusOr<ReporterConfig> ParseReporterConfig(const nlohmann::json& config,
   const uint64_t max_port = info.port_count - 1u;
   auto switch_id = Uint(r, path, "switch_id", 0, 0xffff, std::nullopt);
   auto hop = Uint(r, path, "hop", net::kDtaMinHop, net::kDtaMaxHop, 1);
-  auto report_port = Uint(r, path, "report_port", 0, max_port, std::nullopt);
   auto slots = Uint(r, path, "flow_slots", 1, 1u << 24, 65536);
-  auto group_base = Uint(r, path, "multicast_group_base", 1, 0xffff - 16 * 64, 0xe000);
-  for (const auto* v : {&switch_id, &hop, &report_port, &slots, &group_base}) {
+  // How many groups follow it depends on the ports (DtaReporter::Configure
+  // checks they fit below 0x10000).
+  auto group_base = Uint(r, path, "multicast_group_base", 1, 0xfff0, 0xe000);
+  for (const auto* v : {&switch_id, &hop, &slots, &group_base}) {
     if (!v->ok()) return v->status();
   }
   if ((*slots & (*slots - 1)) != 0) {
@@ -90,7 +149,9 @@ absl::StatusOr<ReporterConfig> ParseReporterConfig(const nlohmann::json& config,
   }
   c.switch_id = static_cast<uint16_t>(*switch_id);
   c.hop = static_cast<uint8_t>(*hop);
-  c.report_port = static_cast<pipe::PortId>(*report_port);
+  auto report_ports = ReportPorts(r, path, info);
+  if (!report_ports.ok()) return report_ports.status();
+  c.report_ports = *std::move(report_ports);
   c.flow_slots = static_cast<uint32_t>(*slots);
   c.multicast_group_base = static_cast<uint16_t>(*group_base);
 
@@ -107,9 +168,11 @@ absl::StatusOr<ReporterConfig> ParseReporterConfig(const nlohmann::json& config,
     auto out = Uint(f, p, "out", 0, max_port, std::nullopt);
     if (!in.ok()) return in.status();
     if (!out.ok()) return out.status();
-    if (*out == c.report_port) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          p, ": port ", *out, " is the report port; forwarded traffic needs another"));
+    for (const ReporterConfig::ReportPort& rp : c.report_ports) {
+      if (*out == rp.port) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            p, ": port ", *out, " is a report port; forwarded traffic needs another"));
+      }
     }
     c.forward[*in] = static_cast<pipe::PortId>(*out);
   }
@@ -119,16 +182,38 @@ absl::StatusOr<ReporterConfig> ParseReporterConfig(const nlohmann::json& config,
   if (auto s = OnlyFields(r["report"], rp, {"src_ip", "dst_ip", "src_mac", "dst_mac"}); !s.ok()) {
     return s;
   }
-  for (const char* field : {"src_ip", "dst_ip"}) {
-    auto text = Text(r["report"], rp, field);
-    if (!text.ok()) return text.status();
-    auto ip = net::ParseIpv4Prefix(*text + "/32");
-    if (!ip.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(rp, ".", field, ": \"", *text, "\" is not an IPv4 address"));
-    }
-    (std::string(field) == "src_ip" ? c.report.src_ip : c.report.dst_ip) = ip->addr;
+  auto dst_ip = Ipv4(r["report"], rp, "dst_ip");
+  if (!dst_ip.ok()) return dst_ip.status();
+  c.report.dst_ip = *dst_ip;
+  // One source address per report port: a string for one port, a list for
+  // several.
+  const auto src = r["report"].find("src_ip");
+  const bool listed = src != r["report"].end() && src->is_array();
+  if (listed != (c.report_ports.size() > 1) ||
+      (listed && src->size() != c.report_ports.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        rp, ".src_ip: ", c.report_ports.size(), " report port(s) need ",
+        c.report_ports.size() > 1
+            ? absl::StrCat("a list of ", c.report_ports.size(),
+                           " source addresses, one per report port in its order (each port "
+                           "numbers its own reports, and the translator follows a sequence per "
+                           "source address)")
+            : std::string("one source address, as a string")));
   }
+  for (size_t i = 0; i < c.report_ports.size(); ++i) {
+    auto ip = listed ? Ipv4((*src)[i], absl::StrCat(rp, ".src_ip[", i, "]"))
+                     : Ipv4(r["report"], rp, "src_ip");
+    if (!ip.ok()) return ip.status();
+    for (size_t j = 0; j < i; ++j) {
+      if (c.report_ports[j].src_ip == *ip) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            rp, ".src_ip[", i, "] is also src_ip[", j,
+            "]: each report port needs its own (the translator would see two sequences as one)"));
+      }
+    }
+    c.report_ports[i].src_ip = *ip;
+  }
+  c.report.src_ip = c.report_ports[0].src_ip;
   for (const char* field : {"src_mac", "dst_mac"}) {
     auto text = Text(r["report"], rp, field);
     if (!text.ok()) return text.status();

@@ -6,6 +6,9 @@
 //     "report_port": 2,
 //     "report": {"src_ip": "10.0.0.1", "dst_ip": "10.0.255.255",
 //                "src_mac": "02:...", "dst_mac": "02:..."},
+//     (or, with several pipes, a report port per pipe, each with its own
+//     source address and so its own sequence of report numbers:
+//      "report_port": [4, 5], "report": {"src_ip": ["10.0.0.1", "10.0.0.2"], ...})
 //     "flow_slots": 65536,
 //     "key_write": {"redundancy": 2},
 //     "key_increment": {"redundancy": 2, "counter": "bytes", "every": 1},
@@ -31,8 +34,18 @@ struct ReporterConfig {
   uint16_t switch_id = 0;
   uint8_t hop = 1;
   std::vector<pipe::PortId> forward;  // by ingress port; kInvalidPort: not forwarded
-  pipe::PortId report_port = 0;
-  net::DtaAddresses report;
+  // Where reports leave. A pipe's reports take the report port it owns
+  // (pipe::PipeOfPort), else the first: one per pipe lets reporting scale
+  // with pipes instead of every pipe handing its reports to one. Each port
+  // numbers its reports itself (its egress, in its pipe, keeps the seqnum
+  // register, as on Tofino), so each has its own source address: the
+  // translator follows a sequence per reporter address.
+  struct ReportPort {
+    pipe::PortId port = 0;
+    uint32_t src_ip = 0;  // host order
+  };
+  std::vector<ReportPort> report_ports;  // at least one
+  net::DtaAddresses report;  // src_ip: the first report port's
   uint32_t flow_slots = 65536;
   struct KeyWrite {
     uint8_t redundancy = 2;

@@ -99,6 +99,15 @@
  *   54/53/58/54 bytes (Key-Write/Append/Key-Increment/Postcarding) in the
  *   3-byte form, one less each in the 2-byte form; check on tofino-model
  *   whether the 1-byte mirror header counts towards max_pkt_len (then add 1).
+ * - A report port per pipe ("report_port" and "report.src_ip" as lists of R):
+ *   no change to this program, only to its control plane, which sets the
+ *   tables per pipe (asymmetric entries, bfrt's pipe scope), as softfino's
+ *   per-pipe state does: in pipe p, whose report port has index r,
+ *   `forward`'s group = base + 16 * (i * R + r); the PRE has the groups of
+ *   every (i, r, mask), r's report nodes on report port r; `report` has the
+ *   entries of the report port in that pipe, with mirror sessions of their
+ *   own (egress port = that report port); `report_addresses` has src ip =
+ *   src_ip[r]. Each pipe's `seqnum` register numbers its own port's reports.
  */
 
 #include <core.p4>
