@@ -1,5 +1,6 @@
 #include "softfino/dataplane/pipe_worker.h"
 
+#include "softfino/dataplane/packet_copy.h"
 #include "softfino/dataplane/soft_rss.h"
 
 #include <rte_ethdev.h>
@@ -532,7 +533,7 @@ PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSes
   const tm::MirrorSession& ms = it->second;
   // A truncated copy keeps only the first max_len bytes, as Tofino's
   // mirror sessions do.
-  rte_mbuf* copy = rte_pktmbuf_copy(pkt, s_.pool, 0, ms.max_len ? ms.max_len : UINT32_MAX);
+  rte_mbuf* copy = CopyPacket(pkt, s_.pool, ms.max_len ? ms.max_len : UINT32_MAX);
   if (copy == nullptr) {
     stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
     return {};
@@ -571,7 +572,7 @@ void PipeWorker::Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original,
     rte_mbuf* copy = pkt;
     if (m + 1 < members || keep_original) {
       stats_.copies.Add(1);
-      copy = rte_pktmbuf_copy(pkt, s_.pool, 0, UINT32_MAX);
+      copy = CopyPacket(pkt, s_.pool, UINT32_MAX);
       if (copy == nullptr) {
         stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
         continue;
