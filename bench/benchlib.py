@@ -57,9 +57,9 @@ def program_configs(apps, work, ports=None, cores=1):
     each belong to a pipe (pipe::PipeOfPort: port q is pipe q mod pipes):
     input port p (pipe p) takes the flows of part p of the pcap
     (split_pcap_by_dst) and sends them to output port cores + p, which pipe
-    p owns; port 2 * cores takes BurstRadar's mirror copies, and port
-    2 * cores + p pipe p's DTA reports (a report port per pipe, so that
-    reporting scales; the dta_reporter row has 3 * cores ports). l3fwd routes
+    p owns; port 2 * cores + p takes pipe p's DTA reports and BurstRadar
+    couriers (a report and monitor port per pipe, so that reporting scales;
+    those rows have 3 * cores ports, the others 2 * cores + 1). l3fwd routes
     10.2.X.0/24 (X mod cores = p, where pipe p's flows go) to next hop
     p + 1, which sends to port cores + p. With one core: port 0 in, port 1
     out, port 2 reports, next hop 1."""
@@ -91,10 +91,11 @@ def program_configs(apps, work, ports=None, cores=1):
             'key_increment': {'redundancy': 2, 'counter': 'bytes', 'every': 1}}}),
         'burstradar': ('burstradar', {'burstradar': {
             'forward': forward, 'threshold_bytes': 15000, 'ring_entries': 1000,
-            'monitor_port': report_port, 'mirror_session': 900}}),
+            'monitor_port': report_ports if cores > 1 else report_port,
+            'mirror_session': 900}}),
     }
     for name, (_, config) in configs.items():
-        count = ports or (3 * cores if name == 'dta_reporter' else 2 * cores + 1)
+        count = ports or (3 * cores if name in ('dta_reporter', 'burstradar') else 2 * cores + 1)
         config['ports'] = [{'port': p, 'speed': 10**12} for p in range(count)]
     return configs
 

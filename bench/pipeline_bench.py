@@ -92,7 +92,7 @@ TEA_NAT_FAILURE = {}  # size -> why its row is n/a
 
 
 def run_softfino(name, size, cores):
-    if name in ('burstradar', 'tea_nat') and cores > 1:
+    if name == 'tea_nat' and cores > 1:
         return None  # see SCALING_NOTES
     if name == 'tea_nat':
         rate, why = tea_nat_bench.measure(apps, pcaps[size], benchlib.eal_memory(args.huge),
@@ -212,9 +212,8 @@ SCALING_NOTES = {
                'answers\' port are in it). Its row: cache warm (every flow\'s entry read once in '
                'the warm-up, then every packet a cache hit), tables in a softfino-collector over '
                'a veth pair (tea_nat_bench.py).',
-    'burstradar': 'n/a on more than one pipe: one monitor port, and every watched port must '
-                  'be in its pipe (a courier reads its ring entry in its own pipe, as on '
-                  'Tofino), so the program runs its watched traffic in one pipe.',
+    'burstradar': 'a monitor port per pipe (monitor_port as a list): a courier reads its ring '
+                  'entry in its own pipe, as on Tofino.',
 }
 if max_cores > 1:
     for name in args.programs.split(','):

@@ -53,7 +53,7 @@ absl::Status BurstRadar::Configure(const nlohmann::json& config, const pipe::Swi
 
 pipe::ProgramReplication BurstRadar::Replication() const {
   pipe::ProgramReplication r;
-  r.mirror_sessions.push_back(stage_.MirrorSession());
+  r.mirror_sessions = stage_.MirrorSessions();
   return r;
 }
 

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "softfino/pipe/parser.h"
@@ -58,6 +60,32 @@ absl::StatusOr<uint64_t> Uint(const nlohmann::json& j, const char* field, uint64
   return it->get<uint64_t>();
 }
 
+// A field that is an integer or a non-empty list of them.
+absl::StatusOr<std::vector<uint64_t>> UintOrList(const nlohmann::json& j, const char* field,
+                                                 uint64_t min, uint64_t max,
+                                                 std::optional<uint64_t> fallback) {
+  const auto it = j.find(field);
+  if (it == j.end() || !it->is_array()) {
+    auto v = Uint(j, field, min, max, fallback);
+    if (!v.ok()) return v.status();
+    return std::vector<uint64_t>{*v};
+  }
+  if (it->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("burstradar.", field, ": an empty list"));
+  }
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const nlohmann::json& v = (*it)[i];
+    if (!v.is_number_unsigned() || v.get<uint64_t>() < min || v.get<uint64_t>() > max) {
+      return absl::InvalidArgumentError(absl::StrCat("burstradar.", field, "[", i, "] is ",
+                                                     v.dump(), "; it must be an integer ", min,
+                                                     "..", max));
+    }
+    out.push_back(v.get<uint64_t>());
+  }
+  return out;
+}
+
 }  // namespace
 
 BurstRadarStage::BurstRadarStage() = default;
@@ -66,20 +94,61 @@ BurstRadarStage::~BurstRadarStage() = default;
 absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::SwitchInfo& info,
                                         std::vector<bool> watched) {
   const uint64_t max_port = info.port_count - 1u;
-  auto monitor = Uint(b, "monitor_port", 0, max_port, std::nullopt);
-  auto session = Uint(b, "mirror_session", 1, 1023, 900);
+  auto monitors = UintOrList(b, "monitor_port", 0, max_port, std::nullopt);
+  if (!monitors.ok()) return monitors.status();
+  // Sessions: one per monitor port, listed, or numbered on from one.
+  auto sessions = UintOrList(b, "mirror_session", 1, 1023, 900);
   auto ring = Uint(b, "ring_entries", 1, 1u << 20, 1000);
-  for (const auto* v : {&monitor, &session, &ring}) {
-    if (!v->ok()) return v->status();
+  if (!sessions.ok()) return sessions.status();
+  if (!ring.ok()) return ring.status();
+  if (monitors->size() > info.pipe_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "burstradar.monitor_port: ", monitors->size(), " ports for ", info.pipe_count,
+        " pipe(s); give at most one per pipe (port P is in pipe P % ", info.pipe_count, ")"));
   }
-  monitor_port_ = static_cast<pipe::PortId>(*monitor);
-  session_ = static_cast<pipe::MirrorSessionId>(*session);
+  const bool listed = b.at("monitor_port").is_array();
+  if (b.contains("mirror_session") && b["mirror_session"].is_array() &&
+      sessions->size() != monitors->size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "burstradar.mirror_session: ", sessions->size(), " sessions for ", monitors->size(),
+        " monitor port(s); give one per monitor port, or one number (then one per port from it)"));
+  }
+  if (sessions->size() == 1 && (*sessions)[0] + monitors->size() - 1 > 1023) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "burstradar.mirror_session: sessions ", (*sessions)[0], "..",
+        (*sessions)[0] + monitors->size() - 1, " go beyond 1023; start lower"));
+  }
+  monitor_ports_.clear();
+  sessions_.clear();
+  session_of_pipe_.assign(info.pipe_count, 0);
+  for (size_t i = 0; i < monitors->size(); ++i) {
+    const auto port = static_cast<pipe::PortId>((*monitors)[i]);
+    const auto session = static_cast<pipe::MirrorSessionId>(
+        sessions->size() == 1 ? (*sessions)[0] + i : (*sessions)[i]);
+    const uint16_t pipe = info.PipeOf(port);
+    if (session_of_pipe_[pipe] != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "burstradar.monitor_port[", i, "]: port ", port, " is in pipe ", pipe,
+          " as another monitor port is; give each pipe one (port P is in pipe P % ",
+          info.pipe_count, ")"));
+    }
+    for (pipe::MirrorSessionId other : sessions_) {
+      if (other == session) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "burstradar.mirror_session: session ", session, " is given twice"));
+      }
+    }
+    monitor_ports_.push_back(port);
+    sessions_.push_back(session);
+    session_of_pipe_[pipe] = session;
+  }
+  const std::string monitor_name = listed ? "a monitor port" : "the monitor port";
   ring_entries_ = static_cast<uint32_t>(*ring);
   pipe_count_ = info.pipe_count;
 
-  if (watched.empty()) {  // every port but the monitor
+  if (watched.empty()) {  // every port but the monitors
     watched.assign(info.port_count, true);
-    watched[monitor_port_] = false;
+    for (pipe::PortId m : monitor_ports_) watched[m] = false;
   }
   watched.resize(info.port_count, false);
   if (b.contains("watch")) {
@@ -93,9 +162,11 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
       watched[p.get<uint64_t>()] = true;
     }
   }
-  if (watched[monitor_port_]) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "burstradar: port ", monitor_port_, " is the monitor port; it cannot also be watched"));
+  for (pipe::PortId m : monitor_ports_) {
+    if (watched[m]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "burstradar: port ", m, " is ", monitor_name, "; it cannot also be watched"));
+    }
   }
 
   // The threshold, in bytes then cells, per watched port.
@@ -132,12 +203,13 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
     threshold_cells_[port] = std::max<uint32_t>(1, static_cast<uint32_t>(bytes / kCellBytes));
   }
   for (pipe::PortId port = 0; port < info.port_count; ++port) {
-    if (threshold_cells_[port] != 0 && info.PipeOf(port) != info.PipeOf(monitor_port_)) {
+    if (threshold_cells_[port] != 0 && session_of_pipe_[info.PipeOf(port)] == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "burstradar: watched port ", port, " is in pipe ", info.PipeOf(port),
-          " but the monitor port ", monitor_port_, " in pipe ", info.PipeOf(monitor_port_),
-          "; a courier reads its ring entry in its own pipe (use ports of one pipe, or "
-          "--fp-cores 1)"));
+          ", which has no monitor port; a courier reads its ring entry in its own pipe (give "
+          "monitor_port a list with a port of each pipe that has watched ports, port P being in "
+          "pipe P % ",
+          info.pipe_count, ", or watch ports of the monitor's pipe only, or run --fp-cores 1)"));
     }
   }
 
@@ -173,9 +245,11 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
   return absl::OkStatus();
 }
 
-pipe::ProgramReplication::MirrorSession BurstRadarStage::MirrorSession() const {
+std::vector<pipe::ProgramReplication::MirrorSession> BurstRadarStage::MirrorSessions() const {
   // Couriers: the clone's first bytes are all it needs (it is rewritten).
-  return {session_, monitor_port_, 64};
+  std::vector<pipe::ProgramReplication::MirrorSession> out;
+  for (size_t i = 0; i < monitor_ports_.size(); ++i) out.push_back({sessions_[i], monitor_ports_[i], 64});
+  return out;
 }
 
 void BurstRadarStage::Egress(pipe::EgressBurst& burst) const {
@@ -202,7 +276,8 @@ void BurstRadarStage::Snapshot(rte_mbuf* m, const pipe::EgressIntrinsicMetadata&
   } else {
     return;
   }
-  PipeRing& ring = *rings_[pipe::PipeOfPort(port, pipe_count_)];
+  const uint16_t pipe = pipe::PipeOfPort(port, pipe_count_);
+  PipeRing& ring = *rings_[pipe];
   Entry e;
   e.seq = ring.next_seq++;
   e.egress_port = port;
@@ -227,7 +302,7 @@ void BurstRadarStage::Snapshot(rte_mbuf* m, const pipe::EgressIntrinsicMetadata&
   ring.entries[e.seq % ring_entries_] = e;
   ++ring.marked;
   dprsr.mirror_type = 1;
-  dprsr.mirror_session = session_;
+  dprsr.mirror_session = session_of_pipe_[pipe];  // to the monitor port of this pipe
   dprsr.mirror_header_len = 4;
   std::memcpy(dprsr.mirror_header, &e.seq, 4);
 }

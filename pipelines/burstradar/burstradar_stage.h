@@ -18,8 +18,9 @@
 // monitor port) is counted, and its courier dropped.
 //
 // The ring is per pipe, as registers are on Tofino; a courier must find its
-// entry in the pipe that wrote it, so the monitor port and the watched ports
-// must share a pipe (one pipe: always).
+// entry in the pipe that wrote it, so a watched port's couriers go to a
+// monitor port of its own pipe: with several pipes, "monitor_port" lists one
+// per pipe that has watched ports (one pipe: one port, always).
 #pragma once
 
 #include <cstdint>
@@ -67,8 +68,9 @@ class BurstRadarStage {
 
   // Snapshots watched ports' packets and turns mirror copies into couriers.
   void Egress(pipe::EgressBurst& burst) const;
-  // The courier mirror session, for the host's Replication().
-  pipe::ProgramReplication::MirrorSession MirrorSession() const;
+  // The courier mirror sessions (one per monitor port), for the host's
+  // Replication().
+  std::vector<pipe::ProgramReplication::MirrorSession> MirrorSessions() const;
   nlohmann::json Counters() const;
   // Its tables and registers, from `first_stage` on.
   std::vector<pipe::ResourceUse> Resources(uint8_t first_stage) const;
@@ -88,8 +90,11 @@ class BurstRadarStage {
   std::vector<uint32_t> threshold_cells_;   // by egress port; 0: not watched
   std::unique_ptr<uint32_t[]> remaining_cells_;  // by egress port (its owner pipe's)
   uint16_t pipe_count_ = 1;
-  pipe::PortId monitor_port_ = 0;
-  pipe::MirrorSessionId session_ = 0;
+  // "monitor_port": one port, or one per pipe with watched ports; a pipe's
+  // couriers go through the mirror session of its own monitor port.
+  std::vector<pipe::PortId> monitor_ports_;
+  std::vector<pipe::MirrorSessionId> sessions_;         // by monitor port
+  std::vector<pipe::MirrorSessionId> session_of_pipe_;  // 0: the pipe has none
   uint32_t ring_entries_ = 1000;
   net::MacAddress courier_src_mac_{}, courier_dst_mac_{};
   uint32_t courier_src_ip_ = 0, courier_dst_ip_ = 0;

@@ -294,7 +294,9 @@ nlohmann::json L3fwd::Counters() const {
 
 pipe::ProgramReplication L3fwd::Replication() const {
   pipe::ProgramReplication r;
-  if (burstradar_.enabled()) r.mirror_sessions.push_back(burstradar_.MirrorSession());
+  if (burstradar_.enabled()) {
+    for (const auto& session : burstradar_.MirrorSessions()) r.mirror_sessions.push_back(session);
+  }
   return r;
 }
 

@@ -21,7 +21,13 @@ those arrive at the same instant and count in its dequeue depth). Then a tiny ri
 before their courier read them are counted, and marked = couriers +
 overwritten. Efficiency: couriers as a fraction of all packets (an INT-style
 export would send every one).
-  burstradar_test.py SOFTFINO SOFTFINO_GEN
+
+With PIPES = 2: two pipes, a victim port and a monitor port in each (port
+P is in pipe P % 2). Senders on even ports burst into port 6 (pipe 0),
+those on odd ports into port 5 (pipe 1); each pipe's couriers leave its own
+monitor port (8 and 7), numbered from 0 in that pipe, against the same
+kind of oracle from a two-pipe tm_probe trace.
+  burstradar_test.py SOFTFINO SOFTFINO_GEN [PIPES]
 """
 import json
 import os
@@ -33,6 +39,8 @@ import tempfile
 from scapy.all import RawPcapReader, wrpcap
 
 softfino, gen = sys.argv[1], sys.argv[2]
+pipes = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+assert pipes in (1, 2)
 work = tempfile.mkdtemp(prefix='burstradar.')
 SENDERS, BURSTS, PACKETS = 4, 8, 40
 INPUTS = SENDERS + 1  # the background sender's pcap is the last
@@ -74,16 +82,130 @@ def run(pipeline, config, tag):
         return json.load(f)
 
 
+def extras_explained(extra, trace):
+    """The extra reports that are burst tails (queued) or a burst's first
+    packets (others arrived at the same instant), and whether that is all."""
+    tails = [k for k in extra if trace[k][2] > 0]
+    arrivals = {}
+    for src_ip, enq in trace:
+        arrivals[enq] = arrivals.get(enq, 0) + 1
+    heads = [k for k in extra if trace[k][2] == 0 and arrivals[k[1]] > 1]
+    return len(tails) + len(heads) == len(extra) and len(heads) <= BURSTS, \
+        [trace[k] for k in extra if k not in tails and k not in heads][:5]
+
+
+def trace_of(path):
+    """(sender address, enqueue time) -> (sender, seq, queueing ns, deq_qdepth),
+    from tm_probe's output."""
+    trace = {}
+    for data, _ in RawPcapReader(path):
+        src_ip = data[26:30]
+        enq_qdepth, deq_qdepth, deq_timedelta, enq_tstamp = struct.unpack('!IIII', data[42:58])
+        sender, seq = struct.unpack('!II', data[66:74])
+        trace[(src_ip, enq_tstamp)] = (sender, seq, deq_timedelta, deq_qdepth)
+    return trace
+
+
+def read_courier_file(path):
+    couriers = []
+    for data, _ in RawPcapReader(path):
+        assert struct.unpack('!H', data[36:38])[0] == 9393
+        (seq, src_ip, dst_ip, sport, dport, proto, _, eport, enq_ts, deq_ts, enq_d, deq_d,
+         length, _) = struct.unpack('!IIIHHBBHIIIIHH', data[42:82])
+        couriers.append({'seq': seq, 'src_ip': struct.pack('!I', src_ip), 'enq_tstamp': enq_ts,
+                         'deq_tstamp': deq_ts, 'deq_qdepth': deq_d, 'egress_port': eport,
+                         'length': length, 'sport': sport, 'dport': dport, 'proto': proto})
+    return couriers
+
+
+def two_pipes():
+    """Each pipe: its senders burst into its victim port, its couriers leave
+    its monitor port."""
+    victim = {0: 6, 1: 5}   # by pipe
+    monitor = {0: 8, 1: 7}
+    nports = 9
+
+    def out_file(tag, port, queue):
+        return f'{work}/{tag}_out{port}' + ('' if queue == 0 else f'_q{queue}') + '.pcap'
+
+    def run2(pipeline, config, tag):
+        with open(f'{work}/{tag}.json', 'w') as f:
+            json.dump(config, f)
+        vdevs = []
+        for p in range(nports):
+            v = f'net_pcap{p}'
+            for q in range(2):  # pipe q reads queue q: each input port's pcap goes to its pipe
+                rx = f'{work}/in{p}.pcap' if p < INPUTS and q == p % 2 else f'{work}/empty.pcap'
+                v += f',rx_pcap={rx},tx_pcap={out_file(tag, p, q)}'
+            vdevs.append(f'--vdev={v}')
+        r = subprocess.run([softfino, '--no-huge', '--no-shconf', '-m', '512', '--no-pci',
+                            '--lcores', f'0@0,1@{1 % os.cpu_count()},2@0',
+                            f'--file-prefix=br{tag}{os.getpid()}', '--log-level=error', *vdevs,
+                            '--', '--pipeline', pipeline, '--config', f'{work}/{tag}.json',
+                            '--clock', 'virtual', '--exit-when-idle', '300',
+                            '--no-control-socket', '--fp-cores', '2',
+                            '--stats-json', f'{work}/{tag}_stats.json'],
+                           capture_output=True, text=True)
+        check(f'{pipeline} on 2 pipes ({tag}) runs', r.returncode == 0, r.stderr[-1500:])
+        with open(f'{work}/{tag}_stats.json') as f:
+            return json.load(f)
+
+    ports2 = [{'port': victim[q], 'speed': '10G', 'queue_limit_cells': 20000} for q in (0, 1)]
+    ports2 += [{'port': monitor[q], 'speed': '100G', 'queue_limit_cells': 20000} for q in (0, 1)]
+    run2('tm_probe', {'tables': {'port_map': [
+        {'key': {'ingress_port': p}, 'action': 'send', 'data': {'port': victim[p % 2], 'qid': 0}}
+        for p in range(INPUTS)]}, 'ports': ports2}, 'trace2')
+    stats = run2('burstradar', {'burstradar': {
+        'forward': [{'in': p, 'out': victim[p % 2]} for p in range(INPUTS)],
+        'threshold_rtt_fraction': 0.05, 'rtt_us': 25, 'ring_entries': 1000,
+        'monitor_port': [monitor[0], monitor[1]], 'mirror_session': 900},
+        'ports': ports2}, 'br2')
+    program = stats['program']
+    print(f'burstradar, 2 pipes: {program}')
+    total_couriers = 0
+    for q in (0, 1):
+        trace = trace_of(out_file('trace2', victim[q], q))
+        senders = [p for p in range(INPUTS) if p % 2 == q]
+        expected = sum(1 for p in senders for _ in RawPcapReader(f'{work}/in{p}.pcap'))
+        check(f'pipe {q}: the trace of port {victim[q]} holds its {expected} packets',
+              len(trace) == expected, len(trace))
+        oracle = {k for k, v in trace.items() if v[2] > THRESHOLD_NS}
+        couriers = read_courier_file(out_file('br2', monitor[q], q))
+        total_couriers += len(couriers)
+        reported = {(c['src_ip'], c['enq_tstamp']) for c in couriers}
+        where = f'pipe {q}: monitor port {monitor[q]}'
+        check(f'{where} carries couriers of port {victim[q]} only, each naming a packet of '
+              'its trace', all(c['egress_port'] == victim[q] for c in couriers) and
+              all(k in trace for k in reported))
+        missed = oracle - reported
+        check(f'{where}: every oracle packet reported ({len(oracle)} queued > '
+              f'{THRESHOLD_NS:.0f} ns)', not missed and len(oracle) > 0, len(missed))
+        ok, unexplained = extras_explained(reported - oracle, trace)
+        check(f'{where}: extra reports are only burst tails or heads', ok, unexplained)
+        check(f'{where}: sequence numbers count up from 0 in its pipe',
+              [c['seq'] for c in couriers] == list(range(len(couriers))))
+        check(f'{where}: telemetry matches the trace',
+              all(c['deq_qdepth'] == trace[(c['src_ip'], c['enq_tstamp'])][3] and
+                  c['deq_tstamp'] - c['enq_tstamp'] == trace[(c['src_ip'], c['enq_tstamp'])][2]
+                  for c in couriers))
+        other = 1 - q
+        n = sum(1 for _ in RawPcapReader(out_file('br2', monitor[q], other)))
+        check(f'{where}: pipe {other} sent nothing there', n == 0, n)
+    check('marked = couriers, none overwritten, all sent',
+          program['overwritten'] == 0 and program['marked'] == program['couriers'] == total_couriers,
+          program)
+
+
+if pipes == 2:
+    two_pipes()
+    print(f'{len(failures)} failure(s)')
+    sys.exit(1 if failures else 0)
+
 # 1. The TM's queue trace.
 run('tm_probe', {'tables': {'port_map': [
     {'key': {'ingress_port': p}, 'action': 'send', 'data': {'port': OUT, 'qid': 0}}
     for p in range(INPUTS)]}, 'ports': ports}, 'trace')
-trace = {}
-for data, _ in RawPcapReader(f'{work}/trace_out{OUT}.pcap'):
-    src_ip = data[26:30]
-    enq_qdepth, deq_qdepth, deq_timedelta, enq_tstamp = struct.unpack('!IIII', data[42:58])
-    sender, seq = struct.unpack('!II', data[66:74])
-    trace[(src_ip, enq_tstamp)] = (sender, seq, deq_timedelta, deq_qdepth)
+trace = trace_of(f'{work}/trace_out{OUT}.pcap')
 background = sum(1 for _ in RawPcapReader(f'{work}/in{SENDERS}.pcap'))
 total = SENDERS * BURSTS * PACKETS + background
 check(f'the trace holds all {total} packets, each once', len(trace) == total, len(trace))
@@ -101,15 +223,7 @@ def burstradar(ring, monitor_speed, tag):
 
 
 def read_couriers(tag):
-    couriers = []
-    for data, _ in RawPcapReader(f'{work}/{tag}_out{MONITOR}.pcap'):
-        assert struct.unpack('!H', data[36:38])[0] == 9393
-        (seq, src_ip, dst_ip, sport, dport, proto, _, eport, enq_ts, deq_ts, enq_d, deq_d,
-         length, _) = struct.unpack('!IIIHHBBHIIIIHH', data[42:82])
-        couriers.append({'seq': seq, 'src_ip': struct.pack('!I', src_ip), 'enq_tstamp': enq_ts,
-                         'deq_tstamp': deq_ts, 'deq_qdepth': deq_d, 'egress_port': eport,
-                         'length': length, 'sport': sport, 'dport': dport, 'proto': proto})
-    return couriers
+    return read_courier_file(f'{work}/{tag}_out{MONITOR}.pcap')
 
 
 # 2. BurstRadar with a ring large enough.
@@ -123,14 +237,9 @@ missed = oracle - reported
 check(f'every oracle packet reported ({len(oracle)} of {total} queued > {THRESHOLD_NS:.0f} ns)',
       not missed and len(oracle) > 0, sorted(trace[k][:3] for k in missed)[:5])
 extra = reported - oracle
-tails = [k for k in extra if trace[k][2] > 0]
-arrivals = {}
-for src_ip, enq in trace:
-    arrivals[enq] = arrivals.get(enq, 0) + 1
-heads = [k for k in extra if trace[k][2] == 0 and arrivals[k[1]] > 1]
+ok, unexplained = extras_explained(extra, trace)
 check('extra reports are only burst tails (queued) or burst heads (others arrived with them)',
-      len(tails) + len(heads) == len(extra) and len(heads) <= BURSTS,
-      [trace[k] for k in extra if k not in tails and k not in heads][:5])
+      ok, unexplained)
 print(f'extra reports: {len(extra)} ({100 * len(extra) / max(len(oracle), 1):.1f}% of the oracle; '
       'the paper: about 6% with a real size mix)')
 check('extras stay within the cell-rounding bound (under 15% of the oracle)',

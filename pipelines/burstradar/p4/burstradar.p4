@@ -90,17 +90,20 @@
  *   never the monitor port); threshold_cells = max(1, floor(bytes / 80)),
  *   bytes = threshold_bytes, or threshold_rtt_fraction * rtt_us * 1e-6 *
  *   the port's rate in bit/s / 8 (5% of a 25 us RTT at 10G: 1562.5 B, 19
- *   cells); port_id = the port's number in the config; session =
- *   mirror_session (default 900).
+ *   cells); port_id = the port's number in the config; session = the
+ *   session of the monitor port in the watched port's pipe (mirror_session,
+ *   default 900, for the first monitor port, the next number for the next,
+ *   or the listed ones).
  * - Egress `cells_of_length` (exact sixteenths): set_cells(ceil(s / 5)) for
  *   each s in 0..4096.
  * - Egress `courier_addresses` (no key, default action): courier_headers(src
  *   mac, dst mac, src ip, dst ip) from "courier"; the default is the C++
  *   program's, 02:42:52:44:52:01 -> :02, 192.168.254.1 -> .2.
- * - Mirror session mirror_session: E2E, egress port = monitor_port,
+ * - A mirror session per monitor port: E2E, egress port = that port,
  *   max_pkt_len 64 (Replication()'s truncation).
- * - Registers are per pipe, as the C++ ring is: the watched ports and the
- *   monitor port must be in one pipe (Configure checks). All start at 0.
+ * - Registers are per pipe, as the C++ ring is: a watched port's couriers
+ *   must go to a monitor port of its own pipe, so "monitor_port" lists one
+ *   per pipe that has watched ports (Configure checks). All start at 0.
  * - Counters: `stats` by STAT_* (marked, couriers, overwritten: the C++
  *   Counters() names), `watched_packets` by egress port (their sum is
  *   "watched_packets"), `drop_counter` by softfino::pipe::DropReason code.
