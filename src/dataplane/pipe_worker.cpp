@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 namespace softfino::dataplane {
 
@@ -619,8 +620,15 @@ void PipeWorker::RunEgress(const tm::EgressPort& tm_port) {
   const size_t slot = Slot(port);
   pipe::EgressBurst& eb = egress_[slot];
   // The deparser metadata starts clear for each packet, as the TM hands it
-  // to egress (one loop over the burst, not a store per dequeue).
-  std::fill_n(eb.eg_intr_md_for_dprsr, eb.count, pipe::EgressIntrinsicMetadataForDeparser{});
+  // to egress (one clear of the burst's, not a store per dequeue). A
+  // memset, not std::fill_n with a value: GCC built the 15-byte value on
+  // the stack in every iteration and read it back as two overlapping 8-byte
+  // loads, each waiting on the stores just made (a store-forwarding stall
+  // per packet: 77% of RunEgress's samples, ~9% of l3fwd's cycles).
+  static_assert(std::is_trivially_copyable_v<pipe::EgressIntrinsicMetadataForDeparser>);
+  static_assert(static_cast<uint8_t>(DropReason::kNone) == 0, "all-zero bytes are the clear value");
+  std::memset(static_cast<void*>(eb.eg_intr_md_for_dprsr), 0,
+              eb.count * sizeof(eb.eg_intr_md_for_dprsr[0]));
   s_.program->Egress(eb);
   rte_mbuf* tx[pipe::kBurstSize];
   uint16_t n = 0;
