@@ -46,23 +46,6 @@ FlowCache::FlowCache(uint32_t entries, uint32_t ways, CachePolicy policy)
       set_mask_(entries == 0 ? 0 : entries / ways - 1),
       policy_(policy) {}
 
-std::optional<uint64_t> FlowCache::Find(const Key& key, uint32_t hash) {
-  if (!lines_.empty()) {
-    Line* set = SetOf(hash);
-    for (uint32_t w = 0; w < ways_; ++w) {
-      Line& l = set[w];
-      if (l.valid && Same(l.key, key)) {
-        ++counters_.hits;
-        l.referenced = true;
-        l.stamp = ++clock_;
-        return l.value;
-      }
-    }
-  }
-  ++counters_.misses;
-  return std::nullopt;
-}
-
 void FlowCache::Insert(const Key& key, uint32_t hash, uint64_t value) {
   if (lines_.empty()) return;
   Line* set = SetOf(hash);
