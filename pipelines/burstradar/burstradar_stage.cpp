@@ -118,8 +118,7 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
         "burstradar.mirror_session: sessions ", (*sessions)[0], "..",
         (*sessions)[0] + monitors->size() - 1, " go beyond 1023; start lower"));
   }
-  monitor_ports_.clear();
-  sessions_.clear();
+  monitors_.clear();
   session_of_pipe_.assign(info.pipe_count, 0);
   for (size_t i = 0; i < monitors->size(); ++i) {
     const auto port = static_cast<pipe::PortId>((*monitors)[i]);
@@ -132,14 +131,14 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
           " as another monitor port is; give each pipe one (port P is in pipe P % ",
           info.pipe_count, ")"));
     }
-    for (pipe::MirrorSessionId other : sessions_) {
-      if (other == session) {
+    for (const auto& other : monitors_) {
+      if (other.session == session) {
         return absl::InvalidArgumentError(absl::StrCat(
             "burstradar.mirror_session: session ", session, " is given twice"));
       }
     }
-    monitor_ports_.push_back(port);
-    sessions_.push_back(session);
+    // Couriers: the clone's first bytes are all it needs (it is rewritten).
+    monitors_.push_back({session, port, 64});
     session_of_pipe_[pipe] = session;
   }
   const std::string monitor_name = listed ? "a monitor port" : "the monitor port";
@@ -148,7 +147,7 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
 
   if (watched.empty()) {  // every port but the monitors
     watched.assign(info.port_count, true);
-    for (pipe::PortId m : monitor_ports_) watched[m] = false;
+    for (const auto& m : monitors_) watched[m.port] = false;
   }
   watched.resize(info.port_count, false);
   if (b.contains("watch")) {
@@ -162,10 +161,10 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
       watched[p.get<uint64_t>()] = true;
     }
   }
-  for (pipe::PortId m : monitor_ports_) {
-    if (watched[m]) {
+  for (const auto& m : monitors_) {
+    if (watched[m.port]) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "burstradar: port ", m, " is ", monitor_name, "; it cannot also be watched"));
+          "burstradar: port ", m.port, " is ", monitor_name, "; it cannot also be watched"));
     }
   }
 
@@ -245,12 +244,6 @@ absl::Status BurstRadarStage::Configure(const nlohmann::json& b, const pipe::Swi
   return absl::OkStatus();
 }
 
-std::vector<pipe::ProgramReplication::MirrorSession> BurstRadarStage::MirrorSessions() const {
-  // Couriers: the clone's first bytes are all it needs (it is rewritten).
-  std::vector<pipe::ProgramReplication::MirrorSession> out;
-  for (size_t i = 0; i < monitor_ports_.size(); ++i) out.push_back({sessions_[i], monitor_ports_[i], 64});
-  return out;
-}
 
 void BurstRadarStage::Egress(pipe::EgressBurst& burst) const {
   for (uint16_t i = 0; i < burst.count; ++i) {

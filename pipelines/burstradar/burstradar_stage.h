@@ -70,7 +70,9 @@ class BurstRadarStage {
   void Egress(pipe::EgressBurst& burst) const;
   // The courier mirror sessions (one per monitor port), for the host's
   // Replication().
-  std::vector<pipe::ProgramReplication::MirrorSession> MirrorSessions() const;
+  const std::vector<pipe::ProgramReplication::MirrorSession>& MirrorSessions() const {
+    return monitors_;
+  }
   nlohmann::json Counters() const;
   // Its tables and registers, from `first_stage` on.
   std::vector<pipe::ResourceUse> Resources(uint8_t first_stage) const;
@@ -92,8 +94,7 @@ class BurstRadarStage {
   uint16_t pipe_count_ = 1;
   // "monitor_port": one port, or one per pipe with watched ports; a pipe's
   // couriers go through the mirror session of its own monitor port.
-  std::vector<pipe::PortId> monitor_ports_;
-  std::vector<pipe::MirrorSessionId> sessions_;         // by monitor port
+  std::vector<pipe::ProgramReplication::MirrorSession> monitors_;  // port, session, truncation
   std::vector<pipe::MirrorSessionId> session_of_pipe_;  // 0: the pipe has none
   uint32_t ring_entries_ = 1000;
   net::MacAddress courier_src_mac_{}, courier_dst_mac_{};

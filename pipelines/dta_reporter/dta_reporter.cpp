@@ -72,7 +72,6 @@ absl::Status DtaReporter::Configure(const nlohmann::json& config, const pipe::Sw
     pipes_.push_back(std::move(st));
   }
   report_.clear();
-  templates_.assign(config_.report_ports.size(), {});
   // What MakeReport copies: each report with a zero key, value and seqnum,
   // from its report port's source address.
   std::optional<net::DtaReport> reports[5];
@@ -86,7 +85,7 @@ absl::Status DtaReporter::Configure(const nlohmann::json& config, const pipe::Sw
     addresses.src_ip = config_.report_ports[r].src_ip;
     for (uint8_t op = 1; op <= 4; ++op) {
       if (!reports[op]) continue;
-      ReportTemplate& t = templates_[r][op];
+      ReportTemplate& t = report_.back()->templates[op];
       const size_t n = net::BuildDtaReport(t.bytes, addresses, config_.base_form, *reports[op]);
       if (n == 0) return absl::InternalError("dta_reporter: a report does not fit its template");
       t.length = static_cast<uint16_t>(n);
@@ -228,15 +227,14 @@ void DtaReporter::Egress(pipe::EgressBurst& burst) const {
     if (rid == kForwardRid) {
       rte_pktmbuf_adj(burst.pkts[i], kBridgeBytes);  // the bridged header goes
     } else if (rid >= 1 && rid <= 4 && report >= 0) {
-      MakeReport(burst.pkts[i], rid, templates_[report], *report_[report],
-                 burst.eg_intr_md_for_dprsr[i]);
+      MakeReport(burst.pkts[i], rid, *report_[report], burst.eg_intr_md_for_dprsr[i]);
     }
   }
 }
 
 // Inlined into Egress: it runs for every report.
 [[gnu::always_inline]] inline void DtaReporter::MakeReport(
-    rte_mbuf* m, uint16_t rid, const std::array<ReportTemplate, 5>& templates, ReportState& report,
+    rte_mbuf* m, uint16_t rid, ReportState& report,
     pipe::EgressIntrinsicMetadataForDeparser& dprsr) const {
   Bridge b;
   std::memcpy(&b, rte_pktmbuf_mtod(m, const void*), sizeof(b));
@@ -249,7 +247,7 @@ void DtaReporter::Egress(pipe::EgressBurst& burst) const {
     m->next = nullptr;
     m->nb_segs = 1;
   }
-  const ReportTemplate& t = templates[rid];
+  const ReportTemplate& t = report.templates[rid];
   if (rte_pktmbuf_tailroom(m) + m->data_len < t.length) {
     ++report.too_long;
     dprsr.drop_ctl = 1;

@@ -70,11 +70,6 @@ class DtaReporter final : public pipe::Program {
     uint64_t flow_starts = 0, not_monitored = 0;
     uint64_t reports[5] = {};  // by opcode, decided in ingress
   };
-  // Egress of a report port (the pipe that owns it): one per report port.
-  struct alignas(64) ReportState {
-    uint8_t seqnum = 0;
-    uint64_t built = 0, too_long = 0;
-  };
 
   // A report's frame, built once per opcode in Configure: all of it but
   // the seqnum and the flow's key and value is the same in every report
@@ -84,6 +79,13 @@ class DtaReporter final : public pipe::Program {
     uint8_t bytes[64];
     uint16_t length = 0;  // 0: the opcode is not reported
     uint16_t base = 0;    // where the DTA base header starts
+  };
+  // Egress of a report port (the pipe that owns it): one per report port,
+  // with its templates (from its own source address).
+  struct alignas(64) ReportState {
+    uint8_t seqnum = 0;
+    uint64_t built = 0, too_long = 0;
+    std::array<ReportTemplate, 5> templates;  // by opcode
   };
 
   // Ingress in two passes over a burst: Classify parses each packet, picks
@@ -101,8 +103,8 @@ class DtaReporter final : public pipe::Program {
   FlowSlot& SlotOf(PipeState& st, uint32_t key) const {
     return st.flows[key & (config_.flow_slots - 1)];
   }
-  void MakeReport(rte_mbuf* m, uint16_t rid, const std::array<ReportTemplate, 5>& templates,
-                  ReportState& report, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
+  void MakeReport(rte_mbuf* m, uint16_t rid, ReportState& report,
+                  pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   // Inline: ingress picks a group for every packet it reports on.
   // A group per forwarding port, report port and set of reports.
   uint16_t Group(pipe::PortId out, size_t report, uint8_t mask) const {
@@ -116,9 +118,7 @@ class DtaReporter final : public pipe::Program {
   std::vector<pipe::PortId> forward_ports_;
   std::optional<net::Crc> flow_hash_;
   std::vector<std::unique_ptr<PipeState>> pipes_;
-  // By report port (config_.report_ports' order).
-  std::vector<std::unique_ptr<ReportState>> report_;
-  std::vector<std::array<ReportTemplate, 5>> templates_;  // by opcode
+  std::vector<std::unique_ptr<ReportState>> report_;  // by report port (config_.report_ports' order)
   std::vector<int> report_of_port_;  // port -> its index as a report port, or -1
 };
 

@@ -294,9 +294,7 @@ nlohmann::json L3fwd::Counters() const {
 
 pipe::ProgramReplication L3fwd::Replication() const {
   pipe::ProgramReplication r;
-  if (burstradar_.enabled()) {
-    for (const auto& session : burstradar_.MirrorSessions()) r.mirror_sessions.push_back(session);
-  }
+  if (burstradar_.enabled()) r.mirror_sessions = burstradar_.MirrorSessions();
   return r;
 }
 
