@@ -173,7 +173,7 @@ void AppendTeaMirrorSessions(std::initializer_list<const TeaServers*> tables,
   }
 }
 
-void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaServers*> tables) {
+void TeaEgress(pipe::EgressBurst& burst, absl::Span<TeaServers* const> tables) {
   for (uint16_t i = 0; i < burst.count; ++i) {
     const pipe::EgressIntrinsicMetadata& md = burst.eg_intr_md[i];
     if (md.instance_type != pipe::InstanceType::kNormal) continue;

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "nlohmann/json.hpp"
 #include "pipelines/tea_common/tea_lookup.h"
 #include "pipelines/tea_common/tea_servers.h"
@@ -72,7 +73,9 @@ void AppendTeaMirrorSessions(std::initializer_list<const TeaServers*> tables,
 // The egress of a TEA program's packets: remote deferral's shadow WRITEs
 // (not their mirror copies, which go out as they are) become their READs
 // (TeaLookup::ToReadRequest) on their way to the table's port.
-void TeaEgress(pipe::EgressBurst& burst, std::initializer_list<TeaServers*> tables);
+// `tables`: every pipe's (a pipe's WRITE may leave through another pipe's
+// port; ToReadRequest only reads its lookup's configuration).
+void TeaEgress(pipe::EgressBurst& burst, absl::Span<TeaServers* const> tables);
 
 // A table's cache, PSN and in-flight entries as a Tofino program would
 // place them (registers, four stateful ALUs a stage from stage 1): the

@@ -22,13 +22,6 @@ std::unique_ptr<pipe::Program> TeaFirewall::Create() { return std::make_unique<T
 TeaFirewall::~TeaFirewall() = default;
 
 absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
-  if (info.pipe_count != 1) {
-    // As tea_nat: a READ's response must reach the pipe that holds its
-    // packet, which RSS does not promise.
-    return absl::InvalidArgumentError(
-        "tea_firewall runs in one pipe (--fp-cores 1): a lookup's response must reach the pipe "
-        "that holds its packet, which RSS does not promise");
-  }
   if (!config.is_object() || !config.contains("firewall") || !config["firewall"].is_object()) {
     return absl::InvalidArgumentError(
         "tea_firewall needs \"firewall\": {\"inside_ports\": [...], \"outside_ports\": [...], "
@@ -66,6 +59,8 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
     return absl::InvalidArgumentError(
         absl::StrCat("connection '", kConnection, "': ", learner.status().message()));
   }
+  AnswerSteering steering;
+  steering.Add(table->by_pipe);
   std::vector<std::unique_ptr<PipeState>> pipes;
   for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
     auto s = std::make_unique<PipeState>();
@@ -84,6 +79,11 @@ absl::Status TeaFirewall::Configure(const nlohmann::json& config, const pipe::Sw
   options_ = *options;
   table_name_ = tea::ParseTableSpec(fw["table"].get<std::string>())->name;
   pipes_ = std::move(pipes);
+  steering_ = std::move(steering);
+  egress_tables_.clear();  // remote deferral: as tea_nat's
+  if (options_.deferral == TeaDeferral::kRemote) {
+    for (auto& s : pipes_) egress_tables_.push_back(s->table.get());
+  }
   rings_.clear();
   for (auto& s : pipes_) rings_.push_back(&*s->learn);
   learner_.emplace(*std::move(learner));
@@ -148,14 +148,14 @@ void TeaFirewall::FromOutside(rte_mbuf* m, pipe::IngressMetadata& md, PipeState&
   }
 }
 
-void TeaFirewall::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const {
-  rdma::RocePacket p;
-  if (rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk) {
-    md.Drop(DropReason::kRdmaBadPacket);
-    return;
-  }
+void TeaFirewall::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s,
+                                const rdma::RocePacket& p, pipe::PortId from) const {
   TeaLookup& t = s.table->server(0);
-  if (t.local_qpn() != p.bth().qpn() || t.port() != md.ig_intr_md.ingress_port) {
+  if (t.local_qpn() != p.bth().qpn() || t.port() != from) {
+    if (steering_.SteerToOwner(p.bth().qpn(), from, md)) {
+      ++s.answers_steered;
+      return;
+    }
     ++s.answers_unknown_qp;
     md.Drop(DropReason::kTeaUnknownQp);
     return;
@@ -180,8 +180,15 @@ void TeaFirewall::Ingress(pipe::PacketBurst& burst) const {
     rte_mbuf* m = burst.pkts[i];
     PipeState& s = *pipes_[md.ig_intr_md.pipe];
     const pipe::PortId in = md.ig_intr_md.ingress_port;
+    rdma::RocePacket p;
     if (pipe::IsRecirculationPort(in)) {
-      // A timer packet: the chance to probe a queue pair gone quiet.
+      if (rdma::ParseRoce(m, &p) == rdma::RoceParseError::kOk) {
+        // An answer another pipe steered here (answer_steering.h).
+        FromCollector(m, md, s, p, steering_.PortOf(p.bth().qpn(), md.ig_intr_md.pipe));
+        continue;
+      }
+      // A timer packet (no RoCE packet): the chance to probe a queue pair
+      // gone quiet.
       ++s.timer_packets;
       if (!s.table->Probe(m, md)) md.Drop(DropReason::kTimerUnused);
       continue;
@@ -194,7 +201,11 @@ void TeaFirewall::Ingress(pipe::PacketBurst& burst) const {
         FromOutside(m, md, s);
         break;
       case Role::kCollector:
-        FromCollector(m, md, s);
+        if (rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk) {
+          md.Drop(DropReason::kRdmaBadPacket);
+          break;
+        }
+        FromCollector(m, md, s, p, in);
         break;
       case Role::kNone:
         md.Drop(DropReason::kProgramDrop);
@@ -204,7 +215,7 @@ void TeaFirewall::Ingress(pipe::PacketBurst& burst) const {
 }
 
 void TeaFirewall::Egress(pipe::EgressBurst& burst) const {
-  TeaEgress(burst, {pipes_[0]->table.get()});  // one pipe (Configure)
+  if (!egress_tables_.empty()) TeaEgress(burst, egress_tables_);
 }
 
 pipe::ProgramReplication TeaFirewall::Replication() const {
@@ -242,6 +253,7 @@ nlohmann::json TeaFirewall::Counters() const {
     j["unsupported"] = s->unsupported;
     j["timer_packets"] = s->timer_packets;
     j["answers_unknown_qp"] = s->answers_unknown_qp;
+    j["answers_steered"] = s->answers_steered;
     pipes.push_back(std::move(j));
   }
   nlohmann::json j = TeaOptionsJson(options_);

@@ -26,10 +26,12 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "pipelines/tea_common/answer_steering.h"
 #include "pipelines/tea_common/tea_learner.h"
 #include "pipelines/tea_common/tea_lookup.h"
 #include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/program.h"
+#include "softfino/rdma/roce_parser.h"
 
 namespace softfino::pipelines {
 
@@ -62,11 +64,15 @@ class TeaFirewall final : public pipe::Program {
     uint64_t forwarded_out = 0, passed_in = 0, denied = 0;
     uint64_t learned = 0, learn_overflow = 0;
     uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;
+    uint64_t answers_steered = 0;  // for another pipe's queue pair: sent to that pipe
   };
 
   void FromInside(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
   void FromOutside(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
-  void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
+  // An answer from the memory server, parsed (`p`), for a queue pair on
+  // port `from` (answer_steering.h).
+  void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s,
+                     const rdma::RocePacket& p, pipe::PortId from) const;
   // A packet of a known connection, from outside: to its inside port.
   void Pass(pipe::IngressMetadata& md, PipeState& s, uint64_t value) const;
 
@@ -75,6 +81,8 @@ class TeaFirewall final : public pipe::Program {
   TeaLookupOptions options_;
   std::string table_name_;  // the collector's region
   std::vector<std::unique_ptr<PipeState>> pipes_;
+  AnswerSteering steering_;
+  std::vector<TeaServers*> egress_tables_;  // remote deferral: every pipe's table
   std::vector<TeaLearnRing*> rings_;  // each pipe's learn ring
 
   // Slow path only (DrainEvents and Counters both run there).

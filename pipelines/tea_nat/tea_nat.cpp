@@ -30,13 +30,6 @@ std::unique_ptr<pipe::Program> TeaNat::Create() { return std::make_unique<TeaNat
 TeaNat::~TeaNat() = default;
 
 absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) {
-  if (info.pipe_count != 1) {
-    // A READ's response reaches whichever pipe RSS picks, and only the
-    // pipe that sent the READ holds its packet.
-    return absl::InvalidArgumentError(
-        "tea_nat runs in one pipe (--fp-cores 1): a lookup's response must reach the pipe that "
-        "holds its packet, which RSS does not promise");
-  }
   if (!config.is_object() || !config.contains("nat") || !config["nat"].is_object()) {
     return absl::InvalidArgumentError(
         "tea_nat needs \"nat\": {\"inside_ports\": [...], \"outside_ports\": [...], "
@@ -59,11 +52,13 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
 
   std::vector<std::unique_ptr<PipeState>> pipes;
   for (uint16_t i = 0; i < info.pipe_count; ++i) pipes.push_back(std::make_unique<PipeState>());
+  AnswerSteering steering;
   for (int dir = 0; dir < 2; ++dir) {
     auto table =
         ConnectTeaTable(config, nat, "nat", kTableField[dir], kConnection[dir], *options, info,
                         static_cast<uint16_t>(dir));
     if (!table.ok()) return table.status();
+    steering.Add(table->by_pipe);
     for (uint16_t pipe = 0; pipe < info.pipe_count; ++pipe) {
       TeaServers& servers = *table->by_pipe[pipe];
       for (size_t k = 0; k < servers.size(); ++k) {
@@ -90,6 +85,15 @@ absl::Status TeaNat::Configure(const nlohmann::json& config, const pipe::SwitchI
     table_name_[dir] = tea::ParseTableSpec(nat[kTableField[dir]].get<std::string>())->name;
   }
   pipes_ = std::move(pipes);
+  steering_ = std::move(steering);
+  // Remote deferral: a pipe's shadow WRITE may leave through a port of
+  // another pipe, whose egress turns it into its READ.
+  egress_tables_.clear();
+  if (options_.deferral == TeaDeferral::kRemote) {
+    for (auto& s : pipes_) {
+      for (auto& t : s->tables) egress_tables_.push_back(t.get());
+    }
+  }
   rings_.clear();
   for (auto& s : pipes_) {
     if (s->learn) rings_.push_back(&*s->learn);
@@ -239,15 +243,11 @@ void TeaNat::FromHost(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Dire
   }
 }
 
-void TeaNat::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const {
-  rdma::RocePacket p;
-  if (rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk) {
-    md.Drop(DropReason::kRdmaBadPacket);
-    return;
-  }
+void TeaNat::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s,
+                           const rdma::RocePacket& p, pipe::PortId from) const {
   const uint32_t qpn = p.bth().qpn();
   for (int dir = 0; dir < 2; ++dir) {
-    TeaLookup* t = s.tables[dir]->ByQueuePair(qpn, md.ig_intr_md.ingress_port);
+    TeaLookup* t = s.tables[dir]->ByQueuePair(qpn, from);
     if (t == nullptr) continue;
     const TeaLookup::Resumed r = t->OnAnswer(m, p, md);
     // The tag says which table's entry the packet waited for; it is the
@@ -262,6 +262,10 @@ void TeaNat::FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s)
       case TeaLookup::Resumed::Kind::kNone:
         return;
     }
+  }
+  if (steering_.SteerToOwner(qpn, from, md)) {
+    ++s.answers_steered;
+    return;
   }
   ++s.answers_unknown_qp;
   md.Drop(DropReason::kTeaUnknownQp);
@@ -291,9 +295,16 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
     rte_mbuf* m = burst.pkts[i];
     PipeState& s = *pipes_[md.ig_intr_md.pipe];
     const pipe::PortId in = md.ig_intr_md.ingress_port;
+    rdma::RocePacket p;
     if (pipe::IsRecirculationPort(in)) {
-      // A timer packet of the packet generator: the chance to probe a
-      // queue pair that went quiet (rdma/rc_requester.h, resync mode).
+      if (rdma::ParseRoce(m, &p) == rdma::RoceParseError::kOk) {
+        // An answer another pipe steered here (answer_steering.h).
+        FromCollector(m, md, s, p, steering_.PortOf(p.bth().qpn(), md.ig_intr_md.pipe));
+        continue;
+      }
+      // A timer packet of the packet generator (no RoCE packet): the
+      // chance to probe a queue pair that went quiet (rdma/rc_requester.h,
+      // resync mode).
       ++s.timer_packets;
       if (!s.tables[kOut]->Probe(m, md) && !s.tables[kIn]->Probe(m, md)) {
         md.Drop(DropReason::kTimerUnused);
@@ -308,7 +319,11 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
         FromHost(m, md, s, kIn, host[i]);
         break;
       case Role::kCollector:
-        FromCollector(m, md, s);
+        if (rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk) {
+          md.Drop(DropReason::kRdmaBadPacket);
+          break;
+        }
+        FromCollector(m, md, s, p, in);
         break;
       case Role::kNone:
         md.Drop(DropReason::kProgramDrop);
@@ -318,8 +333,7 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
 }
 
 void TeaNat::Egress(pipe::EgressBurst& burst) const {
-  PipeState& s = *pipes_[0];  // one pipe (Configure)
-  TeaEgress(burst, {s.tables[kOut].get(), s.tables[kIn].get()});
+  if (!egress_tables_.empty()) TeaEgress(burst, egress_tables_);
 }
 
 pipe::ProgramReplication TeaNat::Replication() const {
@@ -393,6 +407,7 @@ nlohmann::json TeaNat::Counters() const {
     j["unsupported"] = s->unsupported;
     j["timer_packets"] = s->timer_packets;
     j["answers_unknown_qp"] = s->answers_unknown_qp;
+    j["answers_steered"] = s->answers_steered;
     pipes.push_back(std::move(j));
   }
   nlohmann::json j = TeaOptionsJson(options_);

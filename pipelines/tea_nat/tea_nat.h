@@ -28,12 +28,14 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "pipelines/tea_common/answer_steering.h"
 #include "pipelines/tea_common/flow_headers.h"
 #include "pipelines/tea_common/tea_learner.h"
 #include "pipelines/tea_common/tea_lookup.h"
 #include "pipelines/tea_nat/nat_port_pool.h"
 #include "pipelines/tea_common/tea_program.h"
 #include "softfino/pipe/program.h"
+#include "softfino/rdma/roce_parser.h"
 
 namespace softfino::pipelines {
 
@@ -68,6 +70,7 @@ class TeaNat final : public pipe::Program {
     uint64_t translated[2] = {0, 0};
     uint64_t no_entry[2] = {0, 0};
     uint64_t unsupported = 0, timer_packets = 0, answers_unknown_qp = 0;
+    uint64_t answers_steered = 0;  // for another pipe's queue pair: sent to that pipe
   };
 
   // A packet from an inside or outside port, parsed and its key hashed
@@ -80,7 +83,10 @@ class TeaNat final : public pipe::Program {
   };
   void FromHost(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
                 const HostPacket& hp) const;
-  void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s) const;
+  // An answer from a memory server, parsed (`p`), for a queue pair on port
+  // `from`: resumes its lookup, or goes to the pipe whose lookup it is.
+  void FromCollector(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s,
+                     const rdma::RocePacket& p, pipe::PortId from) const;
   struct Learning {
     TeaLearner learner;
     NatPortPool pool;
@@ -109,6 +115,8 @@ class TeaNat final : public pipe::Program {
   // Per pipe, mutable from Ingress and Background as per-pipe registers
   // are: only that pipe's worker touches its entry.
   std::vector<std::unique_ptr<PipeState>> pipes_;
+  AnswerSteering steering_;
+  std::vector<TeaServers*> egress_tables_;  // remote deferral: every pipe's tables
 
   // Learning (slow path only): the tables' names, the pool, the inserter.
   std::string table_name_[2];

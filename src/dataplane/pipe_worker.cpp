@@ -43,17 +43,16 @@ PipeWorker::PipeWorker(PipeSetup setup)
       next_fire_ns_(s_.pktgen.size(), kNotStarted),
       pktgen_batch_(s_.pktgen.size(), 0) {
   // The other pipes' inboxes this pipe hands packets to, one HandOff each.
-  for (rte_ring* ring : s_.owner_inbox) {
-    int16_t index = -1;
+  const auto handoff_of = [this](rte_ring* ring) -> int16_t {
+    if (ring == nullptr) return -1;
     for (size_t h = 0; h < handoffs_.size(); ++h) {
-      if (handoffs_[h].ring == ring) index = static_cast<int16_t>(h);
+      if (handoffs_[h].ring == ring) return static_cast<int16_t>(h);
     }
-    if (ring != nullptr && index < 0) {
-      index = static_cast<int16_t>(handoffs_.size());
-      handoffs_.push_back({ring});
-    }
-    handoff_of_port_.push_back(ring == nullptr ? -1 : index);
-  }
+    handoffs_.push_back({ring});
+    return static_cast<int16_t>(handoffs_.size() - 1);
+  };
+  for (rte_ring* ring : s_.owner_inbox) handoff_of_port_.push_back(handoff_of(ring));
+  for (rte_ring* ring : s_.pipe_inbox) handoff_of_pipe_.push_back(handoff_of(ring));
   for (const RxQueueRef& q : s_.rx_queues) {
     if (q.spread != nullptr) spreads_.push_back(q.spread);
   }
@@ -88,13 +87,7 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
                                                        tm::Picoseconds arrival) {
   tm::EgressPort* tm_port = port == recirc_port_ ? recirc_tm_.get() : s_.owned_ports[port].get();
   if (tm_port == nullptr) {
-    TmTag* tag = RTE_MBUF_DYNFIELD(pkt, s_.tm_tag_offset, TmTag*);
-    tag->arrival = arrival;
-    tag->egress_port = port;
-    tag->info = info;
-    HandOff& h = handoffs_[handoff_of_port_[port]];
-    h.pkts[h.count++] = pkt;
-    if (h.count == pipe::kBurstSize) FlushHandOff(h);
+    HandOver(handoffs_[handoff_of_port_[port]], pkt, port, info, arrival);
     return;
   }
   // Packets that left before this one arrived must not count in its depth.
@@ -110,6 +103,28 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
     if (++eb.count == pipe::kBurstSize) RunEgress(*tm_port);
   }
   if (!tm_port->Enqueue(pkt, info, arrival)) Drop(pkt, DropReason::kTmQueueFull);
+}
+
+[[gnu::always_inline]] inline void PipeWorker::HandOver(HandOff& h, rte_mbuf* pkt,
+                                                        pipe::PortId port,
+                                                        const tm::PacketInfo& info,
+                                                        tm::Picoseconds arrival) {
+  TmTag* tag = RTE_MBUF_DYNFIELD(pkt, s_.tm_tag_offset, TmTag*);
+  tag->arrival = arrival;
+  tag->egress_port = port;
+  tag->info = info;
+  h.pkts[h.count++] = pkt;
+  if (h.count == pipe::kBurstSize) FlushHandOff(h);
+}
+
+bool PipeWorker::RecirculateInPipe(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+                                   tm::Picoseconds arrival) {
+  if (!pipe::IsRecirculationPort(port)) return false;
+  const uint16_t pipe = pipe::PipeOfRecirculationPort(port);
+  if (pipe >= handoff_of_pipe_.size() || handoff_of_pipe_[pipe] < 0) return false;
+  // The other pipe's inbox drain enqueues it on its recirculation port.
+  HandOver(handoffs_[handoff_of_pipe_[pipe]], pkt, port, info, arrival);
+  return true;
 }
 
 void PipeWorker::CountRx(pipe::PortId port, rte_mbuf* const* pkts, uint16_t n) {
@@ -481,12 +496,14 @@ void PipeWorker::Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pic
     Multicast(pkt, for_tm.mcast_grp_a, unicast, arrival);
     if (!unicast) return;
   }
-  if (for_tm.ucast_egress_port >= s_.port_count && for_tm.ucast_egress_port != recirc_port_) {
-    Drop(pkt, DropReason::kBadEgressPort);
-    return;
-  }
   tm::PacketInfo info;
   info.qid = for_tm.qid;
+  if (for_tm.ucast_egress_port >= s_.port_count && for_tm.ucast_egress_port != recirc_port_) {
+    if (!RecirculateInPipe(pkt, for_tm.ucast_egress_port, info, arrival)) {
+      Drop(pkt, DropReason::kBadEgressPort);
+    }
+    return;
+  }
   Enqueue(pkt, for_tm.ucast_egress_port, info, arrival);
 }
 

@@ -169,6 +169,9 @@ absl::Status Switch::SetUpPipes(const pipe::Program& program, const SwitchOption
     setup.rx_timestamp = rx_timestamp;
     setup.tm_tag_offset = tag_offset;
     setup.inbox = pipes > 1 ? inboxes_[p] : nullptr;
+    for (uint16_t other = 0; other < pipes && pipes > 1; ++other) {
+      setup.pipe_inbox.push_back(other == p ? nullptr : inboxes_[other]);
+    }
     setup.pipe_count = pipes;
     setup.replication = &replication_;
     setup.recirculation.rate_bps = 100'000'000'000;  // as Tofino-1's recirculation ports

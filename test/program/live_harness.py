@@ -112,21 +112,29 @@ def tea_nat_config(connect, out_spec, in_spec, tea):
     }
 
 
-def start_program(bed, softfino, pipeline, config, work, extra_ifaces=()):
+def start_program(bed, softfino, pipeline, config, work, extra_ifaces=(), pipes=1,
+                  extra_args=()):
     """Writes `config` to WORK/config.json and starts softfino's `pipeline`
     on `bed` with it (real clock, no control socket, counters at exit in
-    WORK/switch.json); returns the switch, or None (checked)."""
+    WORK/switch.json, `pipes` worker lcores spread over this machine's
+    CPUs, then `extra_args`); returns the switch, or None (checked)."""
     import json
+    import os
     with open(f'{work}/config.json', 'w') as fh:
         json.dump(config, fh)
+    eal = EAL
+    if pipes > 1:
+        lcores = ','.join(['0@0'] + [f'{q}@{q % os.cpu_count()}' for q in range(1, pipes + 1)])
+        eal = [a for a in EAL if a not in ('-l', '0')] + ['--lcores', lcores]
     return bed.start_switch(softfino, [
         '--pipeline', pipeline, '--config', f'{work}/config.json', '--clock', 'real',
-        '--no-control-socket', '--stats-json', f'{work}/switch.json'], extra_ifaces=extra_ifaces)
+        '--no-control-socket', '--stats-json', f'{work}/switch.json', '--fp-cores', str(pipes),
+        *extra_args], extra_ifaces=extra_ifaces, eal=eal)
 
 
-def start_tea_nat(bed, softfino, config, work, extra_ifaces):
+def start_tea_nat(bed, softfino, config, work, extra_ifaces, pipes=1):
     """start_program for tea_nat."""
-    return start_program(bed, softfino, 'tea_nat', config, work, extra_ifaces)
+    return start_program(bed, softfino, 'tea_nat', config, work, extra_ifaces, pipes)
 
 
 def histogram_quantile(buckets, q):

@@ -25,7 +25,10 @@ replies with a wrong port; (3) replies of connections opened in (2). No
 reply is sent while its connection may still be on its way to the table.
 Then the collector's table must hold exactly the connections opened.
 With DEFERRAL remote the packets wait in the shadow rows (TEA's own way).
-  tea_firewall_test.py SOFTFINO SOFTFINO_COLLECTOR [DEFERRAL]
+With PIPES 2, two pipes: pipe 0 reads the inside and outside ports and does
+every lookup, pipe 1 reads the collector's port and sends every answer on to
+pipe 0 (answers_steered), as in tea_nat_test.py.
+  tea_firewall_test.py SOFTFINO SOFTFINO_COLLECTOR [DEFERRAL [PIPES]]
 """
 import json
 import random
@@ -37,10 +40,12 @@ import time
 
 from scapy.all import AsyncSniffer, Ether, IP, TCP, UDP, Raw, sendp, raw
 
-from live_harness import CollectorTestbed, check, finish, require_root, tagged_id, veth
+from live_harness import (CollectorTestbed, check, finish, require_root, start_program,
+                          tagged_id, veth)
 
 softfino, collector = sys.argv[1], sys.argv[2]
 deferral = sys.argv[3] if len(sys.argv) > 3 else 'local'
+pipes = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 require_root()
 
 bed = CollectorTestbed('stw')
@@ -158,12 +163,8 @@ try:
                 'timeout_us': 500000, 'probe_timeout_us': 2000000},
         'pktgen': [{'app': 0, 'period_us': 5000}],
     }
-    with open(f'{work}/config.json', 'w') as fh:
-        json.dump(config, fh)
-    sw = bed.start_switch(softfino, [
-        '--pipeline', 'tea_firewall', '--config', f'{work}/config.json', '--clock', 'real',
-        '--no-control-socket', '--stats-json', f'{work}/switch.json',
-        '--events', f'{work}/events.jsonl'], extra_ifaces=[out_sw])
+    sw = start_program(bed, softfino, 'tea_firewall', config, work, [out_sw], pipes,
+                       ['--events', f'{work}/events.jsonl'])
     if sw is None:
         raise SystemExit(1)
 
@@ -223,7 +224,19 @@ try:
     with open(f'{work}/switch.json') as fh:
         stats = json.load(fh)
     program = stats.get('program', {})
+    check(f'{pipes} pipe(s)', len(program['pipes']) == pipes, len(program['pipes']))
     p0 = program['pipes'][0]
+    if pipes == 2:
+        p1 = program['pipes'][1]
+        print(f"pipe 1 steered {p1['answers_steered']} answers to pipe 0 "
+              f"({p0['found'] + p0['not_found']} READs answered there)")
+        check('pipe 1 looked nothing up: its port is the collector\'s',
+              p1['cache_hits'] + p1['cache_misses'] == 0, p1)
+        check('every answer pipe 0 resumed a lookup with came through pipe 1 (steered)',
+              p1['answers_steered'] >= p0['found'] + p0['not_found'] > 0 and
+              p0['answers_steered'] == 0, p1)
+        check('no answer was for an unknown queue pair',
+              p0['answers_unknown_qp'] + p1['answers_unknown_qp'] == 0)
     slow = program['slow_path']
     drops = stats.get('drops', {})
     print(f'switch drops: {drops}')

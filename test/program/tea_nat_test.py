@@ -20,7 +20,13 @@ unanswered, time out and are counted, and the late answers after SIGCONT
 resume nothing (unexpected PSN).
 With DEFERRAL remote the packets wait in the tables' shadow rows in the
 collector's memory (TEA's own way) instead of on the switch.
-  tea_nat_test.py SOFTFINO SOFTFINO_COLLECTOR [DEFERRAL]
+With PIPES 2 the switch runs two pipes, each port's one queue read by one
+of them: ports 0 and 2 (inside, outside) by pipe 0, which does every
+lookup, the collector's port 1 by pipe 1, which receives every answer and
+must send it to pipe 0 through pipe 0's recirculation port
+(answers_steered); pipe 0's READs (and in remote deferral its shadow
+WRITEs, which pipe 1's egress turns into READs) leave through pipe 1.
+  tea_nat_test.py SOFTFINO SOFTFINO_COLLECTOR [DEFERRAL [PIPES]]
 """
 import json
 import os
@@ -38,6 +44,7 @@ from live_harness import (CollectorTestbed, check, finish, histogram_quantile, r
 
 softfino, collector = sys.argv[1], sys.argv[2]
 deferral = sys.argv[3] if len(sys.argv) > 3 else 'local'
+pipes = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 require_root()
 
 bed = CollectorTestbed('stn')
@@ -153,7 +160,7 @@ try:
         # recovery probe sends no lookups (rdma_recovering).
         'timeout_us': TIMEOUT_US, 'probe_timeout_us': 2000000})
     config['pktgen'] = [{'app': 0, 'period_us': 5000}]
-    sw = start_tea_nat(bed, softfino, config, work, [out_sw])
+    sw = start_tea_nat(bed, softfino, config, work, [out_sw], pipes)
     if sw is None:
         raise SystemExit(1)
 
@@ -223,8 +230,26 @@ try:
     with open(f'{work}/switch.json') as fh:
         stats = json.load(fh)
     program = stats.get('program', {})
-    p0 = program['pipes'][0]
     drops = stats.get('drops', {})
+    check(f'{pipes} pipe(s)', len(program['pipes']) == pipes, len(program['pipes']))
+    # The tables' counters of all pipes together.
+    p0 = {d: {k: (sum(p[d][k] for p in program['pipes']) if k != 'latency_ns' else
+                  [b for p in program['pipes'] for b in p[d][k]])
+              for k, v in program['pipes'][0][d].items()
+              if isinstance(v, int) or k == 'latency_ns'}
+          for d in ('out', 'in')}
+    if pipes == 2:
+        p0_, p1 = program['pipes']
+        answered = sum(p0_[d]['found'] + p0_[d]['not_found'] for d in ('out', 'in'))
+        print(f"pipe 1 steered {p1['answers_steered']} answers to pipe 0 "
+              f"({answered} READs answered there)")
+        check('pipe 1 looked nothing up: its ports are the collector\'s',
+              all(p1[d]['cache_hits'] + p1[d]['cache_misses'] == 0 for d in ('out', 'in')), p1)
+        check('every answer pipe 0 resumed a lookup with came through pipe 1 (steered)',
+              answered > 0 and p1['answers_steered'] >= answered and
+              p0_['answers_steered'] == 0, (p1['answers_steered'], answered))
+        check('no answer was for an unknown queue pair',
+              p0_['answers_unknown_qp'] + p1['answers_unknown_qp'] == 0)
     # Remote deferral: a packet whose key's rows are all busy (every lane
     # of its h holds a packet in flight) is dropped, counted (shadow_busy).
     # Scapy sends in bursts, so a hot flow can have more packets in flight

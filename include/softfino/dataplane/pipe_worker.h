@@ -56,6 +56,9 @@ struct PipeSetup {
   std::vector<std::unique_ptr<tm::EgressPort>> owned_ports;
   // Per port: the inbox of the pipe that owns it (null when it is this one).
   std::vector<rte_ring*> owner_inbox;
+  // Per pipe: its inbox (null for this one; empty with one pipe), for
+  // packets sent to another pipe's recirculation port.
+  std::vector<rte_ring*> pipe_inbox;
   rte_ring* inbox = nullptr;  // packets other pipes hand to this pipe's TMs
   uint16_t pipe_count = 1;    // pipes in the switch (each other one may fill an inbox)
   int tm_tag_offset = -1;
@@ -130,6 +133,11 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
                 uint16_t index);
   void Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
                tm::Picoseconds arrival);
+  // A packet ingress sent to another pipe's recirculation port: as on
+  // Tofino, it crosses the TM to that pipe, whose egress sends it back into
+  // that pipe's ingress. False: no such pipe.
+  bool RecirculateInPipe(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+                         tm::Picoseconds arrival);
   // A copy of `pkt` for mirror session `session` and where it goes (the
   // caller enqueues it); pkt is null (and the drop counted) when the
   // session does not exist or no buffer is left.
@@ -195,8 +203,12 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
     uint16_t count = 0;
     std::array<rte_mbuf*, pipe::kBurstSize> pkts{};
   };
-  std::vector<HandOff> handoffs_;        // one per other pipe with a port
+  std::vector<HandOff> handoffs_;        // one per other pipe
   std::vector<int16_t> handoff_of_port_;  // per port: index into handoffs_, -1: owned here
+  std::vector<int16_t> handoff_of_pipe_;  // per pipe: index into handoffs_, -1: this one
+  // Tags `pkt` for port `port` of another pipe's TM and adds it to `h`.
+  void HandOver(HandOff& h, rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+                tm::Picoseconds arrival);
   void FlushHandOff(HandOff& h);
   void FlushHandOffs() {
     for (HandOff& h : handoffs_) {

@@ -13,11 +13,15 @@ using PortId = uint16_t;
 inline constexpr PortId kInvalidPort = 0xffff;
 
 // Each pipe's recirculation port, numbered as on Tofino-1 (68 in pipe 0,
-// 196 in pipe 1, ...): a packet sent there goes through the TM and egress of
-// that port and comes back into the same pipe's ingress with it as
-// ingress_port.
+// 196 in pipe 1, ...): a packet sent there (from any pipe's ingress) goes
+// through the TM and egress of that port and comes back into that port's
+// pipe's ingress with it as ingress_port.
 constexpr PortId RecirculationPort(uint16_t pipe) { return static_cast<PortId>(68 + 128 * pipe); }
 constexpr bool IsRecirculationPort(PortId port) { return port >= 68 && port % 128 == 68; }
+// The pipe whose recirculation port `port` is (IsRecirculationPort).
+constexpr uint16_t PipeOfRecirculationPort(PortId port) {
+  return static_cast<uint16_t>((port - 68) / 128);
+}
 
 // ingress_intrinsic_metadata_t: set by the port (MAC) before the parser.
 struct IngressIntrinsicMetadata {

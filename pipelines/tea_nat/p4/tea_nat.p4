@@ -40,6 +40,13 @@
  *   entries through the collector's handshake, as softfino's slow path does
  *   (tea_common/tea_learner.h). The software hands the flow over through a
  *   ring from the pipe instead of a digest.
+ * - Several pipes: the software steers an answer that reaches a pipe other
+ *   than its queue pair's to the owner's recirculation port (ucast_egress_port
+ *   = 68 + 128 * pipe, found by destination QPN; tea_common/answer_steering.h),
+ *   where it re-enters that pipe's ingress and is parsed as an answer. This
+ *   file is one pipe's program and does not do it: on hardware a table keyed
+ *   on bth.dst_qp would set that port, and the parser at port 68 would tell a
+ *   recirculated answer (Ethernet/IPv4/UDP 4791) from a pktgen timer packet.
  */
 
 #include <core.p4>
