@@ -92,11 +92,9 @@ TEA_NAT_FAILURE = {}  # size -> why its row is n/a
 
 
 def run_softfino(name, size, cores):
-    if name == 'tea_nat' and cores > 1:
-        return None  # see SCALING_NOTES
     if name == 'tea_nat':
-        rate, why = tea_nat_bench.measure(apps, pcaps[size], benchlib.eal_memory(args.huge),
-                                          args.seconds)
+        rate, why = tea_nat_bench.measure(apps, pcaps[size], benchlib.eal_memory(args.huge, cores),
+                                          args.seconds, cores, lcores(cores))
         if why:
             TEA_NAT_FAILURE[size] = why
         return rate
@@ -208,10 +206,10 @@ SCALING_NOTES = {
     'dta_reporter': 'every packet makes a report; each pipe sends its reports through a report '
                     'port of its own (report_port as a list, one per pipe, each with its own '
                     'source address and sequence).',
-    'tea_nat': 'n/a on more than one pipe: the program runs one pipe (its egress and the READ '
-               'answers\' port are in it). Its row: cache warm (every flow\'s entry read once in '
-               'the warm-up, then every packet a cache hit), tables in a softfino-collector over '
-               'a veth pair (tea_nat_bench.py).',
+    'tea_nat': 'cache warm (every flow\'s entry read once in the warm-up, then every packet a '
+               'cache hit), tables in a softfino-collector over a veth pair whose port one pipe '
+               'reads: the other pipes\' warm-up answers are steered to them through it '
+               '(tea_nat_bench.py).',
     'burstradar': 'a monitor port per pipe (monitor_port as a list): a courier reads its ring '
                   'entry in its own pipe, as on Tofino.',
 }

@@ -40,6 +40,7 @@ struct AppOptions {
   uint32_t mtu = 1024;
   std::string device;
   unsigned exit_when_idle_ms = 0;
+  bool idle_sleep = false;
   std::string stats_json;
   std::vector<std::string> dumps;
   std::string dta_layout;
@@ -97,6 +98,10 @@ void DefineOptions(CLI::App& app, AppOptions& o) {
                  "Stop once no frame has arrived for this many milliseconds; 0 runs until "
                  "SIGINT/SIGTERM")
       ->default_val(0);
+  app.add_flag("--idle-sleep", o.idle_sleep,
+               "Soft RNIC: sleep between polls once no frame has come for 1 ms (16 to 256 us, "
+               "doubling), instead of spinning on a CPU as a DPDK poller does; the first frame "
+               "after a sleep waits that much longer");
   app.add_option("--stats-json", o.stats_json, "At exit, also write every counter to this file");
   app.add_option("--dump-region", o.dumps,
                  "At exit, write a region's bytes to a file, NAME=FILE. Repeatable");
@@ -158,6 +163,7 @@ int Run(const AppOptions& o) {
   options.mtu = o.mtu;
   options.verbs_device = o.device;
   options.exit_when_idle = std::chrono::milliseconds(o.exit_when_idle_ms);
+  options.idle_sleep = o.idle_sleep;
   std::vector<std::pair<std::string, std::string>> dumps;
   for (const std::string& d : o.dumps) {
     const std::vector<std::string> kv = absl::StrSplit(d, absl::MaxSplits('=', 1));

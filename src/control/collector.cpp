@@ -17,6 +17,7 @@
 #include "softfino/control/dta_queries.h"
 #include "softfino/control/signals.h"
 #include "softfino/control/tea_requests.h"
+#include "softfino/dataplane/idle_backoff.h"
 #include "softfino/dataplane/ports.h"
 #include "softfino/rdma/soft_rnic.h"
 #include "softfino/rdma/verbs_backend.h"
@@ -306,8 +307,12 @@ void Collector::Run() {
   using Clock = std::chrono::steady_clock;
   Clock::time_point last_frame = Clock::now();
   Clock::time_point next_poll = last_frame;
+  dataplane::IdleBackoff backoff(c.options.idle_sleep && c.rnic != nullptr);
   while (!StopRequested()) {
     const bool busy = c.rnic && c.PollPorts() != 0;
+    if (const unsigned us = backoff.AfterPoll(busy); us != 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(us));
+    }
     const Clock::time_point now = Clock::now();
     if (busy) last_frame = now;
     // The handshake and the stop checks cost system calls: about once a

@@ -47,6 +47,12 @@ struct CollectorOptions {
   uint32_t mtu = 1024;             // the largest path MTU it offers
   std::string verbs_device;        // --backend verbs: "" for the first
   std::chrono::milliseconds exit_when_idle{0};  // 0: until SIGINT/SIGTERM
+  // The soft RNIC's poll loop sleeps once no frame has come for a
+  // millisecond (dataplane/idle_backoff.h), as a hardware RNIC takes no
+  // host CPU: for a collector sharing its CPU with switch workers (a
+  // benchmark on a small machine). The first frame after a sleep waits up
+  // to 256 us more.
+  bool idle_sleep = false;
   // The DTA layout the regions hold, when it does: then {"query": ...}
   // requests on the handshake port are answered (control/dta_queries.h).
   std::optional<dta::Layout> dta_layout;
