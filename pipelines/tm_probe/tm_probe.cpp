@@ -23,7 +23,7 @@ absl::Status TmProbe::Configure(const nlohmann::json& config, const pipe::Switch
       return shape;
     }
     auto in = e.KeyUint("ingress_port", kPortKeys - 1);
-    auto out = e.DataUint("port", info.port_count - 1u);
+    auto out = e.DataUint("port", pipe::kInvalidPort - 1u);
     auto qid = e.DataUint("qid", 31);
     for (const absl::Status& field : {in.status(), out.status(), qid.status()}) {
       if (!field.ok()) return field;
@@ -31,6 +31,14 @@ absl::Status TmProbe::Configure(const nlohmann::json& config, const pipe::Switch
     if (*in >= info.port_count && !pipe::IsRecirculationPort(static_cast<pipe::PortId>(*in))) {
       return e.Error("key.ingress_port",
                      absl::StrCat("ingress_port ", *in, " is neither a port of this switch (0..",
+                                  info.port_count - 1, ") nor a pipe's port 68 (68, 196, ...)"));
+    }
+    if (*out >= info.port_count && !pipe::IsRecirculationPort(static_cast<pipe::PortId>(*out))) {
+      // Any pipe's port 68: to another pipe's, the packet crosses the TM to
+      // that pipe and re-enters its ingress (one the switch lacks drops,
+      // bad_egress_port).
+      return e.Error("data.port",
+                     absl::StrCat("port ", *out, " is neither a port of this switch (0..",
                                   info.port_count - 1, ") nor a pipe's port 68 (68, 196, ...)"));
     }
     if (map[*in].valid) {
