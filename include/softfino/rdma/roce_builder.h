@@ -156,6 +156,9 @@ class RoceBuilder {
   // Ethernet, IPv4 (without total length and checksum), UDP (without
   // length), BTH (P_Key and QPN), in wire form.
   alignas(8) uint8_t template_[kTemplateBytes] = {};
+  // The one's complement sum of the template's IPv4 header as 16-bit words
+  // (total length and checksum 0): each packet's checksum adds its length.
+  uint32_t ip_sum_ = 0;
 };
 
 // Path MTUs RoCE allows (IBA 9.7.5.1.4): the largest payload per packet.
