@@ -18,6 +18,7 @@
 
 #include "pipelines/tea_common/tea_servers.h"
 #include "softfino/pipe/intrinsic_metadata.h"
+#include "softfino/rdma/roce_parser.h"
 
 namespace softfino::pipelines {
 
@@ -46,15 +47,23 @@ class AnswerSteering {
     return false;
   }
 
-  // The port the answers for queue pair `qpn` of pipe `pipe` come in on,
-  // or kInvalidPort when that pipe has no such queue pair. For an answer
-  // steered to its pipe: it is back on the recirculation port, and the
-  // pipe that steered it checked the port it came in on.
-  pipe::PortId PortOf(uint32_t qpn, uint16_t pipe) const {
+  // A packet on pipe `pipe`'s recirculation port. An answer another pipe
+  // steered here parses as RoCE: true, `p` parsed and `from` the port its
+  // queue pair's answers come in on (checked by the pipe that steered it),
+  // or kInvalidPort when no queue pair of this pipe has its QPN. False: a
+  // timer packet of the packet generator, which is no RoCE packet.
+  bool SteeredHere(const rte_mbuf* m, uint16_t pipe, rdma::RocePacket* p,
+                   pipe::PortId* from) const {
+    if (rdma::ParseRoce(m, p) != rdma::RoceParseError::kOk) return false;
+    const uint32_t qpn = p->bth().qpn();
+    *from = pipe::kInvalidPort;
     for (const Owner& o : owners_) {
-      if (o.qpn == qpn && o.pipe == pipe) return o.port;
+      if (o.qpn == qpn && o.pipe == pipe) {
+        *from = o.port;
+        break;
+      }
     }
-    return pipe::kInvalidPort;
+    return true;
   }
 
  private:

@@ -295,11 +295,10 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
     rte_mbuf* m = burst.pkts[i];
     PipeState& s = *pipes_[md.ig_intr_md.pipe];
     const pipe::PortId in = md.ig_intr_md.ingress_port;
-    rdma::RocePacket p;
     if (pipe::IsRecirculationPort(in)) {
-      if (rdma::ParseRoce(m, &p) == rdma::RoceParseError::kOk) {
-        // An answer another pipe steered here (answer_steering.h).
-        FromCollector(m, md, s, p, steering_.PortOf(p.bth().qpn(), md.ig_intr_md.pipe));
+      rdma::RocePacket p;
+      if (pipe::PortId from; steering_.SteeredHere(m, md.ig_intr_md.pipe, &p, &from)) {
+        FromCollector(m, md, s, p, from);
         continue;
       }
       // A timer packet of the packet generator (no RoCE packet): the
@@ -318,13 +317,15 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
       case Role::kOutside:
         FromHost(m, md, s, kIn, host[i]);
         break;
-      case Role::kCollector:
+      case Role::kCollector: {
+        rdma::RocePacket p;
         if (rdma::ParseRoce(m, &p) != rdma::RoceParseError::kOk) {
           md.Drop(DropReason::kRdmaBadPacket);
           break;
         }
         FromCollector(m, md, s, p, in);
         break;
+      }
       case Role::kNone:
         md.Drop(DropReason::kProgramDrop);
         break;
