@@ -34,13 +34,6 @@ FlowKey KeyOf(const FiveTuple& t) {
   return k;
 }
 
-// The flow table's hash: two crc32 instructions over the 13 bytes.
-uint32_t FlowHash(const FiveTuple& t) {
-  const uint64_t addresses = uint64_t{t.src} << 32 | t.dst;
-  const uint64_t rest = uint64_t{t.sport} << 24 | uint64_t{t.dport} << 8 | t.proto;
-  return rte_hash_crc_8byte(rest, rte_hash_crc_8byte(addresses, 0));
-}
-
 // TCP sequence numbers compare modulo 2^32.
 bool SeqAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
@@ -51,6 +44,13 @@ constexpr uint32_t kFilterCells = 4096;
 std::atomic<uint32_t> monitor_serial{0};  // ring names are process-wide
 
 }  // namespace
+
+// Two crc32 instructions over the 13 bytes.
+uint32_t FlowHash(const FiveTuple& t) {
+  const uint64_t addresses = uint64_t{t.src} << 32 | t.dst;
+  const uint64_t rest = uint64_t{t.sport} << 24 | uint64_t{t.dport} << 8 | t.proto;
+  return rte_hash_crc_8byte(rest, rte_hash_crc_8byte(addresses, 0));
+}
 
 struct Monitor::FlowEntry {
   FiveTuple key;
@@ -170,6 +170,15 @@ bool Monitor::Admit(const FiveTuple& flow) {
   return -1;
 }
 
+// The position of the first flow in the probe whose hash is `hash`, or -1;
+// its key is the caller's to check.
+[[gnu::always_inline]] inline int32_t Monitor::FindByHash(uint32_t hash) const {
+  for (uint32_t i = hash & index_mask_; index_[i].pos1 != 0; i = (i + 1) & index_mask_) {
+    if (index_[i].hash == hash) return static_cast<int32_t>(index_[i].pos1 - 1);
+  }
+  return -1;
+}
+
 int32_t Monitor::AddFlow(const FiveTuple& flow, uint32_t hash) {
   if (free_count_ == 0) return -1;
   const uint32_t pos = free_[free_head_];
@@ -211,13 +220,17 @@ void Monitor::OnPackets(const PacketView* pkts, uint16_t n) {
   uint32_t hashes[64];
   int32_t positions[64];
   n = std::min<uint16_t>(n, 64);
-  // The burst's index slots, then its flows, are loaded together.
+  // The burst's index slots, then its flows, are loaded together. The
+  // second pass goes by the index alone (the first slot of the probe whose
+  // hash matches) and the key is checked in the third, once the prefetch
+  // has brought the entry: comparing it here waited on a load just issued
+  // for every packet (the costliest instruction of this function in perf).
   for (uint16_t i = 0; i < n; ++i) {
     hashes[i] = FlowHash(pkts[i].flow);
     rte_prefetch0(&index_[hashes[i] & index_mask_]);
   }
   for (uint16_t i = 0; i < n; ++i) {
-    positions[i] = FindFlow(pkts[i].flow, hashes[i]);
+    positions[i] = FindByHash(hashes[i]);
     if (positions[i] >= 0) rte_prefetch0(&entries_[positions[i]]);
   }
   counters_.packets += n;
@@ -226,8 +239,10 @@ void Monitor::OnPackets(const PacketView* pkts, uint16_t n) {
     const uint64_t e = p.tstamp_ns / config_.epoch_ns;
     if (e > epoch_) AdvanceTo(e);
     int32_t pos = positions[i];
-    if (pos < 0) {
-      // A miss, or a flow added earlier in this burst, or one expired since.
+    if (pos < 0 || !(entries_[pos].key == p.flow)) {
+      // A miss, a flow added earlier in this burst, or another flow of the
+      // same hash first in the probe (nothing expires within a burst:
+      // ExpireSome runs in Background).
       pos = FindFlow(p.flow, hashes[i]);
       if (pos < 0) {
         if (!admit_filter_.empty() && !Admit(p.flow)) {

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -523,6 +524,62 @@ TEST(Monitor, FlowsThatStayAreFoundAfterOthersLeaveAndAFullTableRefillsExactly) 
   EXPECT_EQ((*m)->counters().flow_table_full, 1u);
   (*m)->OnPackets(stay.data(), 32);
   EXPECT_EQ((*m)->counters().flows_added, 96u);
+}
+
+
+TEST(Monitor, TwoFlowsOfOneHashKeepTheirOwnStatistics) {
+  // Flows whose 32-bit hashes are equal share a probe sequence and an index
+  // hash; only the key tells them apart. Find such a pair (a birthday search
+  // over random source addresses and ports: about 2^16 tries; the source
+  // address alone would never do, a CRC being one-to-one on 32 bits), send
+  // both, interleaved and in either order within bursts, among other flows,
+  // and compare every event with the per-packet reference.
+  FiveTuple a, b;
+  std::unordered_map<uint32_t, FiveTuple> seen;
+  std::mt19937_64 search(5);
+  for (int tries = 0;; ++tries) {
+    ASSERT_LT(tries, 10'000'000) << "no two flows of one hash";
+    const FiveTuple f{static_cast<uint32_t>(search()), 0x0a010001,
+                      static_cast<uint16_t>(search()), 53, 17};
+    const auto [it, fresh] = seen.emplace(FlowHash(f), f);
+    if (!fresh && !(it->second == f)) {
+      a = it->second;
+      b = f;
+      break;
+    }
+  }
+  ASSERT_EQ(FlowHash(a), FlowHash(b));
+  ASSERT_FALSE(a == b);
+  const std::vector<Trigger> triggers = {
+      Parse("a: filter * group 5tuple every 1ms when packets > 0")};
+  auto set = TriggerSet::Create(triggers, 1'000'000, 1);
+  ASSERT_TRUE(set.ok());
+  auto m = Monitor::Create(TestConfig(), *set);
+  ASSERT_TRUE(m.ok());
+  std::mt19937_64 rng(21);
+  std::vector<PacketView> pkts;
+  for (uint64_t i = 0; i < 3000; ++i) {
+    PacketView p;
+    const uint64_t pick = rng() % 4;
+    p.flow = pick == 0 ? a : pick == 1 ? b : FiveTuple{0x0b000000 + static_cast<uint32_t>(rng() % 64),
+                                                        0x0a010001, 4000, 53, 17};
+    p.tstamp_ns = 1'000'000 + i * 2'000;
+    p.bytes = static_cast<uint32_t>(64 + rng() % 1400);
+    pkts.push_back(p);
+  }
+  EventCombiner combiner(1);
+  std::set<EventKey> got;
+  for (size_t i = 0; i < pkts.size(); i += 32) {
+    const auto n = static_cast<uint16_t>(std::min<size_t>(32, pkts.size() - i));
+    (*m)->OnPackets(&pkts[i], n);
+    (*m)->Background(pkts[i + n - 1].tstamp_ns);
+    for (const EventKey& k : Drain(**m, combiner, triggers)) got.insert(k);
+  }
+  const uint64_t end_ns = pkts.back().tstamp_ns;
+  (*m)->Finish(end_ns);
+  for (const EventKey& k : Drain(**m, combiner, triggers)) got.insert(k);
+  ExpectSameEvents(got, Reference(pkts, triggers, TestConfig().burst_gap_ns, end_ns));
+  EXPECT_EQ((*m)->counters().flows_added, 2u + 64u);
 }
 
 }  // namespace

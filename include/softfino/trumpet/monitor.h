@@ -51,6 +51,10 @@ struct MonitorConfig {
   uint32_t admit_after = 1;
 };
 
+// The flow table's hash of a 5-tuple. Flows of one hash share a probe
+// sequence and are told apart by their keys (tests build such pairs).
+uint32_t FlowHash(const FiveTuple& t);
+
 // A packet as the monitor sees it.
 struct PacketView {
   FiveTuple flow;
@@ -139,6 +143,7 @@ class Monitor {
   bool Admit(const FiveTuple& flow);
   // The flow table: a flow's position in entries_, or -1.
   int32_t FindFlow(const FiveTuple& flow, uint32_t hash) const;
+  int32_t FindByHash(uint32_t hash) const;  // the first of that hash; key unchecked
   int32_t AddFlow(const FiveTuple& flow, uint32_t hash);  // -1: full
   void RemoveFlow(uint32_t pos);
 
