@@ -303,6 +303,23 @@ std::set<EventKey> Drain(Monitor& m, EventCombiner& combiner,
   return out;
 }
 
+// Every event of `pkts` fed to the monitor in bursts of 32, the background
+// work run after each, and the monitor finished at the last packet's time.
+std::set<EventKey> Replay(Monitor& m, const std::vector<PacketView>& pkts,
+                          const std::vector<Trigger>& triggers) {
+  EventCombiner combiner(1);
+  std::set<EventKey> got;
+  for (size_t i = 0; i < pkts.size(); i += 32) {
+    const auto n = static_cast<uint16_t>(std::min<size_t>(32, pkts.size() - i));
+    m.OnPackets(&pkts[i], n);
+    m.Background(pkts[i + n - 1].tstamp_ns);
+    for (const EventKey& k : Drain(m, combiner, triggers)) got.insert(k);
+  }
+  m.Finish(pkts.back().tstamp_ns);
+  for (const EventKey& k : Drain(m, combiner, triggers)) got.insert(k);
+  return got;
+}
+
 MonitorConfig TestConfig() {
   MonitorConfig c;
   c.flow_capacity = 8192;  // the random flows number 4608
@@ -320,18 +337,8 @@ TEST(Monitor, EventsEqualThePerPacketReference) {
   auto monitor = Monitor::Create(TestConfig(), *set);
   ASSERT_TRUE(monitor.ok()) << monitor.status();
   const auto pkts = RandomTraffic(rng, 5'000'000'000, 40'000'000, 20000);
-  EventCombiner combiner(1);
-  std::set<EventKey> got;
-  for (size_t i = 0; i < pkts.size(); i += 32) {
-    const auto n = static_cast<uint16_t>(std::min<size_t>(32, pkts.size() - i));
-    (*monitor)->OnPackets(&pkts[i], n);
-    (*monitor)->Background(pkts[i + n - 1].tstamp_ns);
-    for (const EventKey& k : Drain(**monitor, combiner, triggers)) got.insert(k);
-  }
-  const uint64_t end_ns = pkts.back().tstamp_ns;
-  (*monitor)->Finish(end_ns);
-  for (const EventKey& k : Drain(**monitor, combiner, triggers)) got.insert(k);
-  const auto expected = Reference(pkts, triggers, 50'000, end_ns);
+  const std::set<EventKey> got = Replay(**monitor, pkts, triggers);
+  const auto expected = Reference(pkts, triggers, 50'000, pkts.back().tstamp_ns);
   EXPECT_GT(expected.size(), 100u);
   ExpectSameEvents(got, expected);
   EXPECT_GT((*monitor)->counters().sweep_slices, (*monitor)->counters().sweeps);
@@ -567,18 +574,8 @@ TEST(Monitor, TwoFlowsOfOneHashKeepTheirOwnStatistics) {
     p.bytes = static_cast<uint32_t>(64 + rng() % 1400);
     pkts.push_back(p);
   }
-  EventCombiner combiner(1);
-  std::set<EventKey> got;
-  for (size_t i = 0; i < pkts.size(); i += 32) {
-    const auto n = static_cast<uint16_t>(std::min<size_t>(32, pkts.size() - i));
-    (*m)->OnPackets(&pkts[i], n);
-    (*m)->Background(pkts[i + n - 1].tstamp_ns);
-    for (const EventKey& k : Drain(**m, combiner, triggers)) got.insert(k);
-  }
-  const uint64_t end_ns = pkts.back().tstamp_ns;
-  (*m)->Finish(end_ns);
-  for (const EventKey& k : Drain(**m, combiner, triggers)) got.insert(k);
-  ExpectSameEvents(got, Reference(pkts, triggers, TestConfig().burst_gap_ns, end_ns));
+  ExpectSameEvents(Replay(**m, pkts, triggers),
+                   Reference(pkts, triggers, TestConfig().burst_gap_ns, pkts.back().tstamp_ns));
   EXPECT_EQ((*m)->counters().flows_added, 2u + 64u);
 }
 
