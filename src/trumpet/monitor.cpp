@@ -45,13 +45,6 @@ std::atomic<uint32_t> monitor_serial{0};  // ring names are process-wide
 
 }  // namespace
 
-// Two crc32 instructions over the 13 bytes.
-uint32_t FlowHash(const FiveTuple& t) {
-  const uint64_t addresses = uint64_t{t.src} << 32 | t.dst;
-  const uint64_t rest = uint64_t{t.sport} << 24 | uint64_t{t.dport} << 8 | t.proto;
-  return rte_hash_crc_8byte(rest, rte_hash_crc_8byte(addresses, 0));
-}
-
 struct Monitor::FlowEntry {
   FiveTuple key;
   bool in_use = false;

@@ -19,6 +19,7 @@
 // One monitor belongs to one pipe and is used by that pipe's thread only.
 #pragma once
 
+#include <rte_hash_crc.h>
 #include <rte_ring.h>
 
 #include <atomic>
@@ -51,9 +52,14 @@ struct MonitorConfig {
   uint32_t admit_after = 1;
 };
 
-// The flow table's hash of a 5-tuple. Flows of one hash share a probe
-// sequence and are told apart by their keys (tests build such pairs).
-uint32_t FlowHash(const FiveTuple& t);
+// The flow table's hash of a 5-tuple: two crc32 instructions over the 13
+// bytes. Flows of one hash share a probe sequence and are told apart by
+// their keys (tests build such pairs). Inline: it runs for every packet.
+inline uint32_t FlowHash(const FiveTuple& t) {
+  const uint64_t addresses = uint64_t{t.src} << 32 | t.dst;
+  const uint64_t rest = uint64_t{t.sport} << 24 | uint64_t{t.dport} << 8 | t.proto;
+  return rte_hash_crc_8byte(rest, rte_hash_crc_8byte(addresses, 0));
+}
 
 // A packet as the monitor sees it.
 struct PacketView {
