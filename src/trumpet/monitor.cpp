@@ -45,7 +45,13 @@ std::atomic<uint32_t> monitor_serial{0};  // ring names are process-wide
 
 }  // namespace
 
-struct Monitor::FlowEntry {
+// Cache-line aligned, with what every packet reads and writes (key, flags,
+// times, both epochs' statistics: 112 bytes) in its first two lines, which
+// OnPackets prefetches; the matched triggers, read when the flow is matched
+// and by the sweep, come last. (Unaligned at 144 bytes, the statistics
+// were on a line not prefetched: their epoch check was a tenth of
+// OnPackets' samples in perf.)
+struct alignas(RTE_CACHE_LINE_SIZE) Monitor::FlowEntry {
   FiveTuple key;
   bool in_use = false;
   bool seq_valid = false;
@@ -54,8 +60,8 @@ struct Monitor::FlowEntry {
   uint64_t generation = 0;
   uint64_t last_ts = 0;
   uint64_t last_epoch = 0;
-  TriggerIndex triggers[kMaxTriggersPerFlow] = {};
   EpochStats stats[2];
+  TriggerIndex triggers[kMaxTriggersPerFlow] = {};
 };
 
 absl::StatusOr<std::unique_ptr<Monitor>> Monitor::Create(const MonitorConfig& config,
@@ -172,6 +178,16 @@ bool Monitor::Admit(const FiveTuple& flow) {
   return -1;
 }
 
+// The first `lines` cache lines of a flow's entry: 2 hold what a packet
+// touches, 3 the whole entry.
+[[gnu::always_inline]] inline void Monitor::PrefetchEntry(uint32_t pos, unsigned lines) const {
+  static_assert(offsetof(FlowEntry, triggers) <= 2 * RTE_CACHE_LINE_SIZE &&
+                    sizeof(FlowEntry) == 3 * RTE_CACHE_LINE_SIZE,
+                "a packet's fields in two lines, the entry in three");
+  const char* e = reinterpret_cast<const char*>(&entries_[pos]);
+  for (unsigned l = 0; l < lines; ++l) rte_prefetch0(e + l * RTE_CACHE_LINE_SIZE);
+}
+
 int32_t Monitor::AddFlow(const FiveTuple& flow, uint32_t hash) {
   if (free_count_ == 0) return -1;
   const uint32_t pos = free_[free_head_];
@@ -224,7 +240,7 @@ void Monitor::OnPackets(const PacketView* pkts, uint16_t n) {
   }
   for (uint16_t i = 0; i < n; ++i) {
     positions[i] = FindByHash(hashes[i]);
-    if (positions[i] >= 0) rte_prefetch0(&entries_[positions[i]]);
+    if (positions[i] >= 0) PrefetchEntry(positions[i], 2);
   }
   counters_.packets += n;
   for (uint16_t i = 0; i < n; ++i) {
@@ -368,7 +384,7 @@ void Monitor::RunSweep(uint64_t budget_cycles) {
   while (sweep_next_ < count) {
     const uint32_t end = std::min(count, sweep_next_ + kSweepChunk);
     for (uint32_t i = sweep_next_ + 4; i < std::min(count, end + 4); ++i) {
-      rte_prefetch0(&entries_[active_[parity][i]]);
+      PrefetchEntry(active_[parity][i], 3);  // the triggers too
     }
     // A flow costs one group-table update per matched trigger: check the
     // clock after each, so a slice overshoots its budget by one flow at most.

@@ -150,6 +150,7 @@ class Monitor {
   // The flow table: a flow's position in entries_, or -1.
   int32_t FindFlow(const FiveTuple& flow, uint32_t hash) const;
   int32_t FindByHash(uint32_t hash) const;  // the first of that hash; key unchecked
+  void PrefetchEntry(uint32_t pos, unsigned lines) const;
   int32_t AddFlow(const FiveTuple& flow, uint32_t hash);  // -1: full
   void RemoveFlow(uint32_t pos);
 
