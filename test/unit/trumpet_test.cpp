@@ -533,7 +533,6 @@ TEST(Monitor, FlowsThatStayAreFoundAfterOthersLeaveAndAFullTableRefillsExactly) 
   EXPECT_EQ((*m)->counters().flows_added, 96u);
 }
 
-
 TEST(Monitor, TwoFlowsOfOneHashKeepTheirOwnStatistics) {
   // Flows whose 32-bit hashes are equal share a probe sequence and an index
   // hash; only the key tells them apart. Find such a pair (a birthday search
