@@ -160,7 +160,8 @@ bool Monitor::Admit(const FiveTuple& flow) {
   return std::min(a, b) >= config_.admit_after;
 }
 
-// Inlined into OnPackets: called for every packet.
+// Inlined into OnPackets, where it runs when FindByHash missed or found
+// another flow of the same hash (and for flows added earlier in a burst).
 [[gnu::always_inline]] inline int32_t Monitor::FindFlow(const FiveTuple& flow, uint32_t hash) const {
   for (uint32_t i = hash & index_mask_; index_[i].pos1 != 0; i = (i + 1) & index_mask_) {
     const uint32_t pos = index_[i].pos1 - 1;
