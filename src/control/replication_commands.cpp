@@ -1,6 +1,5 @@
 #include "softfino/control/replication_commands.h"
 
-#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -22,15 +21,6 @@ json MembersJson(const std::vector<tm::MulticastMember>& members) {
 
 json SessionJson(pipe::MirrorSessionId id, const tm::MirrorSession& s) {
   return {{"session", id}, {"port", s.port}, {"qid", s.qid}, {"max_len", s.max_len}};
-}
-
-// Ids in order, for stable listings.
-template <typename Map>
-std::vector<typename Map::key_type> SortedIds(const Map& map) {
-  std::vector<typename Map::key_type> ids;
-  for (const auto& [id, value] : map) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  return ids;
 }
 
 // Add needs `id` new, modify needs it there; `what` names it ("mirror
@@ -99,17 +89,17 @@ absl::StatusOr<json> ReplicationControl::SetMirror(const json& args, bool modify
     return s;
   }
   tm::Replication next = now;
-  next.mirror_sessions[id] = session;
+  next.mirror_sessions.Set(id, session);
   json out = SessionJson(id, session);
   out["wait_us"] = Publish(std::move(next));
   return out;
 }
 
-template <typename Map>
+template <typename Table>
 absl::StatusOr<json> ReplicationControl::Delete(const json& args, const char* command,
                                                 const char* key, const char* what,
                                                 const std::set<uint16_t>& owned,
-                                                Map tm::Replication::*entries) {
+                                                Table tm::Replication::*entries) {
   if (auto s = CheckArgNames(command, args, {key}); !s.ok()) return s;
   auto id = IdArg(args, key);
   if (!id.ok()) return id.status();
@@ -131,7 +121,7 @@ absl::StatusOr<json> ReplicationControl::DeleteMirror(const json& args) {
 json ReplicationControl::ListMirrors() const {
   const tm::Replication& now = replication_.current();
   json out = json::array();
-  for (pipe::MirrorSessionId id : SortedIds(now.mirror_sessions)) {
+  for (pipe::MirrorSessionId id : now.mirror_sessions.Ids()) {
     json e = SessionJson(id, now.mirror_sessions.at(id));
     if (owned_sessions_.contains(id)) e["owner"] = program_name_;
     out.push_back(std::move(e));
@@ -152,7 +142,7 @@ absl::StatusOr<json> ReplicationControl::SetGroup(const json& args, bool modify)
   }
   json out = {{"group", id}, {"members", MembersJson(members)}};
   tm::Replication next = now;
-  next.multicast_groups[id] = std::move(members);
+  next.multicast_groups.Set(id, std::move(members));
   out["wait_us"] = Publish(std::move(next));
   return out;
 }
@@ -165,7 +155,7 @@ absl::StatusOr<json> ReplicationControl::DeleteGroup(const json& args) {
 json ReplicationControl::ListGroups() const {
   const tm::Replication& now = replication_.current();
   json out = json::array();
-  for (uint16_t id : SortedIds(now.multicast_groups)) {
+  for (uint16_t id : now.multicast_groups.Ids()) {
     json e = {{"group", id}, {"members", MembersJson(now.multicast_groups.at(id))}};
     if (owned_groups_.contains(id)) e["owner"] = program_name_;
     out.push_back(std::move(e));

@@ -103,10 +103,11 @@ absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config,
       const std::string path = absl::StrCat("multicast_groups[", i, "]");
       auto group = ParseMulticastGroup((*groups)[i], path, port_count);
       if (!group.ok()) return group.status();
-      if (!out.multicast_groups.emplace(group->first, std::move(group->second)).second) {
+      if (out.multicast_groups.contains(group->first)) {
         return absl::InvalidArgumentError(
             absl::StrCat(path, ".group: group ", group->first, " is defined twice"));
       }
+      out.multicast_groups.Set(group->first, std::move(group->second));
     }
   }
   if (const auto sessions = config.find("mirror_sessions"); sessions != config.end()) {
@@ -115,10 +116,11 @@ absl::StatusOr<tm::Replication> ParseReplication(const nlohmann::json& config,
       const std::string path = absl::StrCat("mirror_sessions[", i, "]");
       auto session = ParseMirrorSession((*sessions)[i], path, port_count);
       if (!session.ok()) return session.status();
-      if (!out.mirror_sessions.emplace(session->first, session->second).second) {
+      if (out.mirror_sessions.contains(session->first)) {
         return absl::InvalidArgumentError(
             absl::StrCat(path, ".session: session ", session->first, " is defined twice"));
       }
+      out.mirror_sessions.Set(session->first, session->second);
     }
   }
   return out;
@@ -134,7 +136,7 @@ absl::Status AddProgramReplication(const pipe::ProgramReplication& entries,
           g.group == 0 ? " (0 is no group)" : "; the config's multicast_groups uses it too: give "
                                               "that one another id"));
     }
-    auto& list = replication.multicast_groups[g.group];
+    std::vector<tm::MulticastMember> list;
     for (const auto& m : g.members) {
       if (m.port >= port_count) {
         return absl::InvalidArgumentError(absl::StrCat("program ", program_name, " replicates to port ",
@@ -142,6 +144,7 @@ absl::Status AddProgramReplication(const pipe::ProgramReplication& entries,
       }
       list.push_back({m.port, m.rid});
     }
+    replication.multicast_groups.Set(g.group, std::move(list));
   }
   for (const pipe::ProgramReplication::MirrorSession& s : entries.mirror_sessions) {
     if (replication.mirror_sessions.contains(s.session)) {
@@ -153,7 +156,7 @@ absl::Status AddProgramReplication(const pipe::ProgramReplication& entries,
       return absl::InvalidArgumentError(absl::StrCat("program ", program_name, " mirrors to port ",
                                                      s.port, ", which does not exist"));
     }
-    replication.mirror_sessions[s.session] = {s.port, 0, s.max_len};
+    replication.mirror_sessions.Set(s.session, {s.port, 0, s.max_len});
   }
   return absl::OkStatus();
 }

@@ -540,15 +540,15 @@ void PipeWorker::Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pi
 PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,
                                                   pipe::InstanceType instance,
                                                   const uint8_t* header, uint8_t header_len) {
-  const auto it = rep_->mirror_sessions.find(session);
+  const tm::MirrorSession* found = rep_->mirror_sessions.Find(session);
   // A copy that cannot be made still counts as made and dropped, so that
   // received + copies = forwarded + dropped holds.
   stats_.copies.Add(1);
-  if (it == rep_->mirror_sessions.end()) {
+  if (found == nullptr) {
     stats_.drops[static_cast<size_t>(DropReason::kNoMirrorSession)].Add(1);
     return {};
   }
-  const tm::MirrorSession& ms = it->second;
+  const tm::MirrorSession& ms = *found;
   // A truncated copy keeps only the first max_len bytes, as Tofino's
   // mirror sessions do.
   rte_mbuf* copy = CopyPacket(pkt, s_.pool, ms.max_len ? ms.max_len : UINT32_MAX);
@@ -579,14 +579,14 @@ PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSes
 // unless it also goes out by unicast.
 void PipeWorker::Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original,
                            tm::Picoseconds arrival) {
-  const auto it = rep_->multicast_groups.find(group);
-  const size_t members = it == rep_->multicast_groups.end() ? 0 : it->second.size();
+  const std::vector<tm::MulticastMember>* list = rep_->multicast_groups.Find(group);
+  const size_t members = list == nullptr ? 0 : list->size();
   if (members == 0) {
     if (!keep_original) Drop(pkt, DropReason::kNoMulticastGroup);
     return;
   }
   for (size_t m = 0; m < members; ++m) {
-    const tm::MulticastMember& member = it->second[m];
+    const tm::MulticastMember& member = (*list)[m];
     rte_mbuf* copy = pkt;
     if (m + 1 < members || keep_original) {
       stats_.copies.Add(1);

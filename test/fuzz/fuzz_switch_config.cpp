@@ -22,10 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(p->size() == ports);
   }
   if (auto r = control::ParseReplication(*config, ports); r.ok()) {
-    for (const auto& [group, members] : r->multicast_groups) {
-      for (const auto& m : members) FUZZ_CHECK(m.port < ports);
+    for (uint16_t group : r->multicast_groups.Ids()) {
+      for (const auto& m : r->multicast_groups.at(group)) FUZZ_CHECK(m.port < ports);
     }
-    for (const auto& [id, session] : r->mirror_sessions) FUZZ_CHECK(session.port < ports);
+    for (uint16_t id : r->mirror_sessions.Ids()) FUZZ_CHECK(r->mirror_sessions.at(id).port < ports);
   }
   (void)control::ParsePktgenConfig(*config);
   return 0;

@@ -28,9 +28,9 @@ class ReplicationCommandsTest : public ::testing::Test {
   }
   static tm::Replication Initial() {
     tm::Replication r;
-    r.mirror_sessions[7] = {2, 0, 0};          // the program's
-    r.mirror_sessions[1] = {1, 0, 64};         // the config's
-    r.multicast_groups[9] = {{3, 1}, {2, 2}};  // the program's
+    r.mirror_sessions.Set(7, {2, 0, 0});          // the program's
+    r.mirror_sessions.Set(1, {1, 0, 64});         // the config's
+    r.multicast_groups.Set(9, {{3, 1}, {2, 2}});  // the program's
     return r;
   }
   static pipe::ProgramReplication Owned() {
@@ -150,7 +150,7 @@ TEST(ReplicationControlRcu, APipeSeesEachChangeWhole) {
   ASSERT_EQ(rte_rcu_qsbr_init(qsbr, 1), 0);
   ASSERT_EQ(rte_rcu_qsbr_thread_register(qsbr, 0), 0);
   tm::Replication initial;
-  initial.multicast_groups[3] = {{0, 0}};
+  initial.multicast_groups.Set(3, {{0, 0}});
   pipe::Versioned<tm::Replication> replication(
       std::make_unique<const tm::Replication>(std::move(initial)));
   ReplicationControl control(replication, pipe::RcuDomain{qsbr, RTE_QSBR_THRID_INVALID},

@@ -49,11 +49,11 @@ class ReplicationControl {
   absl::Status CheckNotOwned(const char* what, uint16_t id, const std::set<uint16_t>& owned) const;
   double Publish(tm::Replication next);  // returns the grace period's wait (us)
   // A delete of {key: id} from `entries` (mirror_sessions or multicast_groups).
-  template <typename Map>
+  template <typename Table>
   absl::StatusOr<nlohmann::json> Delete(const nlohmann::json& args, const char* command,
                                         const char* key, const char* what,
                                         const std::set<uint16_t>& owned,
-                                        Map tm::Replication::*entries);
+                                        Table tm::Replication::*entries);
 
   pipe::Versioned<tm::Replication>& replication_;
   pipe::RcuDomain rcu_;

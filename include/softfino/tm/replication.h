@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "softfino/pipe/intrinsic_metadata.h"
+#include "softfino/tm/id_table.h"
 
 namespace softfino::tm {
 
@@ -24,8 +24,8 @@ struct MirrorSession {
 };
 
 struct Replication {
-  absl::flat_hash_map<uint16_t, std::vector<MulticastMember>> multicast_groups;
-  absl::flat_hash_map<pipe::MirrorSessionId, MirrorSession> mirror_sessions;
+  IdTable<std::vector<MulticastMember>> multicast_groups;  // ids 1..65535
+  IdTable<MirrorSession> mirror_sessions;
 };
 
 }  // namespace softfino::tm
