@@ -121,6 +121,12 @@ class EgressPort {
     while (DequeueOne(now, out.pkt, out.md, out.departure)) emit(out);
   }
 
+  // Off: dequeues leave the egress metadata as it was, for a program whose
+  // egress reads none of it (pipe::Program::ReadsEgressMetadata), as a P4
+  // compiler allocates no PHV to metadata nothing reads. Its ten fields
+  // were ~3% of l3fwd's time.
+  void set_fills_metadata(bool on) { fills_metadata_ = on; }
+
   pipe::PortId port() const { return port_; }
   uint32_t backlog() const { return backlog_; }
   uint32_t depth_cells(uint8_t qid) const { return queues_[qid].cells(); }
@@ -194,17 +200,20 @@ class EgressPort {
     const uint32_t enq_qdepth = static_cast<uint32_t>(s.depth_len);
     const uint32_t len = static_cast<uint32_t>(s.depth_len >> 32);
     pkt = s.pkt;
-    md.egress_port = port_;
-    md.egress_qid = static_cast<uint8_t>(qid);
-    md.pkt_length = static_cast<uint16_t>(len);
-    md.egress_rid = s.info.rid;
-    md.enq_qdepth = enq_qdepth;
-    md.enq_tstamp = static_cast<uint32_t>(s.arrival / kPsPerNs);
-    md.deq_qdepth = q.cells();
-    // An idle port sends the packet the moment it arrives: no division.
-    md.deq_timedelta = start == s.arrival ? 0 : static_cast<uint32_t>((start - s.arrival) / kPsPerNs);
-    md.instance_type = s.info.instance;
-    md.mirror_session = s.info.mirror_session;
+    if (fills_metadata_) {
+      md.egress_port = port_;
+      md.egress_qid = static_cast<uint8_t>(qid);
+      md.pkt_length = static_cast<uint16_t>(len);
+      md.egress_rid = s.info.rid;
+      md.enq_qdepth = enq_qdepth;
+      md.enq_tstamp = static_cast<uint32_t>(s.arrival / kPsPerNs);
+      md.deq_qdepth = q.cells();
+      // An idle port sends the packet the moment it arrives: no division.
+      md.deq_timedelta =
+          start == s.arrival ? 0 : static_cast<uint32_t>((start - s.arrival) / kPsPerNs);
+      md.instance_type = s.info.instance;
+      md.mirror_session = s.info.mirror_session;
+    }
     q.depth -= Cells(len) + (uint64_t{len} << 32);
     q.stats.depth_cells.Set(q.cells());
     ++q.head;
@@ -223,6 +232,7 @@ class EgressPort {
   uint32_t slot_mask_ = 0;
   uint32_t limit_cells_ = 0;
   uint8_t queue_count_ = 0;
+  bool fills_metadata_ = true;
   pipe::PortId port_ = 0;
   std::unique_ptr<Slot[]> slot_storage_;    // queue_count_ rings, one after the other
 };
