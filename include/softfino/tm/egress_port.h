@@ -124,7 +124,7 @@ class EgressPort {
   // Off: dequeues leave the egress metadata as it was, for a program whose
   // egress reads none of it (pipe::Program::ReadsEgressMetadata), as a P4
   // compiler allocates no PHV to metadata nothing reads. Its ten fields
-  // were ~3% of l3fwd's time.
+  // were 27 of l3fwd's ~530 instructions a packet (callgrind).
   void set_fills_metadata(bool on) { fills_metadata_ = on; }
 
   pipe::PortId port() const { return port_; }

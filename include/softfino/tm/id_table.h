@@ -1,7 +1,7 @@
 // Values by a 16-bit id, in an array indexed by the id: what the traffic
 // manager looks up per packet (multicast groups, mirror sessions). A lookup
-// is a bounds check and a load, where a swiss-table probe was ~65
-// instructions a packet of the DTA reporter's ~1,200. The array reaches only
+// is a bounds check and a load; the swiss table it replaced cost the DTA
+// reporter 30 more instructions a packet (callgrind). The array reaches only
 // as far as the highest id in use (at most 65,536 slots); copied whole on
 // each control-path change, which is rare.
 #pragma once
