@@ -88,7 +88,7 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
 // Inlined into its callers (Dispose, once per packet, above all): the call
 // and its register spills cost more than the work for a plain unicast packet.
 [[gnu::always_inline]] inline void PipeWorker::Enqueue(rte_mbuf* pkt, pipe::PortId port,
-                                                       const tm::PacketInfo& info,
+                                                       tm::PacketInfo info,
                                                        tm::Picoseconds arrival) {
   tm::EgressPort* tm_port = port == recirc_port_ ? recirc_tm_.get() : s_.owned_ports[port].get();
   if (tm_port == nullptr) {
@@ -112,7 +112,7 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
 
 [[gnu::always_inline]] inline void PipeWorker::HandOver(HandOff& h, rte_mbuf* pkt,
                                                         pipe::PortId port,
-                                                        const tm::PacketInfo& info,
+                                                        tm::PacketInfo info,
                                                         tm::Picoseconds arrival) {
   TmTag* tag = RTE_MBUF_DYNFIELD(pkt, s_.tm_tag_offset, TmTag*);
   tag->arrival = arrival;
@@ -122,7 +122,7 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
   if (h.count == pipe::kBurstSize) FlushHandOff(h);
 }
 
-bool PipeWorker::RecirculateInPipe(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+bool PipeWorker::RecirculateInPipe(rte_mbuf* pkt, pipe::PortId port, tm::PacketInfo info,
                                    tm::Picoseconds arrival) {
   if (!pipe::IsRecirculationPort(port)) return false;
   const uint16_t pipe = pipe::PipeOfRecirculationPort(port);
@@ -630,9 +630,13 @@ void PipeWorker::AdvanceEgress(tm::Picoseconds now) {
 void PipeWorker::AdvancePort(tm::EgressPort& tm_port, tm::Picoseconds now) {
   const size_t slot = Slot(tm_port.port());
   pipe::EgressBurst& eb = egress_[slot];
-  while (tm_port.DequeueOne(now, eb.pkts[eb.count], eb.eg_intr_md[eb.count],
-                            departure_[slot][eb.count])) {
-    if (++eb.count == pipe::kBurstSize) RunEgress(tm_port);  // as the TM fills it
+  for (;;) {
+    const uint32_t room = pipe::kBurstSize - eb.count;
+    const uint32_t n = tm_port.Dequeue(now, room, &eb.pkts[eb.count], &eb.eg_intr_md[eb.count],
+                                       &departure_[slot][eb.count]);
+    eb.count = static_cast<uint16_t>(eb.count + n);
+    if (n < room) break;
+    RunEgress(tm_port);  // a full burst, as the TM fills it; then on
   }
   if (eb.count) RunEgress(tm_port);
 }

@@ -5,7 +5,9 @@
 #include <rte_prefetch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <new>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -123,13 +125,20 @@ absl::Status Stage::Configure(const json& section, uint16_t pipe_count) {
 
 void Stage::Observe(const pipe::PacketBurst& burst, const pipe::ParsedHeaders* headers) const {
   if (!enabled()) return;
-  PacketView views[pipe::kBurstSize];  // zeroed (default member initialisers)
+  // Raw storage, each view made (placement new) only when a packet gets
+  // one: an array of PacketView would be zeroed whole first, a 1,280-byte
+  // memset per burst (perf: 0.8% of l3fwd+Trumpet's cycles).
+  alignas(PacketView) unsigned char storage[sizeof(PacketView) * pipe::kBurstSize];
+  PacketView* views = reinterpret_cast<PacketView*>(storage);
   uint16_t n = 0;
   for (uint16_t i = 0; i < burst.count; ++i) {
     if (burst.md[i].dropped() || headers[i].l3_type != pipe::L3Type::kIpv4) continue;
     const rte_mbuf* m = burst.pkts[i];
     const rte_ipv4_hdr* ip = headers[i].ipv4;
-    PacketView& v = views[n++];  // zero still: each view is written once
+    // Zeroed, then each field written once (GCC drops the zero stores it
+    // overwrites): what is left zero is a UDP packet's TCP fields, and the
+    // ports of a packet that is neither TCP nor UDP, or a later fragment.
+    PacketView& v = *new (&views[n++]) PacketView;
     v.flow.src = rte_be_to_cpu_32(ip->src_addr);
     v.flow.dst = rte_be_to_cpu_32(ip->dst_addr);
     v.flow.proto = ip->next_proto_id;
@@ -139,16 +148,21 @@ void Stage::Observe(const pipe::PacketBurst& burst, const pipe::ParsedHeaders* h
     const auto* l4 = reinterpret_cast<const uint8_t*>(ip) + ihl;
     const auto* end = rte_pktmbuf_mtod(m, const uint8_t*) + m->data_len;
     // Ports of the first fragment only; later fragments carry none.
-    const bool first_fragment = (rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK) == 0;
+    const bool first_fragment = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
     if (!first_fragment || (v.flow.proto != IPPROTO_TCP && v.flow.proto != IPPROTO_UDP)) continue;
     if (l4 + 4 > end) continue;
-    v.flow.sport = static_cast<uint16_t>(l4[0] << 8 | l4[1]);
-    v.flow.dport = static_cast<uint16_t>(l4[2] << 8 | l4[3]);
+    uint32_t ports;  // both in one load
+    std::memcpy(&ports, l4, sizeof(ports));
+    ports = rte_be_to_cpu_32(ports);
+    v.flow.sport = static_cast<uint16_t>(ports >> 16);
+    v.flow.dport = static_cast<uint16_t>(ports);
     if (v.flow.proto == IPPROTO_TCP && l4 + 20 <= end) {
       const uint32_t data_offset = (l4[12] >> 4) * 4u;
       const uint32_t ip_len = headers[i].l3_length;
+      uint32_t seq;
+      std::memcpy(&seq, l4 + 4, sizeof(seq));
       v.tcp = true;
-      v.tcp_seq = static_cast<uint32_t>(l4[4]) << 24 | l4[5] << 16 | l4[6] << 8 | l4[7];
+      v.tcp_seq = rte_be_to_cpu_32(seq);
       v.tcp_payload = ip_len > ihl + data_offset ? ip_len - ihl - data_offset : 0;
     }
   }

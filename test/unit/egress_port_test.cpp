@@ -1,11 +1,14 @@
-// tm::EgressPort with its egress metadata off (set_fills_metadata(false),
-// for programs whose egress reads none of it): the same packets leave in the
-// same order at the same times as with it on, and the metadata given is
-// left as it was.
+// tm::EgressPort against a naive model of a port (per-queue FIFOs, tail
+// drop, a strict-priority serializer that looks at every queue each time),
+// and with its egress metadata off (set_fills_metadata(false), for programs
+// whose egress reads none of it): the same packets leave in the same order
+// at the same times as with it on, and the metadata given is left as it was.
 #include "softfino/tm/egress_port.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <deque>
 #include <random>
 #include <vector>
 
@@ -69,6 +72,136 @@ TEST(EgressPort, MetadataOffChangesNoScheduleAndLeavesTheMetadataAlone) {
   EXPECT_EQ(filled, left_on.size());
   EXPECT_EQ(untouched, left_off.size());
 }
+
+// What leaves, with the metadata the model can tell apart, and the time of
+// the call that took it (the first whose time is past its departure).
+struct Left {
+  const rte_mbuf* pkt;
+  Picoseconds at, taken_at;
+  uint32_t qid, enq_qdepth, deq_qdepth, deq_timedelta;
+  bool operator==(const Left&) const = default;
+};
+
+// The port as its header describes it, written for clarity: every dequeue
+// looks at every queue's head. Depths in cells, including the packet.
+class NaivePort {
+ public:
+  NaivePort(const EgressPortConfig& c)
+      : ps_per_byte_(8'000'000'000'000 / c.rate_bps), limit_(c.queue_limit_cells),
+        capacity_(c.queue_capacity_packets), queues_(c.queues) {}
+
+  bool Enqueue(const rte_mbuf* pkt, uint8_t qid, Picoseconds now) {
+    Queue& q = queues_[std::min<size_t>(qid, queues_.size() - 1)];
+    const uint32_t cells = Cells(pkt->pkt_len);
+    if (q.cells + cells > limit_ || q.fifo.size() >= capacity_) return false;
+    q.cells += cells;
+    q.fifo.push_back({pkt, now, q.cells});
+    return true;
+  }
+
+  // Everything that starts leaving before `now` (at all: kNever).
+  void Dequeue(Picoseconds now, std::vector<Left>& out) {
+    for (;;) {
+      size_t best = queues_.size();
+      Picoseconds best_start = kNever;
+      for (size_t i = 0; i < queues_.size(); ++i) {
+        if (queues_[i].fifo.empty()) continue;
+        const Picoseconds start = std::max(queues_[i].fifo.front().arrival, port_free_);
+        if (start < best_start || (start == best_start && i > best)) best = i, best_start = start;
+      }
+      if (best == queues_.size() || (now != kNever && best_start >= now)) return;
+      Queue& q = queues_[best];
+      const Entry e = q.fifo.front();
+      q.fifo.pop_front();
+      out.push_back({e.pkt, best_start, now, static_cast<uint32_t>(best), e.enq_cells, q.cells,
+                     static_cast<uint32_t>((best_start - e.arrival) / kPsPerNs)});
+      q.cells -= Cells(e.pkt->pkt_len);
+      port_free_ = best_start + (e.pkt->pkt_len + kWireOverheadBytes) * ps_per_byte_;
+    }
+  }
+
+ private:
+  struct Entry {
+    const rte_mbuf* pkt;
+    Picoseconds arrival;
+    uint32_t enq_cells;
+  };
+  struct Queue {
+    std::deque<Entry> fifo;
+    uint32_t cells = 0;
+  };
+  Picoseconds ps_per_byte_, port_free_ = 0;
+  uint32_t limit_, capacity_;
+  std::vector<Queue> queues_;
+};
+
+// Random traffic in bursts (several packets at one instant, as a received
+// burst arrives in real time) and gaps, through EgressPort and NaivePort:
+// before each arrival whatever left before it is taken, from EgressPort
+// as the pipes take it, in bursts of random room (Dequeue), or one at a
+// time (DequeueOne). A small ring (16 slots) wraps and empties often.
+void CompareWithNaive(uint8_t queues, bool one_at_a_time) {
+  EgressPortConfig config;
+  config.rate_bps = 10'000'000'000;
+  config.queues = queues;
+  config.queue_limit_cells = 150;
+  config.queue_capacity_packets = 16;
+  auto made = EgressPort::Create(3, config);
+  ASSERT_TRUE(made.ok());
+  EgressPort& port = **made;
+  NaivePort naive(config);
+  std::vector<rte_mbuf> pkts(20000);
+  std::mt19937 rng(queues * 2 + one_at_a_time);
+  std::vector<Left> got, want;
+  const auto take = [&](Picoseconds until) {
+    rte_mbuf* out[32];
+    pipe::EgressIntrinsicMetadata md[32];
+    Picoseconds at[32];
+    for (;;) {
+      const uint32_t room = one_at_a_time ? 1 : 1 + rng() % 32;
+      const uint32_t n = one_at_a_time ? port.DequeueOne(until, out[0], md[0], at[0])
+                                       : port.Dequeue(until, room, out, md, at);
+      for (uint32_t i = 0; i < n; ++i) {
+        EXPECT_EQ(md[i].egress_port, 3);
+        got.push_back({out[i], at[i], until, md[i].egress_qid, md[i].enq_qdepth, md[i].deq_qdepth,
+                       md[i].deq_timedelta});
+      }
+      if (n < room) break;
+    }
+    naive.Dequeue(until, want);
+  };
+  size_t dropped = 0, burst_left = 0;
+  Picoseconds now = 0;
+  for (rte_mbuf& m : pkts) {
+    m.pkt_len = 64 + rng() % 1400;
+    if (burst_left == 0) {
+      now += rng() % 8'000'000;  // bursts of 1-8 packets, ~0.7 of the rate on average
+      burst_left = 1 + rng() % 8;
+    }
+    --burst_left;
+    // Now and then one arrives late, as from another pipe's hand-off: its
+    // time is before the last one's, and it may start before what the port
+    // saw waiting then.
+    const Picoseconds arrival = rng() % 8 == 0 ? now - std::min<Picoseconds>(now, rng() % 2'000'000) : now;
+    take(arrival);
+    const auto qid = static_cast<uint8_t>(rng() % (queues + 1));  // one past the last: clamped
+    const bool a = port.Enqueue(&m, PacketInfo{qid}, arrival);
+    ASSERT_EQ(a, naive.Enqueue(&m, qid, arrival));
+    dropped += !a;
+  }
+  take(kNever);
+  EXPECT_GT(dropped, 20u);  // the bursts overflow the queues now and then
+  EXPECT_GT(got.size(), pkts.size() / 2);
+  EXPECT_EQ(got.size() + dropped, pkts.size());
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "departure " << i;
+  EXPECT_EQ(port.backlog(), 0u);
+}
+
+TEST(EgressPort, OneQueueInBurstsMatchesANaivePort) { CompareWithNaive(1, false); }
+TEST(EgressPort, OneQueueOneAtATimeMatchesANaivePort) { CompareWithNaive(1, true); }
+TEST(EgressPort, FourQueuesInBurstsMatchANaivePort) { CompareWithNaive(4, false); }
+TEST(EgressPort, FourQueuesOneAtATimeMatchANaivePort) { CompareWithNaive(4, true); }
 
 }  // namespace
 }  // namespace softfino::tm

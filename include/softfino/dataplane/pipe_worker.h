@@ -131,12 +131,12 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
                uint16_t index);
   void Resubmit(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Picoseconds arrival,
                 uint16_t index);
-  void Enqueue(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+  void Enqueue(rte_mbuf* pkt, pipe::PortId port, tm::PacketInfo info,
                tm::Picoseconds arrival);
   // A packet ingress sent to another pipe's recirculation port: as on
   // Tofino, it crosses the TM to that pipe, whose egress sends it back into
   // that pipe's ingress. False: no such pipe.
-  bool RecirculateInPipe(rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+  bool RecirculateInPipe(rte_mbuf* pkt, pipe::PortId port, tm::PacketInfo info,
                          tm::Picoseconds arrival);
   // A copy of `pkt` for mirror session `session` and where it goes (the
   // caller enqueues it); pkt is null (and the drop counted) when the
@@ -207,7 +207,7 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   std::vector<int16_t> handoff_of_port_;  // per port: index into handoffs_, -1: owned here
   std::vector<int16_t> handoff_of_pipe_;  // per pipe: index into handoffs_, -1: this one
   // Tags `pkt` for port `port` of another pipe's TM and adds it to `h`.
-  void HandOver(HandOff& h, rte_mbuf* pkt, pipe::PortId port, const tm::PacketInfo& info,
+  void HandOver(HandOff& h, rte_mbuf* pkt, pipe::PortId port, tm::PacketInfo info,
                 tm::Picoseconds arrival);
   void FlushHandOff(HandOff& h);
   void FlushHandOffs() {

@@ -37,13 +37,18 @@ struct QueueStats {
   pipe::Counter watermark_cells;  // the deepest it has been
 };
 
-// What the TM keeps about a packet besides its bytes.
+// What the TM keeps about a packet besides its bytes. Eight bytes, passed
+// by value (in a register): by reference it lived on Dispose's stack, built
+// there by four narrow stores and read back whole into the queue's slot, a
+// load that cannot be forwarded from those stores (l3fwd +2% by value, 5
+// of 5 alternating runs).
 struct PacketInfo {
   uint8_t qid = 0;
   uint16_t rid = 0;
   pipe::InstanceType instance = pipe::InstanceType::kNormal;
   pipe::MirrorSessionId mirror_session = 0;
 };
+static_assert(sizeof(PacketInfo) == 8);
 
 // A packet leaving the TM with the egress intrinsic metadata it gets there.
 struct Dequeued {
@@ -65,7 +70,7 @@ class EgressPort {
   // queue is over its limit or out of slots (tail drop). Call
   // AdvanceTo(now, ...) or Dequeue(now, ...) first so packets that left
   // before `now` no longer count.
-  bool Enqueue(rte_mbuf* pkt, const PacketInfo& info, Picoseconds now) {
+  bool Enqueue(rte_mbuf* pkt, PacketInfo info, Picoseconds now) {
     const uint8_t qid = info.qid < queue_count_ ? info.qid : static_cast<uint8_t>(queue_count_ - 1);
     Queue& q = queues_[qid];
     const uint32_t len = pkt->pkt_len;
@@ -87,6 +92,8 @@ class EgressPort {
     s.depth_len = uint64_t{depth} | uint64_t{len} << 32;
     s.info = info;
     ++backlog_;
+    // It may start leaving at `now` (an idle port) but no earlier.
+    if (now < no_start_before_) no_start_before_ = now;
     return true;
   }
 
@@ -95,20 +102,60 @@ class EgressPort {
   // out in the order the port sends them.
   bool DequeueOne(Picoseconds now, rte_mbuf*& pkt, pipe::EgressIntrinsicMetadata& md,
                   Picoseconds& departure) {
-    if (backlog_ == 0) return false;
+    if (backlog_ == 0 || now <= no_start_before_) return false;
     Picoseconds start;
     const uint32_t qid = NextQueue(start);
-    if (start >= now && now != kNever) return false;
+    if (start >= now && now != kNever) {
+      no_start_before_ = start;
+      return false;
+    }
     Pop(qid, start, pkt, md);
     departure = start;
     return true;
   }
 
   // DequeueOne for up to `room` packets, into arrays; returns how many.
+  // A port of one queue (the usual one) is taken in one loop over locals:
+  // through DequeueOne every packet stored and reloaded the port's state,
+  // since the caller's arrays might alias it as far as the compiler knows.
   uint32_t Dequeue(Picoseconds now, uint32_t room, rte_mbuf** pkts, pipe::EgressIntrinsicMetadata* md,
                    Picoseconds* departure) {
-    uint32_t n = 0;
-    while (n < room && DequeueOne(now, pkts[n], md[n], departure[n])) ++n;
+    if (queue_count_ != 1) {
+      uint32_t n = 0;
+      while (n < room && DequeueOne(now, pkts[n], md[n], departure[n])) ++n;
+      return n;
+    }
+    if (backlog_ == 0 || now <= no_start_before_) return 0;
+    Queue& q = queues_[0];
+    const Slot* const slots = q.slots;
+    const uint32_t mask = slot_mask_, tail = q.tail;
+    const Picoseconds ps_per_byte = ps_per_byte_;
+    const bool fill = fills_metadata_;
+    uint32_t head = q.head, n = 0;
+    uint64_t depth = q.depth;
+    Picoseconds free = port_free_;
+    for (; n < room && head != tail; ++n, ++head) {
+      const Slot& s = slots[head & mask];
+      const Picoseconds start = s.arrival > free ? s.arrival : free;
+      if (start >= now && now != kNever) {
+        no_start_before_ = start;
+        break;
+      }
+      const uint32_t len = static_cast<uint32_t>(s.depth_len >> 32);
+      pkts[n] = s.pkt;
+      departure[n] = start;
+      if (fill) FillMetadata(md[n], 0, s, start, static_cast<uint32_t>(depth));
+      depth -= Cells(len) + (uint64_t{len} << 32);
+      free = start + (len + kWireOverheadBytes) * ps_per_byte;
+    }
+    if (n == 0) return 0;
+    // As Pop: an emptied queue starts over at its first slot.
+    if (head == tail) head = q.tail = 0;
+    q.head = head;
+    q.depth = depth;
+    q.stats.depth_cells.Set(q.cells());
+    backlog_ -= n;
+    port_free_ = free;
     return n;
   }
 
@@ -197,28 +244,36 @@ class EgressPort {
   void Pop(uint32_t qid, Picoseconds start, rte_mbuf*& pkt, pipe::EgressIntrinsicMetadata& md) {
     Queue& q = queues_[qid];
     const Slot& s = q.slots[q.head & slot_mask_];
-    const uint32_t enq_qdepth = static_cast<uint32_t>(s.depth_len);
     const uint32_t len = static_cast<uint32_t>(s.depth_len >> 32);
     pkt = s.pkt;
-    if (fills_metadata_) {
-      md.egress_port = port_;
-      md.egress_qid = static_cast<uint8_t>(qid);
-      md.pkt_length = static_cast<uint16_t>(len);
-      md.egress_rid = s.info.rid;
-      md.enq_qdepth = enq_qdepth;
-      md.enq_tstamp = static_cast<uint32_t>(s.arrival / kPsPerNs);
-      md.deq_qdepth = q.cells();
-      // An idle port sends the packet the moment it arrives: no division.
-      md.deq_timedelta =
-          start == s.arrival ? 0 : static_cast<uint32_t>((start - s.arrival) / kPsPerNs);
-      md.instance_type = s.info.instance;
-      md.mirror_session = s.info.mirror_session;
-    }
+    if (fills_metadata_) FillMetadata(md, qid, s, start, q.cells());
     q.depth -= Cells(len) + (uint64_t{len} << 32);
     q.stats.depth_cells.Set(q.cells());
-    ++q.head;
+    // A queue that empties starts over at its first slot: a port that
+    // keeps up (the usual case) then reuses a few slots that stay in L1,
+    // instead of walking its whole ring (128 KB for 4,096 slots) and
+    // missing L1 on every second packet's slot. The indices are only
+    // ever used masked and subtracted, so moving both together is free.
+    if (++q.head == q.tail) q.head = q.tail = 0;
     --backlog_;
     port_free_ = start + WireTime(len);
+  }
+
+  // The egress metadata of the packet in slot `s` of queue `qid`, leaving
+  // at `start` from a queue `deq_cells` deep (itself included).
+  void FillMetadata(pipe::EgressIntrinsicMetadata& md, uint32_t qid, const Slot& s,
+                    Picoseconds start, uint32_t deq_cells) const {
+    md.egress_port = port_;
+    md.egress_qid = static_cast<uint8_t>(qid);
+    md.pkt_length = static_cast<uint16_t>(s.depth_len >> 32);
+    md.egress_rid = s.info.rid;
+    md.enq_qdepth = static_cast<uint32_t>(s.depth_len);
+    md.enq_tstamp = static_cast<uint32_t>(s.arrival / kPsPerNs);
+    md.deq_qdepth = deq_cells;
+    // An idle port sends the packet the moment it arrives: no division.
+    md.deq_timedelta = start == s.arrival ? 0 : static_cast<uint32_t>((start - s.arrival) / kPsPerNs);
+    md.instance_type = s.info.instance;
+    md.mirror_session = s.info.mirror_session;
   }
 
   EgressPort() = default;
@@ -227,6 +282,14 @@ class EgressPort {
   // aligned new gives the queues their cache lines.)
   std::unique_ptr<Queue[]> queues_;  // an array: QueueStats' atomics cannot move
   Picoseconds port_free_ = 0;        // when the serializer finishes the last packet
+  // No queue's head starts leaving before this: DequeueOne(now) for a `now`
+  // at or before it has nothing to take and looks at no queue. The packets
+  // of a burst arrive at one time, so all but the first find the port
+  // checked already. Kept by Enqueue (a new head may start as it arrives),
+  // set when a look finds the earliest start; a Pop only delays the heads
+  // left (the port is busy until after what it sent, which started no
+  // earlier than this).
+  Picoseconds no_start_before_ = 0;
   Picoseconds ps_per_byte_ = 0;
   uint32_t backlog_ = 0;
   uint32_t slot_mask_ = 0;
