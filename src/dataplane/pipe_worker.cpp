@@ -101,13 +101,50 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
   // pipeline and TX run on whole bursts, when one is full or at the end of
   // the poll (AdvanceEgress), not once per arriving packet (which made
   // l3fwd send bursts of one packet).
-  const size_t slot = Slot(port);
-  pipe::EgressBurst& eb = egress_[slot];
-  while (tm_port->DequeueOne(arrival, eb.pkts[eb.count], eb.eg_intr_md[eb.count],
-                             departure_[slot][eb.count])) {
-    if (++eb.count == pipe::kBurstSize) RunEgress(*tm_port);
-  }
+  ReleaseBefore(*tm_port, arrival);
   if (!tm_port->Enqueue(pkt, info, arrival)) Drop(pkt, DropReason::kTmQueueFull);
+}
+
+[[gnu::always_inline]] inline void PipeWorker::ReleaseBefore(tm::EgressPort& tm_port,
+                                                             tm::Picoseconds arrival) {
+  const size_t slot = Slot(tm_port.port());
+  pipe::EgressBurst& eb = egress_[slot];
+  while (tm_port.DequeueOne(arrival, eb.pkts[eb.count], eb.eg_intr_md[eb.count],
+                            departure_[slot][eb.count])) {
+    if (++eb.count == pipe::kBurstSize) RunEgress(tm_port);
+  }
+}
+
+// Whether the deparser and TM do no more with this packet than queue it at
+// its unicast port, one this pipe owns: no drop, copy, resubmit, multicast
+// or recirculation, nothing for Dispose to count.
+bool PipeWorker::PlainUnicast(const pipe::IngressMetadata& md) const {
+  const auto& dprsr = md.ig_intr_md_for_dprsr;
+  const auto& for_tm = md.ig_intr_md_for_tm;
+  return (dprsr.drop_ctl | dprsr.mirror_type | dprsr.resubmit_type) == 0 &&
+         for_tm.mcast_grp_a == 0 && for_tm.ucast_egress_port < s_.port_count &&
+         md.ig_intr_md.ingress_port != recirc_port_ &&
+         s_.owned_ports[for_tm.ucast_egress_port] != nullptr;
+}
+
+// Packets first..first+n-1 of burst_, PlainUnicast to one port and queue:
+// those arriving at one time (all of them, in real time) go into the TM
+// together.
+void PipeWorker::EnqueueRun(uint16_t first, uint16_t n) {
+  const pipe::IngressMetadata& md = burst_.md[first];
+  tm::EgressPort& tm_port = *s_.owned_ports[md.ig_intr_md_for_tm.ucast_egress_port];
+  tm::PacketInfo info;
+  info.qid = md.ig_intr_md_for_tm.qid;
+  rte_mbuf* refused[pipe::kBurstSize];
+  for (uint16_t k = first, end = static_cast<uint16_t>(first + n); k < end;) {
+    const tm::Picoseconds arrival = arrival_[k];
+    uint16_t together = 1;
+    while (k + together < end && arrival_[k + together] == arrival) ++together;
+    ReleaseBefore(tm_port, arrival);
+    const uint32_t dropped = tm_port.EnqueueBurst(&burst_.pkts[k], together, info, arrival, refused);
+    for (uint32_t i = 0; i < dropped; ++i) Drop(refused[i], DropReason::kTmQueueFull);
+    k = static_cast<uint16_t>(k + together);
+  }
 }
 
 [[gnu::always_inline]] inline void PipeWorker::HandOver(HandOff& h, rte_mbuf* pkt,
@@ -474,7 +511,24 @@ void PipeWorker::RunIngress() {
     }
   }
   s_.program->Ingress(burst_);
-  for (uint16_t i = 0; i < burst_.count; ++i) Dispose(burst_.pkts[i], burst_.md[i], arrival_[i], i);
+  // Runs of plain unicast packets to one port and queue (a whole burst,
+  // usually) are queued together; the rest go one by one through Dispose.
+  for (uint16_t i = 0; i < burst_.count;) {
+    const pipe::IngressMetadata& md = burst_.md[i];
+    if (!PlainUnicast(md)) {
+      Dispose(burst_.pkts[i], md, arrival_[i], i);
+      ++i;
+      continue;
+    }
+    uint16_t n = 1;
+    while (i + n < burst_.count && PlainUnicast(burst_.md[i + n]) &&
+           burst_.md[i + n].ig_intr_md_for_tm.ucast_egress_port == md.ig_intr_md_for_tm.ucast_egress_port &&
+           burst_.md[i + n].ig_intr_md_for_tm.qid == md.ig_intr_md_for_tm.qid) {
+      ++n;
+    }
+    EnqueueRun(i, n);
+    i = static_cast<uint16_t>(i + n);
+  }
 }
 
 void PipeWorker::Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Picoseconds arrival,

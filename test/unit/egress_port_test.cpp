@@ -136,10 +136,12 @@ class NaivePort {
 };
 
 // Random traffic in bursts (several packets at one instant, as a received
-// burst arrives in real time) and gaps, through EgressPort and NaivePort:
-// before each arrival whatever left before it is taken, from EgressPort
-// as the pipes take it, in bursts of random room (Dequeue), or one at a
-// time (DequeueOne). A small ring (16 slots) wraps and empties often.
+// burst arrives in real time) and gaps, through EgressPort and NaivePort.
+// Before each arrival whatever left before it is taken: from EgressPort as
+// the pipes take it, in bursts of random room (Dequeue) with the packets
+// of a burst for one queue enqueued together (EnqueueBurst), or one packet
+// at a time (DequeueOne, Enqueue). A small ring (16 slots) wraps and
+// empties often.
 void CompareWithNaive(uint8_t queues, bool one_at_a_time) {
   EgressPortConfig config;
   config.rate_bps = 10'000'000'000;
@@ -151,7 +153,27 @@ void CompareWithNaive(uint8_t queues, bool one_at_a_time) {
   EgressPort& port = **made;
   NaivePort naive(config);
   std::vector<rte_mbuf> pkts(20000);
+  std::vector<Picoseconds> arrival(pkts.size());
+  std::vector<uint8_t> qid(pkts.size());
   std::mt19937 rng(queues * 2 + one_at_a_time);
+  size_t burst_left = 0;
+  Picoseconds now = 0;
+  uint8_t burst_qid = 0;
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    pkts[i].pkt_len = 64 + rng() % 1400;
+    if (burst_left == 0) {
+      now += rng() % 8'000'000;  // bursts of 1-8 packets, ~0.7 of the rate on average
+      burst_left = 1 + rng() % 8;
+      burst_qid = static_cast<uint8_t>(rng() % (queues + 1));  // one past the last: clamped
+    }
+    --burst_left;
+    // Now and then one arrives late, as from another pipe's hand-off: its
+    // time is before the last one's, and it may start before what the port
+    // saw waiting then.
+    arrival[i] = rng() % 8 == 0 ? now - std::min<Picoseconds>(now, rng() % 2'000'000) : now;
+    qid[i] = rng() % 4 == 0 ? static_cast<uint8_t>(rng() % (queues + 1)) : burst_qid;
+  }
+
   std::vector<Left> got, want;
   const auto take = [&](Picoseconds until) {
     rte_mbuf* out[32];
@@ -170,27 +192,33 @@ void CompareWithNaive(uint8_t queues, bool one_at_a_time) {
     }
     naive.Dequeue(until, want);
   };
-  size_t dropped = 0, burst_left = 0;
-  Picoseconds now = 0;
-  for (rte_mbuf& m : pkts) {
-    m.pkt_len = 64 + rng() % 1400;
-    if (burst_left == 0) {
-      now += rng() % 8'000'000;  // bursts of 1-8 packets, ~0.7 of the rate on average
-      burst_left = 1 + rng() % 8;
+  size_t dropped = 0, together = 0;
+  for (size_t i = 0; i < pkts.size();) {
+    size_t end = i + 1;
+    while (!one_at_a_time && end < pkts.size() && arrival[end] == arrival[i] && qid[end] == qid[i]) ++end;
+    take(arrival[i]);
+    std::vector<rte_mbuf*> burst, refused(end - i), naive_refused;
+    for (size_t k = i; k < end; ++k) {
+      burst.push_back(&pkts[k]);
+      if (!naive.Enqueue(&pkts[k], qid[k], arrival[k])) naive_refused.push_back(&pkts[k]);
     }
-    --burst_left;
-    // Now and then one arrives late, as from another pipe's hand-off: its
-    // time is before the last one's, and it may start before what the port
-    // saw waiting then.
-    const Picoseconds arrival = rng() % 8 == 0 ? now - std::min<Picoseconds>(now, rng() % 2'000'000) : now;
-    take(arrival);
-    const auto qid = static_cast<uint8_t>(rng() % (queues + 1));  // one past the last: clamped
-    const bool a = port.Enqueue(&m, PacketInfo{qid}, arrival);
-    ASSERT_EQ(a, naive.Enqueue(&m, qid, arrival));
-    dropped += !a;
+    if (one_at_a_time) {
+      refused.clear();
+      if (!port.Enqueue(burst[0], PacketInfo{qid[i]}, arrival[i])) refused.push_back(burst[0]);
+    } else {
+      refused.resize(port.EnqueueBurst(burst.data(), static_cast<uint32_t>(burst.size()),
+                                       PacketInfo{qid[i]}, arrival[i], refused.data()));
+    }
+    ASSERT_EQ(refused, naive_refused) << "packet " << i;
+    dropped += refused.size();
+    together += end - i > 1 ? end - i : 0;
+    i = end;
   }
   take(kNever);
   EXPECT_GT(dropped, 20u);  // the bursts overflow the queues now and then
+  if (!one_at_a_time) {
+    EXPECT_GT(together, pkts.size() / 4);
+  }
   EXPECT_GT(got.size(), pkts.size() / 2);
   EXPECT_EQ(got.size() + dropped, pkts.size());
   ASSERT_EQ(got.size(), want.size());

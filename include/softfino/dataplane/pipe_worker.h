@@ -133,6 +133,11 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
                 uint16_t index);
   void Enqueue(rte_mbuf* pkt, pipe::PortId port, tm::PacketInfo info,
                tm::Picoseconds arrival);
+  // Packets that leave `tm_port` before `arrival` must not count in its
+  // depth then: they are taken out into the port's egress burst.
+  void ReleaseBefore(tm::EgressPort& tm_port, tm::Picoseconds arrival);
+  bool PlainUnicast(const pipe::IngressMetadata& md) const;
+  void EnqueueRun(uint16_t first, uint16_t n);
   // A packet ingress sent to another pipe's recirculation port: as on
   // Tofino, it crosses the TM to that pipe, whose egress sends it back into
   // that pipe's ingress. False: no such pipe.

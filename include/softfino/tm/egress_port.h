@@ -71,30 +71,56 @@ class EgressPort {
   // AdvanceTo(now, ...) or Dequeue(now, ...) first so packets that left
   // before `now` no longer count.
   bool Enqueue(rte_mbuf* pkt, PacketInfo info, Picoseconds now) {
+    rte_mbuf* refused;
+    return EnqueueBurst(&pkt, 1, info, now, &refused) == 0;
+  }
+
+  // Enqueue for `n` packets arriving together at `now`, in order, into one
+  // queue: each is taken or refused on its own (a short packet may fit
+  // after a long one did not). The refused go to `refused`, in order;
+  // returns how many. The queue's state lives in locals for the burst and
+  // its statistics are written once (per packet they were ~3.5% of l3fwd).
+  uint32_t EnqueueBurst(rte_mbuf* const* pkts, uint32_t n, PacketInfo info, Picoseconds now,
+                        rte_mbuf** refused) {
     const uint8_t qid = info.qid < queue_count_ ? info.qid : static_cast<uint8_t>(queue_count_ - 1);
     Queue& q = queues_[qid];
-    const uint32_t len = pkt->pkt_len;
-    const uint32_t depth = q.cells() + Cells(len);
-    if (depth > limit_cells_ || q.count() > slot_mask_) {
-      q.stats.tail_drops.Add(1);
-      return false;
+    Slot* const slots = q.slots;
+    const uint32_t mask = slot_mask_, limit = limit_cells_;
+    uint32_t tail = q.tail, queued = q.count(), refused_count = 0, deepest = 0;
+    uint64_t depth = q.depth, bytes = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t len = pkts[i]->pkt_len;
+      const uint32_t cells = static_cast<uint32_t>(depth) + Cells(len);
+      if (cells > limit || queued > mask) {
+        refused[refused_count++] = pkts[i];
+        continue;
+      }
+      depth += Cells(len) + (uint64_t{len} << 32);
+      deepest = cells;  // depth only grows within the burst
+      bytes += len;
+      ++queued;
+      // The slot holds all the dequeue needs (the length too), so that it
+      // does not touch the mbuf again, long gone from the cache in a deep
+      // queue.
+      Slot& s = slots[tail++ & mask];
+      s.pkt = pkts[i];
+      s.arrival = now;
+      s.depth_len = uint64_t{cells} | uint64_t{len} << 32;
+      s.info = info;
     }
-    q.depth += Cells(len) + (uint64_t{len} << 32);
-    q.stats.enqueued_packets.Add(1);
-    q.stats.enqueued_bytes.Add(len);
-    q.stats.depth_cells.Set(depth);
-    if (depth > q.stats.watermark_cells.value()) q.stats.watermark_cells.Set(depth);
-    // The slot holds all the dequeue needs (the length too), so that it does
-    // not touch the mbuf again, long gone from the cache in a deep queue.
-    Slot& s = q.slots[q.tail++ & slot_mask_];
-    s.pkt = pkt;
-    s.arrival = now;
-    s.depth_len = uint64_t{depth} | uint64_t{len} << 32;
-    s.info = info;
-    ++backlog_;
-    // It may start leaving at `now` (an idle port) but no earlier.
+    if (refused_count != 0) q.stats.tail_drops.Add(refused_count);
+    const uint32_t taken = n - refused_count;
+    if (taken == 0) return refused_count;
+    q.tail = tail;
+    q.depth = depth;
+    q.stats.enqueued_packets.Add(taken);
+    q.stats.enqueued_bytes.Add(bytes);
+    q.stats.depth_cells.Set(q.cells());
+    if (deepest > q.stats.watermark_cells.value()) q.stats.watermark_cells.Set(deepest);
+    backlog_ += taken;
+    // They may start leaving at `now` (an idle port) but no earlier.
     if (now < no_start_before_) no_start_before_ = now;
-    return true;
+    return refused_count;
   }
 
   // Takes the next packet if it starts leaving before `now` (or at all, when
