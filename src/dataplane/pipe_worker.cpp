@@ -117,8 +117,9 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
 
 // Whether the deparser and TM do no more with this packet than queue it at
 // its unicast port, one this pipe owns: no drop, copy, resubmit, multicast
-// or recirculation, nothing for Dispose to count.
-bool PipeWorker::PlainUnicast(const pipe::IngressMetadata& md) const {
+// or recirculation, nothing for Dispose to count. Inlined: GCC called it,
+// once a packet (perf: 3% of l3fwd+Trumpet's worker).
+[[gnu::always_inline]] inline bool PipeWorker::PlainUnicast(const pipe::IngressMetadata& md) const {
   const auto& dprsr = md.ig_intr_md_for_dprsr;
   const auto& for_tm = md.ig_intr_md_for_tm;
   return (dprsr.drop_ctl | dprsr.mirror_type | dprsr.resubmit_type) == 0 &&
