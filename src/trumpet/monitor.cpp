@@ -244,21 +244,10 @@ void Monitor::OnPackets(const PacketView* pkts, uint16_t n) {
     if (positions[i] >= 0) PrefetchEntry(positions[i], 2);
   }
   counters_.packets += n;
-  // The current epoch's first ns: a packet in it (nearly every one) needs
-  // no 64-bit division to find its epoch (perf: a tenth of this function's
-  // samples waited on that division).
-  const uint64_t epoch_ns = config_.epoch_ns;
-  uint64_t epoch_first_ns = epoch_ * epoch_ns;
   for (uint16_t i = 0; i < n; ++i) {
     const PacketView& p = pkts[i];
-    uint64_t e = epoch_;
-    if (p.tstamp_ns - epoch_first_ns >= epoch_ns) {  // unsigned: also true before it
-      e = p.tstamp_ns / epoch_ns;
-      if (e > epoch_) {
-        AdvanceTo(e);
-        epoch_first_ns = epoch_ * epoch_ns;
-      }
-    }
+    const uint64_t e = p.tstamp_ns / config_.epoch_ns;
+    if (e > epoch_) AdvanceTo(e);
     int32_t pos = positions[i];
     if (pos < 0 || !(entries_[pos].key == p.flow)) {
       // A miss, a flow added earlier in this burst, or another flow of the
