@@ -115,36 +115,106 @@ void PipeWorker::Drop(rte_mbuf* pkt, DropReason reason) {
   }
 }
 
-// Whether the deparser and TM do no more with this packet than queue it at
-// its unicast port, one this pipe owns: no drop, copy, resubmit, multicast
-// or recirculation, nothing for Dispose to count. Inlined: GCC called it,
-// once a packet (perf: 3% of l3fwd+Trumpet's worker).
-[[gnu::always_inline]] inline bool PipeWorker::PlainUnicast(const pipe::IngressMetadata& md) const {
+// What the deparser and TM do with a packet that ingress neither dropped,
+// mirrored nor resubmitted, and that did not come back from recirculation
+// (nothing for Dispose to count): kUnicast, queue it at a port this pipe
+// owns; kMulticast, replicate it to its group (and nothing else); kOther,
+// the rest (Dispose).
+enum class PipeWorker::Fate : uint8_t { kOther, kUnicast, kMulticast };
+
+[[gnu::always_inline]] inline PipeWorker::Fate PipeWorker::FateOf(
+    const pipe::IngressMetadata& md) const {
   const auto& dprsr = md.ig_intr_md_for_dprsr;
   const auto& for_tm = md.ig_intr_md_for_tm;
-  return (dprsr.drop_ctl | dprsr.mirror_type | dprsr.resubmit_type) == 0 &&
-         for_tm.mcast_grp_a == 0 && for_tm.ucast_egress_port < s_.port_count &&
-         md.ig_intr_md.ingress_port != recirc_port_ &&
-         s_.owned_ports[for_tm.ucast_egress_port] != nullptr;
+  if ((dprsr.drop_ctl | dprsr.mirror_type | dprsr.resubmit_type) != 0 ||
+      md.ig_intr_md.ingress_port == recirc_port_) {
+    return Fate::kOther;
+  }
+  if (for_tm.mcast_grp_a != 0) {
+    return for_tm.ucast_egress_port == pipe::kInvalidPort ? Fate::kMulticast : Fate::kOther;
+  }
+  return for_tm.ucast_egress_port < s_.port_count &&
+                 s_.owned_ports[for_tm.ucast_egress_port] != nullptr
+             ? Fate::kUnicast
+             : Fate::kOther;
 }
 
-// Packets first..first+n-1 of burst_, PlainUnicast to one port and queue:
-// those arriving at one time (all of them, in real time) go into the TM
-// together.
-void PipeWorker::EnqueueRun(uint16_t first, uint16_t n) {
-  const pipe::IngressMetadata& md = burst_.md[first];
-  tm::EgressPort& tm_port = *s_.owned_ports[md.ig_intr_md_for_tm.ucast_egress_port];
-  tm::PacketInfo info;
-  info.qid = md.ig_intr_md_for_tm.qid;
+// Whether packet `b` goes where packet `a` goes, in the same way: one run.
+[[gnu::always_inline]] inline bool PipeWorker::SameRun(Fate fate, const pipe::IngressMetadata& a,
+                                                       const pipe::IngressMetadata& b) const {
+  const auto& x = a.ig_intr_md_for_tm;
+  const auto& y = b.ig_intr_md_for_tm;
+  return FateOf(b) == fate && x.ucast_egress_port == y.ucast_egress_port && x.qid == y.qid &&
+         x.mcast_grp_a == y.mcast_grp_a;
+}
+
+// `n` packets arriving at `arrival`, to queue `info.qid` of `port`: into
+// its TM together when this pipe owns it, else one by one.
+void PipeWorker::EnqueueTogether(rte_mbuf* const* pkts, uint16_t n, pipe::PortId port,
+                                 tm::PacketInfo info, tm::Picoseconds arrival) {
+  tm::EgressPort* tm_port = port < s_.port_count ? s_.owned_ports[port].get() : nullptr;
+  if (tm_port == nullptr) {
+    for (uint16_t i = 0; i < n; ++i) Enqueue(pkts[i], port, info, arrival);
+    return;
+  }
+  ReleaseBefore(*tm_port, arrival);
   rte_mbuf* refused[pipe::kBurstSize];
+  const uint32_t dropped = tm_port->EnqueueBurst(pkts, n, info, arrival, refused);
+  for (uint32_t i = 0; i < dropped; ++i) Drop(refused[i], DropReason::kTmQueueFull);
+}
+
+// Packets first..first+n-1 of burst_, one run (SameRun): those arriving at
+// one time (all of them, in real time) go into the TM together.
+void PipeWorker::EnqueueRun(Fate fate, uint16_t first, uint16_t n) {
+  const auto& for_tm = burst_.md[first].ig_intr_md_for_tm;
   for (uint16_t k = first, end = static_cast<uint16_t>(first + n); k < end;) {
     const tm::Picoseconds arrival = arrival_[k];
     uint16_t together = 1;
     while (k + together < end && arrival_[k + together] == arrival) ++together;
-    ReleaseBefore(tm_port, arrival);
-    const uint32_t dropped = tm_port.EnqueueBurst(&burst_.pkts[k], together, info, arrival, refused);
-    for (uint32_t i = 0; i < dropped; ++i) Drop(refused[i], DropReason::kTmQueueFull);
+    if (fate == Fate::kUnicast) {
+      tm::PacketInfo info;
+      info.qid = for_tm.qid;
+      EnqueueTogether(&burst_.pkts[k], together, for_tm.ucast_egress_port, info, arrival);
+    } else {
+      MulticastTogether(&burst_.pkts[k], together, for_tm.mcast_grp_a, arrival);
+    }
     k = static_cast<uint16_t>(k + together);
+  }
+}
+
+// Multicast (below) for `n` packets of one group arriving together: member
+// by member, each member's copies (the originals for the last) into its
+// port's TM together. Each port's queue gets the packets in their order,
+// as one at a time, when no port is in the group twice; a group that
+// has one twice goes a packet at a time.
+void PipeWorker::MulticastTogether(rte_mbuf* const* pkts, uint16_t n, uint16_t group,
+                                   tm::Picoseconds arrival) {
+  const std::vector<tm::MulticastMember>* list = rep_->multicast_groups.Find(group);
+  const size_t members = list == nullptr ? 0 : list->size();
+  bool distinct = members != 0;
+  for (size_t a = 0; distinct && a < members; ++a) {
+    for (size_t b = a + 1; b < members; ++b) distinct &= (*list)[a].port != (*list)[b].port;
+  }
+  if (!distinct) {
+    for (uint16_t i = 0; i < n; ++i) Multicast(pkts[i], group, false, arrival);
+    return;
+  }
+  rte_mbuf* copies[pipe::kBurstSize];
+  for (size_t m = 0; m < members; ++m) {
+    const tm::MulticastMember& member = (*list)[m];
+    tm::PacketInfo info;
+    info.rid = member.rid;
+    if (m + 1 == members) {
+      EnqueueTogether(pkts, n, member.port, info, arrival);
+      break;
+    }
+    uint16_t made = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      if (rte_mbuf* copy = CopyPacket(pkts[i], s_.pool, UINT32_MAX)) copies[made++] = copy;
+    }
+    stats_.copies.Add(n);
+    if (made != n) stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(n - made);
+    EnqueueTogether(copies, made, member.port, info, arrival);
   }
 }
 
@@ -512,22 +582,20 @@ void PipeWorker::RunIngress() {
     }
   }
   s_.program->Ingress(burst_);
-  // Runs of plain unicast packets to one port and queue (a whole burst,
-  // usually) are queued together; the rest go one by one through Dispose.
+  // Runs of packets that go to one unicast port and queue, or to one
+  // multicast group, and nowhere else (a whole burst, usually) are queued
+  // together; the rest go one by one through Dispose.
   for (uint16_t i = 0; i < burst_.count;) {
     const pipe::IngressMetadata& md = burst_.md[i];
-    if (!PlainUnicast(md)) {
+    const Fate fate = FateOf(md);
+    if (fate == Fate::kOther) {
       Dispose(burst_.pkts[i], md, arrival_[i], i);
       ++i;
       continue;
     }
     uint16_t n = 1;
-    while (i + n < burst_.count && PlainUnicast(burst_.md[i + n]) &&
-           burst_.md[i + n].ig_intr_md_for_tm.ucast_egress_port == md.ig_intr_md_for_tm.ucast_egress_port &&
-           burst_.md[i + n].ig_intr_md_for_tm.qid == md.ig_intr_md_for_tm.qid) {
-      ++n;
-    }
-    EnqueueRun(i, n);
+    while (i + n < burst_.count && SameRun(fate, md, burst_.md[i + n])) ++n;
+    EnqueueRun(fate, i, n);
     i = static_cast<uint16_t>(i + n);
   }
 }

@@ -136,8 +136,14 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   // Packets that leave `tm_port` before `arrival` must not count in its
   // depth then: they are taken out into the port's egress burst.
   void ReleaseBefore(tm::EgressPort& tm_port, tm::Picoseconds arrival);
-  bool PlainUnicast(const pipe::IngressMetadata& md) const;
-  void EnqueueRun(uint16_t first, uint16_t n);
+  enum class Fate : uint8_t;
+  Fate FateOf(const pipe::IngressMetadata& md) const;
+  bool SameRun(Fate fate, const pipe::IngressMetadata& a, const pipe::IngressMetadata& b) const;
+  void EnqueueRun(Fate fate, uint16_t first, uint16_t n);
+  void EnqueueTogether(rte_mbuf* const* pkts, uint16_t n, pipe::PortId port, tm::PacketInfo info,
+                       tm::Picoseconds arrival);
+  void MulticastTogether(rte_mbuf* const* pkts, uint16_t n, uint16_t group,
+                         tm::Picoseconds arrival);
   // A packet ingress sent to another pipe's recirculation port: as on
   // Tofino, it crosses the TM to that pipe, whose egress sends it back into
   // that pipe's ingress. False: no such pipe.
