@@ -220,8 +220,9 @@ class EgressPort {
   // merges such stores into one vector store, and with that a one-queue
   // port took 11 ns per packet instead of 7 in tm_bench (most likely the
   // next packet's scalar read of one field stalling store forwarding).
-  // Hence free-running head and tail instead of head and count, and depth
-  // in cells and bytes packed into one word.
+  // Hence free-running head and tail instead of head and count (both set
+  // to 0 together only when the queue empties, not once a packet), and
+  // depth in cells and bytes packed into one word.
   struct alignas(RTE_CACHE_LINE_SIZE) Queue {
     Slot* slots = nullptr;  // a ring of slot_mask_ + 1 (a power of two)
     uint32_t head = 0;      // free-running: the slot is head & slot_mask_
