@@ -176,45 +176,9 @@ void PipeWorker::EnqueueRun(Fate fate, uint16_t first, uint16_t n) {
       info.qid = for_tm.qid;
       EnqueueTogether(&burst_.pkts[k], together, for_tm.ucast_egress_port, info, arrival);
     } else {
-      MulticastTogether(&burst_.pkts[k], together, for_tm.mcast_grp_a, arrival);
+      Multicast(&burst_.pkts[k], together, for_tm.mcast_grp_a, /*keep_originals=*/false, arrival);
     }
     k = static_cast<uint16_t>(k + together);
-  }
-}
-
-// Multicast (below) for `n` packets of one group arriving together: member
-// by member, each member's copies (the originals for the last) into its
-// port's TM together. Each port's queue gets the packets in their order,
-// as one at a time, when no port is in the group twice; a group that
-// has one twice goes a packet at a time.
-void PipeWorker::MulticastTogether(rte_mbuf* const* pkts, uint16_t n, uint16_t group,
-                                   tm::Picoseconds arrival) {
-  const std::vector<tm::MulticastMember>* list = rep_->multicast_groups.Find(group);
-  const size_t members = list == nullptr ? 0 : list->size();
-  bool distinct = members != 0;
-  for (size_t a = 0; distinct && a < members; ++a) {
-    for (size_t b = a + 1; b < members; ++b) distinct &= (*list)[a].port != (*list)[b].port;
-  }
-  if (!distinct) {
-    for (uint16_t i = 0; i < n; ++i) Multicast(pkts[i], group, false, arrival);
-    return;
-  }
-  rte_mbuf* copies[pipe::kBurstSize];
-  for (size_t m = 0; m < members; ++m) {
-    const tm::MulticastMember& member = (*list)[m];
-    tm::PacketInfo info;
-    info.rid = member.rid;
-    if (m + 1 == members) {
-      EnqueueTogether(pkts, n, member.port, info, arrival);
-      break;
-    }
-    uint16_t made = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-      if (rte_mbuf* copy = CopyPacket(pkts[i], s_.pool, UINT32_MAX)) copies[made++] = copy;
-    }
-    stats_.copies.Add(n);
-    if (made != n) stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(n - made);
-    EnqueueTogether(copies, made, member.port, info, arrival);
   }
 }
 
@@ -621,7 +585,7 @@ void PipeWorker::Dispose(rte_mbuf* pkt, const pipe::IngressMetadata& md, tm::Pic
   const auto& for_tm = md.ig_intr_md_for_tm;
   const bool unicast = for_tm.ucast_egress_port != pipe::kInvalidPort;
   if (for_tm.mcast_grp_a != 0) {
-    Multicast(pkt, for_tm.mcast_grp_a, unicast, arrival);
+    Multicast(&pkt, 1, for_tm.mcast_grp_a, unicast, arrival);
     if (!unicast) return;
   }
   tm::PacketInfo info;
@@ -703,30 +667,46 @@ PipeWorker::MirrorCopy PipeWorker::MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSes
   return out;
 }
 
-// One copy per group member; the original itself serves as the last copy
-// unless it also goes out by unicast.
-void PipeWorker::Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original,
+// One copy per group member for each of `n` packets arriving together;
+// the originals serve as the last member's copies unless they also go out
+// by unicast. Member by member, each member's copies go into its port's TM
+// together (EnqueueTogether). Each port's queue gets the packets in their
+// order, as one at a time, when no port is in the group twice; a group
+// that has one twice takes several packets one at a time.
+void PipeWorker::Multicast(rte_mbuf* const* pkts, uint16_t n, uint16_t group, bool keep_originals,
                            tm::Picoseconds arrival) {
   const std::vector<tm::MulticastMember>* list = rep_->multicast_groups.Find(group);
   const size_t members = list == nullptr ? 0 : list->size();
   if (members == 0) {
-    if (!keep_original) Drop(pkt, DropReason::kNoMulticastGroup);
+    if (!keep_originals) {
+      for (uint16_t i = 0; i < n; ++i) Drop(pkts[i], DropReason::kNoMulticastGroup);
+    }
     return;
   }
+  bool distinct = true;
+  for (size_t a = 0; n > 1 && distinct && a < members; ++a) {
+    for (size_t b = a + 1; b < members; ++b) distinct &= (*list)[a].port != (*list)[b].port;
+  }
+  if (!distinct) {
+    for (uint16_t i = 0; i < n; ++i) Multicast(&pkts[i], 1, group, keep_originals, arrival);
+    return;
+  }
+  rte_mbuf* copies[pipe::kBurstSize];
   for (size_t m = 0; m < members; ++m) {
     const tm::MulticastMember& member = (*list)[m];
-    rte_mbuf* copy = pkt;
-    if (m + 1 < members || keep_original) {
-      stats_.copies.Add(1);
-      copy = CopyPacket(pkt, s_.pool, UINT32_MAX);
-      if (copy == nullptr) {
-        stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(1);
-        continue;
-      }
-    }
     tm::PacketInfo info;
     info.rid = member.rid;
-    Enqueue(copy, member.port, info, arrival);
+    if (m + 1 == members && !keep_originals) {
+      EnqueueTogether(pkts, n, member.port, info, arrival);
+      break;
+    }
+    uint16_t made = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      if (rte_mbuf* copy = CopyPacket(pkts[i], s_.pool, UINT32_MAX)) copies[made++] = copy;
+    }
+    stats_.copies.Add(n);
+    if (made != n) stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(n - made);
+    EnqueueTogether(copies, made, member.port, info, arrival);
   }
 }
 

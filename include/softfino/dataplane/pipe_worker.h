@@ -142,8 +142,6 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   void EnqueueRun(Fate fate, uint16_t first, uint16_t n);
   void EnqueueTogether(rte_mbuf* const* pkts, uint16_t n, pipe::PortId port, tm::PacketInfo info,
                        tm::Picoseconds arrival);
-  void MulticastTogether(rte_mbuf* const* pkts, uint16_t n, uint16_t group,
-                         tm::Picoseconds arrival);
   // A packet ingress sent to another pipe's recirculation port: as on
   // Tofino, it crosses the TM to that pipe, whose egress sends it back into
   // that pipe's ingress. False: no such pipe.
@@ -161,7 +159,8 @@ class alignas(RTE_CACHE_LINE_SIZE) PipeWorker {
   MirrorCopy MakeMirrorCopy(rte_mbuf* pkt, pipe::MirrorSessionId session,
                             pipe::InstanceType instance, const uint8_t* header = nullptr,
                             uint8_t header_len = 0);
-  void Multicast(rte_mbuf* pkt, uint16_t group, bool keep_original, tm::Picoseconds arrival);
+  void Multicast(rte_mbuf* const* pkts, uint16_t n, uint16_t group, bool keep_originals,
+                 tm::Picoseconds arrival);
   void DrainInbox();
   // Whether every ring this pipe hands packets to has room for what one
   // poll may put there (see PollOnce).
