@@ -15,8 +15,10 @@
 // class, flow label, hop limit) and is not implemented yet: the frame-level
 // functions answer kIpv6Unsupported for it.
 //
-// Per packet nothing is copied but the masked headers (at most 80 bytes, on
-// the stack); the payload is read in place.
+// Two engines compute it. On x86 with PCLMULQDQ (every x86-64 server CPU
+// since 2010) the fold engine reads the datagram in place and masks in
+// registers; elsewhere the portable one runs DPDK's rte_net_crc over a
+// masked copy. IcrcOfIpv4Datagram picks the fold engine when the CPU has it.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -43,6 +45,11 @@ const char* IcrcStatusName(IcrcStatus status);
 // IPv4 header (IHL >= 5), the UDP header, the BTH and the 4 ICRC bytes lie
 // within `datagram_len`.
 uint32_t IcrcOfIpv4Datagram(const uint8_t* ip, uint32_t datagram_len);
+
+// The engines by name, for tests that check each against a naive CRC.
+enum class IcrcEngine : uint8_t { kFold, kPortable };
+bool IcrcEngineAvailable(IcrcEngine engine);
+uint32_t IcrcOfIpv4DatagramBy(IcrcEngine engine, const uint8_t* ip, uint32_t datagram_len);
 
 // The ICRC as the 4 wire bytes at `p`, and back.
 inline void StoreIcrc(uint8_t* p, uint32_t icrc) {
