@@ -68,6 +68,9 @@ inline constexpr DtaBaseForm kDefaultDtaBaseForm = DtaBaseForm::kThreeByte;
 constexpr uint32_t DtaBaseBytes(DtaBaseForm form) { return static_cast<uint32_t>(form); }
 
 // Big-endian loads and stores on byte arrays, at any alignment.
+constexpr uint16_t DtaLoad16(const uint8_t* p) {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 constexpr uint32_t DtaLoad32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
@@ -309,9 +312,11 @@ using DtaDropCounters = ReasonCounters<DtaParseError>;
 // has `form`. On kOk `*out` holds the report; otherwise `*out` is unchanged.
 // The UDP checksum is not checked: reporters send 0 over IPv4, as Tofino
 // does when it builds a packet without a checksum engine.
-DtaParseError ParseDtaReport(std::span<const uint8_t> frame, DtaBaseForm form, DtaReport* out);
+// Inline (dta_parse_inl.h): the translator parses every report it receives.
+inline DtaParseError ParseDtaReport(std::span<const uint8_t> frame, DtaBaseForm form,
+                                    DtaReport* out);
 // The same on an mbuf's first segment (a report is far smaller than one).
-DtaParseError ParseDtaReport(const rte_mbuf* m, DtaBaseForm form, DtaReport* out);
+inline DtaParseError ParseDtaReport(const rte_mbuf* m, DtaBaseForm form, DtaReport* out);
 // Parses `frame` as a NACK (UDP to 40044). On kOk `*out` holds it.
 DtaParseError ParseDtaNack(std::span<const uint8_t> frame, DtaNack* out);
 
@@ -364,3 +369,5 @@ absl::Status ValidateDtaHop(int64_t hop);
 absl::Status ValidateDtaPathLength(int64_t hops);
 
 }  // namespace softfino::net
+
+#include "softfino/net/dta_parse_inl.h"  // IWYU pragma: export
