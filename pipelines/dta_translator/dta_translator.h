@@ -133,6 +133,10 @@ class DtaTranslator final : public pipe::Program {
     uint64_t clock_ns = 0;
     uint32_t last_tstamp = 0;
     uint8_t next_probe_qp = 0;  // round robin over the queue pairs
+    // Requests built in this egress burst whose ICRC is still to write
+    // (RoceBuilder::IcrcWhen::kLater; Egress writes them after the burst).
+    uint16_t icrc_later_count = 0;
+    std::array<rte_mbuf*, pipe::kBurstSize> icrc_later{};
     // Reconnection: set by the supervisor's thread, read by egress.
     std::atomic<bool> down{false};
     std::atomic<Reconnection*> reconnection{nullptr};  // to adopt at the next packet

@@ -130,7 +130,7 @@ uint32_t RoceBuilder::FrameLength(net::RcOpcode opcode, uint32_t payload_len) {
          PadOf(payload_len) + net::kIcrcBytes;
 }
 
-BuildStatus RoceBuilder::Build(rte_mbuf* m, const PacketFields& f) const {
+BuildStatus RoceBuilder::Build(rte_mbuf* m, const PacketFields& f, IcrcWhen icrc) const {
   const net::OpcodeLayout layout = net::LayoutOf(f.opcode);
   if (!layout.valid) return BuildStatus::kBadOpcode;
   if (!layout.payload && !f.payload.empty()) return BuildStatus::kUnexpectedPayload;
@@ -193,7 +193,9 @@ BuildStatus RoceBuilder::Build(rte_mbuf* m, const PacketFields& f) const {
   if (payload_len != 0) std::memcpy(h, f.payload.data(), payload_len);
   h += payload_len;
   std::memset(h, 0, pad);
-  StoreIcrc(h + pad, IcrcOfIpv4Datagram(ip, static_cast<uint32_t>(datagram)));
+  if (icrc == IcrcWhen::kNow) {
+    StoreIcrc(h + pad, IcrcOfIpv4Datagram(ip, static_cast<uint32_t>(datagram)));
+  }
 
   m->data_len = static_cast<uint16_t>(frame);
   m->pkt_len = static_cast<uint32_t>(frame);
@@ -202,6 +204,12 @@ BuildStatus RoceBuilder::Build(rte_mbuf* m, const PacketFields& f) const {
   m->l4_len = kUdp;
   m->packet_type = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_UDP;
   return BuildStatus::kOk;
+}
+
+void RoceBuilder::FinishIcrc(rte_mbuf* m) {
+  uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, kEth);
+  const uint32_t datagram = m->data_len - kEth;
+  StoreIcrc(ip + datagram - net::kIcrcBytes, IcrcOfIpv4Datagram(ip, datagram));
 }
 
 namespace {

@@ -106,7 +106,17 @@ class RoceBuilder {
   // (rte_pktmbuf_mtod; whatever the mbuf held is overwritten) and sets
   // data_len, pkt_len, l2/l3/l4_len and packet_type. On failure the mbuf is
   // unchanged.
-  BuildStatus Build(rte_mbuf* m, const PacketFields& f) const;
+  //
+  // With IcrcWhen::kLater the 4 ICRC bytes are left as they are and the
+  // caller writes them with FinishIcrc before the packet leaves. The ICRC
+  // reads the packet in 16-byte pieces, and read at once those loads wait
+  // for the narrower stores that just built it to reach the cache (a
+  // store-forwarding stall each); a caller that builds a burst and then
+  // finishes the ICRCs reads stores that have long left the store buffer.
+  enum class IcrcWhen : uint8_t { kNow, kLater };
+  BuildStatus Build(rte_mbuf* m, const PacketFields& f, IcrcWhen icrc = IcrcWhen::kNow) const;
+  // Writes the ICRC of a packet Build made with IcrcWhen::kLater.
+  static void FinishIcrc(rte_mbuf* m);
 
   // --- requests (requester to responder) ---
   // WRITE Only: dma_length = payload size.
