@@ -51,6 +51,10 @@ class DtaReporter final : public pipe::Program {
   absl::Status Configure(const nlohmann::json& config, const pipe::SwitchInfo& info) override;
   void Ingress(pipe::PacketBurst& burst) const override;
   void Egress(pipe::EgressBurst& burst) const override;
+  // Egress reads egress_port and egress_rid only.
+  pipe::EgressMetadataUse EgressMetadataRead() const override {
+    return pipe::EgressMetadataUse::kIdentity;
+  }
   std::vector<pipe::ResourceUse> Resources() const override;
   pipe::ProgramReplication Replication() const override;
   nlohmann::json Counters() const override;

@@ -59,7 +59,9 @@ class L3fwd final : public pipe::Program, public pipe::TableControl {
   void Egress(pipe::EgressBurst& burst) const override {
     if (burstradar_.enabled()) burstradar_.Egress(burst);
   }
-  bool ReadsEgressMetadata() const override { return burstradar_.enabled(); }
+  pipe::EgressMetadataUse EgressMetadataRead() const override {
+    return burstradar_.enabled() ? pipe::EgressMetadataUse::kAll : pipe::EgressMetadataUse::kNone;
+  }
   pipe::ProgramReplication Replication() const override;
   nlohmann::json Counters() const override;
 

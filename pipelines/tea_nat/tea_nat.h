@@ -52,6 +52,10 @@ class TeaNat final : public pipe::Program {
   std::vector<pipe::ResourceUse> Resources() const override;
   nlohmann::json Counters() const override;
   void Egress(pipe::EgressBurst& burst) const override;
+  // Egress (TeaEgress) reads instance_type and egress_port only.
+  pipe::EgressMetadataUse EgressMetadataRead() const override {
+    return pipe::EgressMetadataUse::kIdentity;
+  }
   pipe::ProgramReplication Replication() const override;
   void Background(uint16_t pipe, uint64_t now_ns) const override;
   // Memory servers taken out (and back): tea_failover events; learning

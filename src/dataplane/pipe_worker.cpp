@@ -59,11 +59,11 @@ PipeWorker::PipeWorker(PipeSetup setup)
   for (size_t port = 0; port < s_.port_rate_bps.size() && port < s_.port_count; ++port) {
     if (s_.port_rate_bps[port] != 0) ingress_ps_per_byte_[port] = kPsBitsPerSecond / s_.port_rate_bps[port];
   }
-  const bool egress_metadata = s_.program->ReadsEgressMetadata();
+  const pipe::EgressMetadataUse egress_metadata = s_.program->EgressMetadataRead();
   for (auto& port : s_.owned_ports) {
-    if (port) port->set_fills_metadata(egress_metadata);
+    if (port) port->set_metadata_use(egress_metadata);
   }
-  recirc_tm_->set_fills_metadata(egress_metadata);
+  recirc_tm_->set_metadata_use(egress_metadata);
 }
 
 PipeWorker::~PipeWorker() {

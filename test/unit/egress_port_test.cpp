@@ -1,14 +1,16 @@
 // tm::EgressPort against a naive model of a port (per-queue FIFOs, tail
 // drop, a strict-priority serializer that looks at every queue each time),
-// and with its egress metadata off (set_fills_metadata(false), for programs
-// whose egress reads none of it): the same packets leave in the same order
-// at the same times as with it on, and the metadata given is left as it was.
+// and with less of its egress metadata filled in (set_metadata_use, for
+// programs whose egress reads less): the same packets leave in the same
+// order at the same times as with all of it, and what is not asked for is
+// left as it was.
 #include "softfino/tm/egress_port.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -21,56 +23,71 @@ struct Departure {
   bool operator==(const Departure&) const = default;
 };
 
-TEST(EgressPort, MetadataOffChangesNoScheduleAndLeavesTheMetadataAlone) {
+TEST(EgressPort, LessMetadataChangesNoScheduleAndLeavesTheRestAlone) {
   EgressPortConfig config;
   config.rate_bps = 10'000'000'000;
   config.queues = 4;
   config.queue_limit_cells = 200;  // small: some tail drops too
-  auto on = EgressPort::Create(1, config);
-  auto off = EgressPort::Create(1, config);
-  ASSERT_TRUE(on.ok() && off.ok());
-  (*off)->set_fills_metadata(false);
+  using Use = pipe::EgressMetadataUse;
+  const Use uses[] = {Use::kAll, Use::kIdentity, Use::kNone};
+  std::vector<std::unique_ptr<EgressPort>> ports;
+  for (const Use use : uses) {
+    auto port = EgressPort::Create(1, config);
+    ASSERT_TRUE(port.ok());
+    (*port)->set_metadata_use(use);
+    ports.push_back(*std::move(port));
+  }
 
   std::vector<rte_mbuf> pkts(5000);
   std::mt19937 rng(3);
-  std::vector<Departure> left_on, left_off;
-  uint64_t untouched = 0, filled = 0;
+  std::vector<Departure> left[3];
+  uint64_t as_asked[3] = {};
   Picoseconds now = 0;
-  const auto drain = [&](EgressPort& port, Picoseconds until, std::vector<Departure>& out,
-                         bool expect_filled) {
+  const auto drain = [&](int k, Picoseconds until) {
     rte_mbuf* pkt;
     Picoseconds at;
     pipe::EgressIntrinsicMetadata md;
-    md.enq_qdepth = 0xdeadbeef;  // a sentinel a dequeue never writes
-    while (port.DequeueOne(until, pkt, md, at)) {
-      out.push_back({pkt, at});
-      if (expect_filled) {
-        filled += md.enq_qdepth != 0xdeadbeef && md.egress_port == 1;
-      } else {
-        untouched += md.enq_qdepth == 0xdeadbeef && md.egress_port == 0;
+    md.enq_qdepth = 0xdeadbeef;  // sentinels a dequeue that fills them never writes
+    md.egress_rid = 0xbeef;
+    while (ports[k]->DequeueOne(until, pkt, md, at)) {
+      left[k].push_back({pkt, at});
+      const bool identity = md.egress_port == 1 && md.egress_rid == 0 &&
+                            md.pkt_length == (pkt->pkt_len & 0xffff);
+      const bool queueing = md.enq_qdepth != 0xdeadbeef;
+      switch (uses[k]) {
+        case Use::kAll:
+          as_asked[k] += identity && queueing;
+          break;
+        case Use::kIdentity:
+          as_asked[k] += identity && !queueing;
+          break;
+        case Use::kNone:
+          as_asked[k] += md.egress_port == 0 && md.egress_rid == 0xbeef && !queueing;
+          break;
       }
+      md.enq_qdepth = 0xdeadbeef;
+      md.egress_rid = 0xbeef;
+      md.egress_port = 0;
     }
   };
   size_t dropped = 0;
   for (rte_mbuf& m : pkts) {
     m.pkt_len = 64 + rng() % 1400;
     now += rng() % 600'000;  // bursts and gaps around the port's rate
-    drain(**on, now, left_on, true);
-    drain(**off, now, left_off, false);
+    for (int k = 0; k < 3; ++k) drain(k, now);
     PacketInfo info;
     info.qid = static_cast<uint8_t>(rng() % 4);
-    const bool a = (*on)->Enqueue(&m, info, now);
-    const bool b = (*off)->Enqueue(&m, info, now);
-    ASSERT_EQ(a, b);
+    const bool a = ports[0]->Enqueue(&m, info, now);
+    for (int k = 1; k < 3; ++k) ASSERT_EQ(ports[k]->Enqueue(&m, info, now), a);
     dropped += !a;
   }
-  drain(**on, kNever, left_on, true);
-  drain(**off, kNever, left_off, false);
+  for (int k = 0; k < 3; ++k) drain(k, kNever);
   EXPECT_GT(dropped, 0u);
-  EXPECT_EQ(left_on.size() + dropped, pkts.size());
-  EXPECT_EQ(left_on, left_off);
-  EXPECT_EQ(filled, left_on.size());
-  EXPECT_EQ(untouched, left_off.size());
+  EXPECT_EQ(left[0].size() + dropped, pkts.size());
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(left[k], left[0]) << k;
+    EXPECT_EQ(as_asked[k], left[0].size()) << k;
+  }
 }
 
 // What leaves, with the metadata the model can tell apart, and the time of

@@ -102,6 +102,17 @@ struct EgressIntrinsicMetadata {
   MirrorSessionId mirror_session = 0;  // for mirror copies
 };
 
+// How much of EgressIntrinsicMetadata a program's egress reads; the traffic
+// manager fills in only that, as a P4 compiler allocates no PHV to metadata
+// nothing reads (Program::EgressMetadataRead).
+enum class EgressMetadataUse : uint8_t {
+  kNone,      // none: only the packets and the deparser metadata
+  kIdentity,  // what the packet is: egress_port, egress_qid, pkt_length,
+              // egress_rid, instance_type, mirror_session
+  kAll,       // that and its queueing: enq_qdepth, enq_tstamp, deq_qdepth,
+              // deq_timedelta
+};
+
 // egress_intrinsic_metadata_for_deparser_t. mirror_type != 0: an
 // egress-to-egress copy (as egress left it) goes to `mirror_session`.
 struct EgressIntrinsicMetadataForDeparser {

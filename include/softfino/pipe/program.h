@@ -93,11 +93,10 @@ class Program {
   // port, with their queueing metadata. May drop (eg_intr_md_for_dprsr) or
   // rewrite them. Programs without an egress pipeline keep this default.
   virtual void Egress(EgressBurst& /*burst*/) const {}
-  // False when Egress reads nothing of eg_intr_md (the queueing metadata):
-  // the traffic manager then does not fill it in. Only the deparser
-  // metadata (eg_intr_md_for_dprsr) and the packets are then given.
-  // Asked once, after Configure, when the pipes are made.
-  virtual bool ReadsEgressMetadata() const { return true; }
+  // How much of eg_intr_md Egress reads: the traffic manager fills in only
+  // that (EgressMetadataUse). Asked once, after Configure, when the pipes
+  // are made.
+  virtual EgressMetadataUse EgressMetadataRead() const { return EgressMetadataUse::kAll; }
 
   // True when Ingress may set resubmit_type: the pipe then keeps the first
   // kResubmitBytes of every packet so it can resubmit it as it arrived.

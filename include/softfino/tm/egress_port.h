@@ -156,7 +156,7 @@ class EgressPort {
     const Slot* const slots = q.slots;
     const uint32_t mask = slot_mask_, tail = q.tail;
     const Picoseconds ps_per_byte = ps_per_byte_;
-    const bool fill = fills_metadata_;
+    const bool identity = fills_identity_, queueing = fills_queueing_;
     uint32_t head = q.head, n = 0;
     uint64_t depth = q.depth;
     Picoseconds free = port_free_;
@@ -170,7 +170,8 @@ class EgressPort {
       const uint32_t len = static_cast<uint32_t>(s.depth_len >> 32);
       pkts[n] = s.pkt;
       departure[n] = start;
-      if (fill) FillMetadata(md[n], 0, s, start, static_cast<uint32_t>(depth));
+      if (identity) FillIdentity(md[n], 0, s);
+      if (queueing) FillQueueing(md[n], s, start, static_cast<uint32_t>(depth));
       depth -= Cells(len) + (uint64_t{len} << 32);
       free = start + (len + kWireOverheadBytes) * ps_per_byte;
     }
@@ -194,11 +195,14 @@ class EgressPort {
     while (DequeueOne(now, out.pkt, out.md, out.departure)) emit(out);
   }
 
-  // Off: dequeues leave the egress metadata as it was, for a program whose
-  // egress reads none of it (pipe::Program::ReadsEgressMetadata), as a P4
-  // compiler allocates no PHV to metadata nothing reads. Its ten fields
-  // were 27 of l3fwd's ~530 instructions a packet (callgrind).
-  void set_fills_metadata(bool on) { fills_metadata_ = on; }
+  // How much of the egress metadata dequeues fill in; the rest is left as
+  // it was, for a program whose egress reads less
+  // (pipe::Program::EgressMetadataRead). Its ten fields were 27 of l3fwd's
+  // ~530 instructions a packet (callgrind).
+  void set_metadata_use(pipe::EgressMetadataUse use) {
+    fills_identity_ = use != pipe::EgressMetadataUse::kNone;
+    fills_queueing_ = use == pipe::EgressMetadataUse::kAll;
+  }
 
   pipe::PortId port() const { return port_; }
   uint32_t backlog() const { return backlog_; }
@@ -273,7 +277,8 @@ class EgressPort {
     const Slot& s = q.slots[q.head & slot_mask_];
     const uint32_t len = static_cast<uint32_t>(s.depth_len >> 32);
     pkt = s.pkt;
-    if (fills_metadata_) FillMetadata(md, qid, s, start, q.cells());
+    if (fills_identity_) FillIdentity(md, qid, s);
+    if (fills_queueing_) FillQueueing(md, s, start, q.cells());
     q.depth -= Cells(len) + (uint64_t{len} << 32);
     q.stats.depth_cells.Set(q.cells());
     // A queue that empties starts over at its first slot: a port that
@@ -286,21 +291,24 @@ class EgressPort {
     port_free_ = start + WireTime(len);
   }
 
-  // The egress metadata of the packet in slot `s` of queue `qid`, leaving
-  // at `start` from a queue `deq_cells` deep (itself included).
-  void FillMetadata(pipe::EgressIntrinsicMetadata& md, uint32_t qid, const Slot& s,
-                    Picoseconds start, uint32_t deq_cells) const {
+  // The egress metadata of the packet in slot `s` of queue `qid`: what it
+  // is, then how it queued, leaving at `start` from a queue `deq_cells`
+  // deep (itself included).
+  void FillIdentity(pipe::EgressIntrinsicMetadata& md, uint32_t qid, const Slot& s) const {
     md.egress_port = port_;
     md.egress_qid = static_cast<uint8_t>(qid);
     md.pkt_length = static_cast<uint16_t>(s.depth_len >> 32);
     md.egress_rid = s.info.rid;
+    md.instance_type = s.info.instance;
+    md.mirror_session = s.info.mirror_session;
+  }
+  void FillQueueing(pipe::EgressIntrinsicMetadata& md, const Slot& s, Picoseconds start,
+                    uint32_t deq_cells) const {
     md.enq_qdepth = static_cast<uint32_t>(s.depth_len);
     md.enq_tstamp = static_cast<uint32_t>(s.arrival / kPsPerNs);
     md.deq_qdepth = deq_cells;
     // An idle port sends the packet the moment it arrives: no division.
     md.deq_timedelta = start == s.arrival ? 0 : static_cast<uint32_t>((start - s.arrival) / kPsPerNs);
-    md.instance_type = s.info.instance;
-    md.mirror_session = s.info.mirror_session;
   }
 
   EgressPort() = default;
@@ -322,7 +330,7 @@ class EgressPort {
   uint32_t slot_mask_ = 0;
   uint32_t limit_cells_ = 0;
   uint8_t queue_count_ = 0;
-  bool fills_metadata_ = true;
+  bool fills_identity_ = true, fills_queueing_ = true;
   pipe::PortId port_ = 0;
   std::unique_ptr<Slot[]> slot_storage_;    // queue_count_ rings, one after the other
 };
