@@ -9,11 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include "softfino/net/crc.h"
+#include "softfino/net/crc32_fold.h"
 #include "softfino/net/roce.h"
 
 namespace softfino::rdma {
@@ -123,9 +121,7 @@ uint32_t IcrcPortable(const uint8_t* ip, uint32_t datagram_len) {
 }
 
 #if defined(__x86_64__)
-// The fold engine: CRC-32 by carry-less multiplication (Intel, "Fast CRC
-// Computation for Generic Polynomials Using PCLMULQDQ", 2009; the constants
-// of the reflected CRC-32 polynomial as zlib's crc32_simd uses them),
+// The fold engine: CRC-32 by carry-less multiplication (net/crc32_fold.h),
 // reading the datagram in place and masking its variant fields in registers.
 // DPDK's rte_net_crc needs one buffer, so the portable engine copies the
 // datagram first, and its code for a length that is not a multiple of 16
@@ -176,12 +172,6 @@ constexpr ShiftTable MakeShiftTable() {
 }
 alignas(64) constexpr ShiftTable kShift = MakeShiftTable();
 
-[[gnu::target("pclmul,sse4.1")]] inline __m128i FoldInto(__m128i x, __m128i next, __m128i k3k4) {
-  return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k3k4, 0x00),
-                                     _mm_clmulepi64_si128(x, k3k4, 0x11)),
-                       next);
-}
-
 [[gnu::target("pclmul,sse4.1")]] uint32_t IcrcByFold(const uint8_t* ip, uint32_t datagram_len) {
   const uint32_t ihl = (ip[0] & 0xfu) * 4u;
   const int32_t masked_len = static_cast<int32_t>(ihl + sizeof(rte_udp_hdr) + sizeof(net::Bth));
@@ -198,21 +188,11 @@ alignas(64) constexpr ShiftTable kShift = MakeShiftTable();
         off >= 0 ? load(ip + off) : _mm_shuffle_epi8(load(ip), load(kShift.at + kShiftFront + off));
     return _mm_or_si128(data, load(mask + off));
   };
-  const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
   int32_t off = -4 - static_cast<int32_t>((0u - static_cast<uint32_t>(covered + 4)) & 15u);
   __m128i x = masked_chunk(off);
-  for (off += 16; off < masked_len; off += 16) x = FoldInto(x, masked_chunk(off), k3k4);
-  for (; off < covered; off += 16) x = FoldInto(x, load(ip + off), k3k4);
-
-  // 128 bits to 64, to 32, then Barrett's reduction by the polynomial.
-  const __m128i low32s = _mm_setr_epi32(-1, 0, -1, 0);
-  x = _mm_xor_si128(_mm_srli_si128(x, 8), _mm_clmulepi64_si128(x, k3k4, 0x10));
-  const __m128i k5 = _mm_set_epi64x(0, 0x0163cd6124);
-  x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, low32s), k5, 0x00), _mm_srli_si128(x, 4));
-  const __m128i poly_mu = _mm_set_epi64x(0x01f7011641, 0x01db710641);
-  __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x, low32s), poly_mu, 0x10);
-  t = _mm_clmulepi64_si128(_mm_and_si128(t, low32s), poly_mu, 0x00);
-  return ~static_cast<uint32_t>(_mm_extract_epi32(_mm_xor_si128(x, t), 1));
+  for (off += 16; off < masked_len; off += 16) x = net::crc32_fold::Fold(x, masked_chunk(off));
+  for (; off < covered; off += 16) x = net::crc32_fold::Fold(x, load(ip + off));
+  return ~net::crc32_fold::Reduce(x);
 }
 #endif
 
@@ -241,12 +221,7 @@ const char* IcrcStatusName(IcrcStatus status) {
 }
 
 bool IcrcEngineAvailable(IcrcEngine engine) {
-#if defined(__x86_64__)
-  static const bool has_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-  return engine == IcrcEngine::kPortable || has_clmul;
-#else
-  return engine == IcrcEngine::kPortable;
-#endif
+  return engine == IcrcEngine::kPortable || net::Crc32FoldAvailable();
 }
 
 uint32_t IcrcOfIpv4DatagramBy(IcrcEngine engine, const uint8_t* ip, uint32_t datagram_len) {

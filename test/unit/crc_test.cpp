@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "softfino/net/crc32_fold.h"
 
 namespace softfino::pipe {
 namespace {
@@ -200,6 +201,27 @@ TEST(Crc, RandomSpecsAndInputsAgreeWithTheShiftRegister) {
                                     len - cut)),
               want);
   }
+}
+
+// The fold (TEA's key hash) against the shift register on random keys, and
+// against zlib.crc32 for three fixed ones (computed in Python).
+TEST(Crc, Crc32Of16BytesIsCrc32IsoHdlc) {
+#if defined(__x86_64__)
+  ASSERT_TRUE(net::Crc32FoldAvailable());
+#endif
+  const CrcSpec iso_hdlc{32, 0x04c11db7, 0xffffffff, true, true, 0xffffffff};
+  std::mt19937 gen(19);
+  for (int i = 0; i < 10000; ++i) {
+    uint8_t key[16];
+    for (auto& b : key) b = static_cast<uint8_t>(gen());
+    ASSERT_EQ(net::Crc32Of16Bytes(key), NaiveCrc(iso_hdlc, key, 16)) << i;
+  }
+  uint8_t zeros[16] = {}, counting[16], ones[16];
+  for (int i = 0; i < 16; ++i) counting[i] = static_cast<uint8_t>(i);
+  std::memset(ones, 0xff, sizeof(ones));
+  EXPECT_EQ(net::Crc32Of16Bytes(zeros), 0xecbb4b55u);
+  EXPECT_EQ(net::Crc32Of16Bytes(counting), 0xcecee288u);
+  EXPECT_EQ(net::Crc32Of16Bytes(ones), 0x3fb3c61au);
 }
 
 TEST(Crc, TnaPolynomialMapping) {
