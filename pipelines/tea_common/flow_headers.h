@@ -95,19 +95,17 @@ inline void RewriteEndpoint(const FlowHeaders& h, bool source, uint32_t ip, uint
   const bool l4_sum_on = !(h.udp && l4_sum == 0);
   const rte_be32_t new_ip = rte_cpu_to_be_32(ip);
   const rte_be16_t new_port = rte_cpu_to_be_16(port);
-  uint16_t new_words[2];
+  uint16_t new_words[2], old_words[2], old_port;
   std::memcpy(new_words, &new_ip, 4);
-  uint16_t ip_sum = h.ip->hdr_checksum;
-  for (int i = 0; i < 2; ++i) {
-    uint16_t old_word;
-    std::memcpy(&old_word, addr + 2 * i, 2);
-    ip_sum = net::ChecksumUpdate16(ip_sum, old_word, new_words[i]);
-    l4_sum = net::ChecksumUpdate16(l4_sum, old_word, new_words[i]);
-    std::memcpy(addr + 2 * i, &new_words[i], 2);
-  }
-  uint16_t old_port;
+  std::memcpy(old_words, addr, 4);
   std::memcpy(&old_port, l4_port, 2);
-  l4_sum = net::ChecksumUpdate16(l4_sum, old_port, new_port);
+  // The address is in the IPv4 header's checksum and, through the pseudo
+  // header, in TCP's and UDP's; the port only in theirs.
+  const uint32_t ip_change = net::WordChange(old_words[0], new_words[0]) +
+                             net::WordChange(old_words[1], new_words[1]);
+  const uint16_t ip_sum = net::ChecksumUpdate(h.ip->hdr_checksum, ip_change);
+  l4_sum = net::ChecksumUpdate(l4_sum, ip_change + net::WordChange(old_port, new_port));
+  std::memcpy(addr, &new_ip, 4);
   std::memcpy(l4_port, &new_port, 2);
   h.ip->hdr_checksum = ip_sum;
   if (l4_sum_on) {

@@ -81,5 +81,35 @@ TEST(ChecksumUpdate, AnyWordChangeMatchesFullRecomputation) {
   }
 }
 
+// Up to 7 words changed at once (WordChange summed, one ChecksumUpdate):
+// the checksum the header would have from scratch.
+TEST(ChecksumUpdate, SeveralWordChangesMatchFullRecomputation) {
+  std::mt19937 rng(23);
+  for (int trial = 0; trial < 100000; ++trial) {
+    uint8_t h[20];
+    RandomHeader(rng, h);
+    uint16_t csum;
+    std::memcpy(&csum, h + 10, 2);
+    const int changes = 1 + static_cast<int>(rng() % 7);
+    uint32_t sum_of_changes = 0;
+    for (int k = 0; k < changes; ++k) {
+      int word = static_cast<int>(rng() % 10);
+      if (word == 5) word = 4;  // not the checksum itself
+      uint16_t old_word, new_word;
+      std::memcpy(&old_word, h + 2 * word, 2);
+      h[2 * word] = static_cast<uint8_t>(rng());
+      h[2 * word + 1] = static_cast<uint8_t>(rng());
+      std::memcpy(&new_word, h + 2 * word, 2);
+      sum_of_changes += WordChange(old_word, new_word);
+    }
+    const uint16_t updated = ChecksumUpdate(csum, sum_of_changes);
+    h[10] = h[11] = 0;
+    const uint16_t expected = testing::ReferenceChecksum(h, 20);
+    uint8_t got[2];
+    std::memcpy(got, &updated, 2);
+    ASSERT_EQ((got[0] << 8) | got[1], expected) << "trial " << trial << ", " << changes;
+  }
+}
+
 }  // namespace
 }  // namespace softfino::net

@@ -19,6 +19,22 @@ constexpr uint16_t ChecksumUpdate16(uint16_t checksum, uint16_t old_word, uint16
   return static_cast<uint16_t>(~sum);
 }
 
+// Several words changed: their differences summed first (WordChange for
+// each), then one update, RFC 1624 eqn. 3 for a sum of changes:
+// HC' = ~(~HC + sum(~m + m')). One's complement addition is associative,
+// so this is ChecksumUpdate16 word by word, with one carry fold at the end
+// instead of two per word. At most 7 changes: the sum then fits the two
+// folds.
+constexpr uint32_t WordChange(uint16_t old_word, uint16_t new_word) {
+  return uint32_t{static_cast<uint16_t>(~old_word)} + new_word;
+}
+constexpr uint16_t ChecksumUpdate(uint16_t checksum, uint32_t changes) {
+  uint32_t sum = static_cast<uint16_t>(~checksum) + changes;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
 // ChecksumUpdate16 for an IPv4 TTL decremented from more than 1. The TTL
 // and protocol word, as it sits in the packet, then drops by exactly the
 // raw value of bytes {1, 0} (no borrow out of the TTL byte), so
