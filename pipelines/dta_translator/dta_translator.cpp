@@ -274,7 +274,7 @@ void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
     md.Drop(DropReason::kDtaBadReport);
     return;
   }
-  if (config_.nack_reporters) TrackSequence(r, md, counters);
+  if (config_.nack_reporters) TrackSequence(r.src_ip, r.seqnum, md, counters);
   auto refuse = [&](TranslatorRefusal why) {
     counters.refused.Count(why);
     md.Drop(DropReason::kDtaBadReport);
@@ -317,21 +317,21 @@ void DtaTranslator::IngressOne(rte_mbuf* m, pipe::IngressMetadata& md,
   }
 }
 
-void DtaTranslator::TrackSequence(const net::DtaReport& r, pipe::IngressMetadata& md,
+void DtaTranslator::TrackSequence(uint32_t src_ip, uint8_t seqnum, pipe::IngressMetadata& md,
                                   IngressCounters& counters) const {
   // Fibonacci hashing of the source address picks the slot.
   const uint32_t index =
-      static_cast<uint32_t>((uint64_t{r.src_ip} * 0x9e3779b97f4a7c15ull) >> 40) &
+      static_cast<uint32_t>((uint64_t{src_ip} * 0x9e3779b97f4a7c15ull) >> 40) &
       (config_.reporter_slots - 1);
   ReporterSlot& s = counters.reporters[index];
-  const uint8_t next = static_cast<uint8_t>(r.seqnum + 1);
-  if (!s.used || s.ip != r.src_ip) {
-    s = {r.src_ip, next, true};
+  const uint8_t next = static_cast<uint8_t>(seqnum + 1);
+  if (!s.used || s.ip != src_ip) {
+    s = {src_ip, next, true};
     return;
   }
-  if (r.seqnum != s.expected) {
+  if (seqnum != s.expected) {
     ++counters.sequence_gaps;
-    counters.missing_reports += static_cast<uint8_t>(r.seqnum - s.expected);
+    counters.missing_reports += static_cast<uint8_t>(seqnum - s.expected);
     // The copy goes back where the report came from, carrying the first
     // missing sequence number in its mirror header.
     auto& dprsr = md.ig_intr_md_for_dprsr;

@@ -171,7 +171,10 @@ class DtaTranslator final : public pipe::Program {
               int collector) const;
   // Tracks the reporter's sequence numbers; on a gap, mirrors the report to
   // the port it came in on, where egress turns the copy into a NACK.
-  void TrackSequence(const net::DtaReport& r, pipe::IngressMetadata& md,
+  // (The report's fields by value: its address taken, `r` stayed on
+  // IngressOne's stack, and the bridge read two of its byte fields in one
+  // load across the parser's stores: a store-forwarding stall.)
+  void TrackSequence(uint32_t src_ip, uint8_t seqnum, pipe::IngressMetadata& md,
                      IngressCounters& counters) const;
   void MakeNack(rte_mbuf* m, pipe::EgressIntrinsicMetadataForDeparser& dprsr) const;
   // A collector's Append batches and Postcarding cache, empty.
