@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 
-
 #include "softfino/net/crc.h"
 #include "softfino/net/crc32_fold.h"
 #include "softfino/net/roce.h"
@@ -125,9 +124,9 @@ uint32_t IcrcPortable(const uint8_t* ip, uint32_t datagram_len) {
 // reading the datagram in place and masking its variant fields in registers.
 // DPDK's rte_net_crc needs one buffer, so the portable engine copies the
 // datagram first, and its code for a length that is not a multiple of 16
-// builds a shuffle table on the stack and reads it back unaligned: both
-// store-forwarding stalls, which made the CRC 30% of the DTA translator's
-// cycles (perf, Key-Write N=1).
+// (32 or more) builds a shuffle table on the stack and reads it back
+// unaligned: both store-forwarding stalls, which made the CRC 30% of the DTA
+// translator's cycles (perf, Key-Write N=1).
 //
 // The stream CRCed is the pseudo LRH (8 x 0xff) and the masked datagram,
 // register starting at all ones. Starting at all ones is the same as
@@ -181,7 +180,7 @@ alignas(64) constexpr ShiftTable kShift = MakeShiftTable();
     return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   };
   // Two chunks at most start before the datagram (offsets down to -19);
-  // the datagram is at least 40 bytes (IPv4, UDP, BTH, ICRC), so reading
+  // the datagram is at least 44 bytes (IPv4, UDP, BTH, ICRC), so reading
   // its first 16 is safe.
   const auto masked_chunk = [&](int32_t off) {
     const __m128i data =

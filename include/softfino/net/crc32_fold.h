@@ -9,8 +9,8 @@
 // remainder is reduced to the 32-bit register (Reduce). Crc32Of16Bytes is
 // the whole CRC of 16 bytes (TEA's bucket hash of a key). DPDK's rte_net_crc
 // does the same work, but over one buffer only, and for a length under 32
-// it builds a shuffle table on the stack and reads it back unaligned (a
-// store-forwarding stall a call).
+// it copies the bytes into a zeroed buffer on the stack and reads them back
+// in one 16-byte load (a store-forwarding stall a call).
 #pragma once
 
 #include <cstdint>
