@@ -417,7 +417,9 @@ void DtaTranslator::Egress(pipe::EgressBurst& burst) const {
     const int ci = port < collector_of_port_.size() ? collector_of_port_[port] : -1;
     if (ci < 0) continue;
     CollectorState& c = *collectors_[ci];
-    for (uint16_t k = 0; k < c.icrc_later_count; ++k) rdma::RoceBuilder::FinishIcrc(c.icrc_later[k]);
+    for (uint16_t k = 0; k < c.icrc_later_count; ++k) {
+      rdma::RoceBuilder::FinishIcrc(c.icrc_later[k]);
+    }
     c.icrc_later_count = 0;
   }
 }

@@ -101,8 +101,8 @@ inline void RewriteEndpoint(const FlowHeaders& h, bool source, uint32_t ip, uint
   std::memcpy(&old_port, l4_port, 2);
   // The address is in the IPv4 header's checksum and, through the pseudo
   // header, in TCP's and UDP's; the port only in theirs.
-  const uint32_t ip_change = net::WordChange(old_words[0], new_words[0]) +
-                             net::WordChange(old_words[1], new_words[1]);
+  const uint32_t ip_change =
+      net::WordChange(old_words[0], new_words[0]) + net::WordChange(old_words[1], new_words[1]);
   const uint16_t ip_sum = net::ChecksumUpdate(h.ip->hdr_checksum, ip_change);
   l4_sum = net::ChecksumUpdate(l4_sum, ip_change + net::WordChange(old_port, new_port));
   std::memcpy(addr, &new_ip, 4);

@@ -6,7 +6,8 @@ namespace softfino::net {
 
 bool Crc32FoldAvailable() {
 #if defined(__x86_64__)
-  static const bool available = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  static const bool available =
+      __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
   return available;
 #else
   return false;
@@ -17,8 +18,8 @@ bool Crc32FoldAvailable() {
 namespace {
 // The register starts at all ones: the first 4 bytes inverted, from zero.
 [[gnu::target("pclmul,sse4.1")]] uint32_t FoldOf16Bytes(const uint8_t* p) {
-  const __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
-                                  _mm_cvtsi32_si128(-1));
+  const __m128i x =
+      _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), _mm_cvtsi32_si128(-1));
   return ~crc32_fold::Reduce(x);
 }
 }  // namespace

@@ -137,7 +137,7 @@ uint32_t IcrcPortable(const uint8_t* ip, uint32_t datagram_len) {
 // the end, and the first chunk (the only one to start before the datagram)
 // is the datagram's first 16 bytes shifted. Offsets below are from the
 // datagram's start; the first chunk's is -4 less the zero bytes.
-constexpr int32_t kMaskFront = 32;                    // room for offsets down to -19
+constexpr int32_t kMaskFront = 32;                   // room for offsets down to -19
 constexpr int32_t kMaskSpan = kMaskedBytesMax + 16;  // a chunk read from the last masked byte
 
 // By IHL in words: ones where the stream reads ones (the 4 bytes of the

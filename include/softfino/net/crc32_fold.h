@@ -40,9 +40,9 @@ namespace crc32_fold {
 // The remainder `x` moved 16 bytes on, and the next 16 bytes added.
 [[gnu::target("pclmul,sse4.1")]] inline __m128i Fold(__m128i x, __m128i next) {
   const __m128i k3k4 = K3K4();
-  return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k3k4, 0x00),
-                                     _mm_clmulepi64_si128(x, k3k4, 0x11)),
-                       next);
+  return _mm_xor_si128(
+      _mm_xor_si128(_mm_clmulepi64_si128(x, k3k4, 0x00), _mm_clmulepi64_si128(x, k3k4, 0x11)),
+      next);
 }
 
 // The 32-bit CRC register (before xor-out) of a 128-bit remainder: to 64

@@ -26,7 +26,8 @@ struct DtaUdpPayload {
   uint32_t end = 0;    // one past the datagram: later frame bytes are Ethernet padding
 };
 
-[[gnu::always_inline]] inline DtaParseError ParseDtaUdp(std::span<const uint8_t> frame, uint16_t port, DtaUdpPayload* out) {
+[[gnu::always_inline]] inline DtaParseError ParseDtaUdp(std::span<const uint8_t> frame,
+                                                        uint16_t port, DtaUdpPayload* out) {
   using E = DtaParseError;
   const uint8_t* p = frame.data();
   // Offsets are kept in 16 bits; no frame a NIC hands over is longer.
@@ -71,7 +72,8 @@ struct DtaUdpPayload {
   return E::kOk;
 }
 
-[[gnu::always_inline]] inline DtaParseError ParseDtaReport(std::span<const uint8_t> frame, DtaBaseForm form, DtaReport* out) {
+[[gnu::always_inline]] inline DtaParseError ParseDtaReport(std::span<const uint8_t> frame,
+                                                           DtaBaseForm form, DtaReport* out) {
   using E = DtaParseError;
   DtaUdpPayload u;
   if (const E e = ParseDtaUdp(frame, kDtaReportPort, &u); e != E::kOk) return e;
@@ -168,7 +170,8 @@ struct DtaUdpPayload {
   return E::kOk;
 }
 
-[[gnu::always_inline]] inline DtaParseError ParseDtaReport(const rte_mbuf* m, DtaBaseForm form, DtaReport* out) {
+[[gnu::always_inline]] inline DtaParseError ParseDtaReport(const rte_mbuf* m, DtaBaseForm form,
+                                                           DtaReport* out) {
   return ParseDtaReport(std::span<const uint8_t>(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len),
                         form, out);
 }
