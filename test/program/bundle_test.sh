@@ -4,8 +4,9 @@
 # namespace in which DPDK's driver folder is an empty tmpfs (EAL then finds
 # no drivers but the bundled ones); there, l3fwd through the bundle must
 # forward l3fwd_program_test.sh's workload exactly as its oracle says. And
-# where that folder is present the wrappers must refuse, with a message,
-# instead of letting EAL register each driver twice (a panic).
+# where that folder is present the wrappers that hand EAL shared drivers
+# must refuse, with a message, instead of letting EAL register each driver
+# twice (a panic).
 #   bundle_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -19,16 +20,24 @@ trap 'rm -rf "$work"' EXIT
 
 "$here/../../scripts/bundle" "$work/bundle" "$build" >/dev/null
 softfino=$work/bundle/src/apps/softfino
-pmds=$(grep -o '/[^ ]*/pmds-[0-9.]*' "$softfino" | head -1)
-[[ -n $pmds ]] || { echo "FAIL: no DPDK driver folder named in the wrapper"; exit 1; }
+testpmd=$work/bundle/bin/dpdk-testpmd
+pmds=$(grep -o '/[^ ]*/pmds-[0-9.]*' "$testpmd" | head -1)
+[[ -n $pmds ]] || { echo "FAIL: no DPDK driver folder named in the testpmd wrapper"; exit 1; }
 
+# A wrapper that hands EAL the bundled shared drivers (testpmd's; softfino's
+# when it links DPDK's shared libraries) must refuse beside that folder.
+# softfino linked with DPDK's static archives carries its drivers and loads
+# no plugin folder: its wrapper has nothing to refuse.
 if [[ -d $pmds ]]; then
-  if said=$("$softfino" -l 0 2>&1); then
-    echo "FAIL: the bundle ran beside $pmds"; exit 1
-  fi
-  grep -q "which EAL would load beside the bundled ones" <<<"$said" || {
-    echo "FAIL: no reason given for refusing: $said"; exit 1; }
-  echo "ok   refuses beside $pmds"
+  for wrapped in "$testpmd" "$softfino"; do
+    grep -q -- "-d " "$wrapped" || continue
+    if said=$("$wrapped" -l 0 2>&1); then
+      echo "FAIL: $(basename "$wrapped") from the bundle ran beside $pmds"; exit 1
+    fi
+    grep -q "which EAL would load beside the bundled ones" <<<"$said" || {
+      echo "FAIL: no reason given for refusing: $said"; exit 1; }
+    echo "ok   $(basename "$wrapped") refuses beside $pmds"
+  done
 fi
 
 # softfino-gen and softfino-ctl need no drivers: they run anywhere.
