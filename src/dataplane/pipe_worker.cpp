@@ -702,10 +702,7 @@ void PipeWorker::Multicast(rte_mbuf* const* pkts, uint16_t n, uint16_t group, bo
       EnqueueTogether(pkts, n, member.port, info, arrival);
       break;
     }
-    uint16_t made = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-      if (rte_mbuf* copy = CopyPacket(pkts[i], s_.pool, UINT32_MAX)) copies[made++] = copy;
-    }
+    const uint16_t made = CopyPackets(pkts, n, s_.pool, UINT32_MAX, copies);
     stats_.copies.Add(n);
     if (made != n) stats_.drops[static_cast<size_t>(DropReason::kNoBufferForCopy)].Add(n - made);
     EnqueueTogether(copies, made, member.port, info, arrival);

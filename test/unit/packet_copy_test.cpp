@@ -120,6 +120,55 @@ TEST(PacketCopy, SameAsRtePktmbufCopy) {
   rte_mempool_free(pool);
 }
 
+// A burst of every case at once, as multicast copies them; then from a
+// pool with fewer buffers free than the burst needs (the bulk get fails):
+// as many copies as the pool gives, each still the right one, in order.
+TEST(PacketCopy, BurstSameAsRtePktmbufCopyInOrder) {
+  static const rte_mbuf_dynfield field = {"softfino_packet_copy_burst", sizeof(uint64_t),
+                                          alignof(uint64_t), 0};
+  const int dyn = rte_mbuf_dynfield_register(&field);
+  ASSERT_GE(dyn, 0);
+  rte_mempool* pool =
+      rte_pktmbuf_pool_create("packet_copy_burst", 512, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(pool, nullptr);
+  const uint32_t lens[] = {64, 1, 1514, 2048, 300, 80, 64, 1000};
+  const uint32_t segs[] = {2048, 2048, 2048, 2048, 100, 2048, 30, 2048};
+  constexpr uint16_t kN = 8;
+  rte_mbuf* pkts[kN];
+  for (uint16_t i = 0; i < kN; ++i) pkts[i] = MakePacket(pool, lens[i], segs[i], dyn);
+  for (const uint32_t max_len : {UINT32_MAX, 100u}) {
+    rte_mbuf* got[kN];
+    ASSERT_EQ(CopyPackets(pkts, kN, pool, max_len, got), kN);
+    for (uint16_t i = 0; i < kN; ++i) {
+      rte_mbuf* want = rte_pktmbuf_copy(pkts[i], pool, 0, max_len);
+      ExpectSameCopy(got[i], want, dyn,
+                     "packet " + std::to_string(i) + ", max_len " + std::to_string(max_len));
+      rte_pktmbuf_free(want);
+      rte_pktmbuf_free(got[i]);
+    }
+  }
+  // Hold all but 5 free buffers (the pool has no per-lcore cache): 5
+  // one-segment copies fit, the burst of 8 not.
+  rte_mbuf* one_segment[kN];
+  for (uint16_t i = 0; i < kN; ++i) {
+    one_segment[i] = MakePacket(pool, 1, 2048, dyn);
+    rte_pktmbuf_mtod(one_segment[i], uint8_t*)[0] = static_cast<uint8_t>(0xa0 + i);
+  }
+  std::vector<rte_mbuf*> held;
+  while (rte_mempool_avail_count(pool) > 5) held.push_back(rte_pktmbuf_alloc(pool));
+  rte_mbuf* got[kN];
+  const uint16_t made = CopyPackets(one_segment, kN, pool, UINT32_MAX, got);
+  EXPECT_EQ(made, 5);
+  for (uint16_t i = 0; i < made; ++i) {
+    EXPECT_EQ(rte_pktmbuf_mtod(got[i], const uint8_t*)[0], 0xa0 + i) << "copy " << i;
+    rte_pktmbuf_free(got[i]);
+  }
+  for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+  for (rte_mbuf* m : one_segment) rte_pktmbuf_free(m);
+  for (rte_mbuf* m : pkts) rte_pktmbuf_free(m);
+  rte_mempool_free(pool);
+}
+
 TEST(PacketCopy, EmptyPoolGivesNull) {
   rte_mempool* pool = rte_pktmbuf_pool_create("packet_copy_one", 2, 0, 0,
                                               RTE_MBUF_DEFAULT_BUF_SIZE, 0);
