@@ -48,8 +48,10 @@ class TeaServers {
                          uint32_t tag, uint64_t* value) {
     return Lookup(m, md, key, Hash(key), tag, value);
   }
-  // The same in two steps over a burst: Hash and Prefetch for each packet
-  // first, then Lookup with the hash (the cache sets loaded meanwhile).
+  // The same in two steps over a burst: each packet's key hashed (Hash, or
+  // tea::KeyHash::Many for a burst's keys: every table hashes by
+  // tea::KeyHash) and its cache set prefetched first, then Lookup with the
+  // hash (the cache sets loaded meanwhile).
   uint32_t Hash(const tea::Key& key) const { return servers_[0]->Hash(key); }
   void Prefetch(uint32_t hash) const { Serving(hash).PrefetchCache(hash); }
   TeaLookup::Step Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,

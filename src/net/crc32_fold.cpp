@@ -22,6 +22,10 @@ namespace {
       _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), _mm_cvtsi32_si128(-1));
   return ~crc32_fold::Reduce(x);
 }
+[[gnu::target("pclmul,sse4.1")]] void FoldOf16ByteBlocks(const uint8_t* const* blocks, uint32_t n,
+                                                         uint32_t* out) {
+  for (uint32_t i = 0; i < n; ++i) out[i] = FoldOf16Bytes(blocks[i]);
+}
 }  // namespace
 #endif
 
@@ -30,6 +34,16 @@ uint32_t Crc32Of16Bytes(const uint8_t* p) {
   if (Crc32FoldAvailable()) return FoldOf16Bytes(p);
 #endif
   return rte_net_crc_calc(p, 16, RTE_NET_CRC32_ETH);
+}
+
+void Crc32Of16ByteBlocks(const uint8_t* const* blocks, uint32_t n, uint32_t* out) {
+#if defined(__x86_64__)
+  if (Crc32FoldAvailable()) {
+    FoldOf16ByteBlocks(blocks, n, out);
+    return;
+  }
+#endif
+  for (uint32_t i = 0; i < n; ++i) out[i] = rte_net_crc_calc(blocks[i], 16, RTE_NET_CRC32_ETH);
 }
 
 }  // namespace softfino::net

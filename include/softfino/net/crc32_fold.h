@@ -29,6 +29,12 @@ bool Crc32FoldAvailable();
 // by rte_net_crc otherwise.
 uint32_t Crc32Of16Bytes(const uint8_t* p);
 
+// The same for `n` blocks of 16 bytes at once (out[i] for blocks[i]): one
+// call, the CPU check once, and the blocks' CRCs, each a chain of dependent
+// carry-less multiplications, overlapping in one loop where one call each
+// made the next wait (TEA's bucket hashes of a burst's keys).
+void Crc32Of16ByteBlocks(const uint8_t* const* blocks, uint32_t n, uint32_t* out);
+
 #if defined(__x86_64__)
 namespace crc32_fold {
 

@@ -16,6 +16,7 @@
 // bits mean (NAT: translated IPv4, port, flags; firewall: connection state).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -73,6 +74,17 @@ class KeyHash {
   uint32_t operator()(const Key& key) const {
     static_assert(sizeof(Key) == 16);
     return net::Crc32Of16Bytes(key.data());
+  }
+  // The hashes of n keys at once (out[i] for *keys[i]): a burst's keys
+  // hashed in one loop overlap (net::Crc32Of16ByteBlocks).
+  static void Many(const Key* const* keys, uint32_t n, uint32_t* out) {
+    const uint8_t* blocks[64];
+    for (uint32_t done = 0; done < n;) {
+      const uint32_t k = std::min<uint32_t>(n - done, 64);
+      for (uint32_t i = 0; i < k; ++i) blocks[i] = keys[done + i]->data();
+      net::Crc32Of16ByteBlocks(blocks, k, out + done);
+      done += k;
+    }
   }
 };
 
