@@ -138,5 +138,5 @@ print('| --- | --- | --- | --- | --- | --- | --- |')
 for primitive, n, reports, requests in rows:
     io = CEILING.get(primitive)
     print(f"| {primitive} | {n} | {reports / 1e6:.3f} | {requests / 1e6:.3f} | "
-          f"{io / 1e6 if io else float('nan'):.2f} | {reports / io if io else float('nan'):.2f} | "
+          f"{io / 1e6 if io else float('nan'):.2f} | {reports / io if io else float('nan'):.3f} | "
           f"{'hugepages' if args.huge else 'no-huge'} |")

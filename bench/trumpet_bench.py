@@ -97,5 +97,5 @@ for name, rx, program in rows:
     us = lambda key: program.get(key, 0) / 1000
     slices = (f"< {us('sweep_slice_ns_p99_below'):.1f} / < {us('sweep_slice_ns_p999_below'):.1f} / "
               f"{us('longest_sweep_slice_ns'):.1f}") if program else ''
-    print(f"| {name} | {rx / 1e6:.2f} | {rx / testpmd:.2f} | {program.get('sweeps', '')} | "
+    print(f"| {name} | {rx / 1e6:.2f} | {rx / testpmd:.3f} | {program.get('sweeps', '')} | "
           f"{program.get('sweep_overruns', '')} | {slices} | {memory} |")
