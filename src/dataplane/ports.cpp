@@ -74,9 +74,12 @@ absl::StatusOr<uint16_t> CountPorts() {
   if (n == 0) {
     return absl::FailedPreconditionError(
         "no ports: give DPDK a device, e.g. --vdev=net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap "
-        "or a NIC bound to vfio-pci (the default build, DPDK linked statically, drives "
-        "e1000, ixgbe, i40e, iavf, ice, vmxnet3, virtio and mlx5 NICs; for others build with "
-        "meson -Ddpdk_static=false)");
+        "or a NIC bound to vfio-pci"
+#ifdef SOFTFINO_DPDK_STATIC
+        " (this build links DPDK statically and drives e1000, ixgbe, i40e, iavf, ice, "
+        "vmxnet3, virtio and mlx5 NICs; for others build with meson -Ddpdk_static=false)"
+#endif
+    );
   }
   uint16_t expected = 0;
   uint16_t port;
