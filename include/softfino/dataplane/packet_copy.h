@@ -54,8 +54,8 @@ inline rte_mbuf* CopyPacket(const rte_mbuf* m, rte_mempool* pool, uint32_t max_l
 // The mbufs come in one bulk get and each header is prefetched before any
 // is written: taken one at a time, each copy waited on its mbuf's header
 // line (nearly a quarter of the DTA reporter's multicast time).
-inline uint16_t CopyPackets(rte_mbuf* const* pkts, uint16_t n, rte_mempool* pool,
-                            uint32_t max_len, rte_mbuf** out) {
+inline uint16_t CopyPackets(rte_mbuf* const* pkts, uint16_t n, rte_mempool* pool, uint32_t max_len,
+                            rte_mbuf** out) {
   uint16_t made = 0;
   if (rte_mempool_get_bulk(pool, reinterpret_cast<void**>(out), n) != 0) {
     for (uint16_t i = 0; i < n; ++i) {  // too few left for all: one by one
