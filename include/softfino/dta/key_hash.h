@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,9 +55,9 @@ class KeyHash {
 
   // The unmasked 32-bit hash of copy (or row) n < kMaxCopies.
   uint32_t Index(uint32_t key, uint8_t n) const {
-    const net::Crc& crc = crcs_[n];
-    return static_cast<uint32_t>(
-        crc.Finish(crc.UpdateTail(crc.Start(), (uint64_t{SwapBytes(key)} << 8) | n, 5)));
+    const Slices& t = tables_->copy[n];
+    const uint32_t reg = Update4(t, ~0u, key);
+    return ~((reg >> 8) ^ t[0][(reg ^ n) & 0xff]);
   }
 
   // The slots (Index & mask) of copies 0..copies-1 (copies <= kMaxCopies),
@@ -75,19 +76,27 @@ class KeyHash {
   }
 
   // CRC-32(key as 4 little-endian bytes).
-  uint32_t Checksum(uint32_t key) const {
-    const net::Crc& crc = crcs_[0];
-    return static_cast<uint32_t>(crc.Finish(crc.UpdateTail(crc.Start(), SwapBytes(key), 4)));
-  }
+  uint32_t Checksum(uint32_t key) const { return ~Update4(tables_->copy[0], ~0u, key); }
 
  private:
-  explicit KeyHash(std::vector<net::Crc> crcs) : crcs_(std::move(crcs)) {}
+  // Slicing-by-4 tables of one reflected CRC-32: [0] is the byte table,
+  // [k][b] the register after byte b and k zero bytes. These CRCs run on
+  // every DTA request the translator builds; net::Crc, for any width and
+  // reflection, took them through its vector of engines, each engine's
+  // table pointer and branches on its spec before the first table load.
+  using Slices = uint32_t[4][256];
+  struct Tables {
+    alignas(64) Slices copy[kMaxCopies];  // copy n's polynomial at n
+  };
+  explicit KeyHash(std::shared_ptr<const Tables> tables) : tables_(std::move(tables)) {}
 
-  // UpdateTail takes the first byte in the top bits, and the key's first
-  // byte is its least significant.
-  static uint32_t SwapBytes(uint32_t key) { return __builtin_bswap32(key); }
+  // The register after the 4 bytes of `key`, least significant first.
+  static uint32_t Update4(const Slices& t, uint32_t reg, uint32_t key) {
+    const uint32_t x = reg ^ key;
+    return t[3][x & 0xff] ^ t[2][(x >> 8) & 0xff] ^ t[1][(x >> 16) & 0xff] ^ t[0][x >> 24];
+  }
 
-  std::vector<net::Crc> crcs_;  // kMaxCopies, copy n's at n
+  std::shared_ptr<const Tables> tables_;  // 16 KiB, shared by copies of this KeyHash
 };
 
 }  // namespace softfino::dta
