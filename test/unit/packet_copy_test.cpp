@@ -75,10 +75,16 @@ void ExpectSameCopy(const rte_mbuf* got, const rte_mbuf* want, int dyn_offset,
   EXPECT_EQ(rte_mbuf_check(got, 1, nullptr), 0);
 }
 
-TEST(PacketCopy, SameAsRtePktmbufCopy) {
+// The offset of a 64-bit dynamic field the copies must carry (registering
+// the same field again gives the same offset).
+int TestDynfield() {
   static const rte_mbuf_dynfield field = {"softfino_packet_copy_test", sizeof(uint64_t),
                                           alignof(uint64_t), 0};
-  const int dyn = rte_mbuf_dynfield_register(&field);
+  return rte_mbuf_dynfield_register(&field);
+}
+
+TEST(PacketCopy, SameAsRtePktmbufCopy) {
+  const int dyn = TestDynfield();
   ASSERT_GE(dyn, 0);
   rte_mempool* pool =
       rte_pktmbuf_pool_create("packet_copy", 512, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
@@ -124,9 +130,7 @@ TEST(PacketCopy, SameAsRtePktmbufCopy) {
 // pool with fewer buffers free than the burst needs (the bulk get fails):
 // as many copies as the pool gives, each still the right one, in order.
 TEST(PacketCopy, BurstSameAsRtePktmbufCopyInOrder) {
-  static const rte_mbuf_dynfield field = {"softfino_packet_copy_burst", sizeof(uint64_t),
-                                          alignof(uint64_t), 0};
-  const int dyn = rte_mbuf_dynfield_register(&field);
+  const int dyn = TestDynfield();
   ASSERT_GE(dyn, 0);
   rte_mempool* pool =
       rte_pktmbuf_pool_create("packet_copy_burst", 512, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
