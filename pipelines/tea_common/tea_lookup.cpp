@@ -228,13 +228,8 @@ void TeaLookup::Finish(const tea::PendingLookup& e) {
   if (remote()) SetRow(RowBit(e.lane, e.hash & layout_.mask()), false);
 }
 
-TeaLookup::Step TeaLookup::Lookup(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
-                                  uint32_t hash, uint32_t tag, uint64_t* value) {
-  if (const std::optional<uint64_t> v = cache_.Find(key, hash)) {
-    Count(TeaLookupEvent::kCacheHits);
-    *value = *v;
-    return Step::kHit;
-  }
+TeaLookup::Step TeaLookup::Miss(rte_mbuf* m, pipe::IngressMetadata& md, const tea::Key& key,
+                                uint32_t hash, uint32_t tag) {
   Count(TeaLookupEvent::kCacheMisses);
   if (remote()) return DeferRemote(m, md, key, hash, tag);
   if (m->nb_segs != 1 || m->data_len > pending_.packet_bytes()) {

@@ -204,7 +204,11 @@ void TeaNat::TranslateResumed(rte_mbuf* m, pipe::IngressMetadata& md, PipeState&
   Translate(md, s, dir, h, value);
 }
 
-void TeaNat::Translate(pipe::IngressMetadata& md, PipeState& s, Direction dir,
+// Translate and FromHost are inlined into Ingress, where every packet of a
+// known flow passes through both (with TeaLookup::Lookup's hit path and
+// RewriteEndpoint: 437 -> 360 instructions a packet; see TeaLookup::Lookup).
+[[gnu::always_inline]] inline void TeaNat::Translate(pipe::IngressMetadata& md, PipeState& s,
+                                                     Direction dir,
                        const FlowHeaders& h, uint64_t value) const {
   // Forward packets go out, answers go in.
   const std::vector<pipe::PortId>& side = dir == kOut ? outside_ : inside_;
@@ -225,8 +229,9 @@ void TeaNat::Translate(pipe::IngressMetadata& md, PipeState& s, Direction dir,
   md.ig_intr_md_for_tm.ucast_egress_port = port;
 }
 
-void TeaNat::FromHost(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& s, Direction dir,
-                      const HostPacket& hp) const {
+[[gnu::always_inline]] inline void TeaNat::FromHost(rte_mbuf* m, pipe::IngressMetadata& md,
+                                                    PipeState& s, Direction dir,
+                                                    const HostPacket& hp) const {
   if (hp.parsed != DropReason::kNone) {
     if (hp.parsed == DropReason::kTeaUnsupported) ++s.unsupported;
     md.Drop(hp.parsed);
