@@ -122,22 +122,33 @@ def annotate(out):
     return counts
 
 
+def Name(fn):
+    """A function's name without its arguments (their types name other
+    classes), anonymous namespaces kept."""
+    return re.sub(r'\(.*', '', fn.replace('(anonymous namespace)', 'anonymous'))
+
+
 def part(fn, obj):
     """Which part of the per-packet work a function is."""
-    fn = re.sub(r'\(.*', '', fn)  # the name only: argument types name other classes
-    if obj != 'softfino':  # the project's own code is linked into the binary
+    fn = Name(fn)
+    # The project's own code is linked into the binary, and so is DPDK when
+    # linked statically (-Ddpdk_static, the default): its functions (rte_*,
+    # eth_*, drivers) count as libraries wherever they are.
+    if obj != 'softfino' or not fn.startswith('softfino::'):
         return 'libraries (DPDK, libc, ...)'
-    # The hand-off from the deparser, the TM itself, and the egress bursts
-    # it fills (to TX, not counting the egress program).
-    if re.search(r'PipeWorker::(Dispose|Enqueue|DrainInbox|AdvanceEgress|AdvancePort|Collect|'
-                 r'RunEgress)$|^softfino::tm::', fn):
+    # The hand-off from the deparser, the TM itself (its multicast copies
+    # too), and the egress bursts it fills (to TX, not counting the egress
+    # program).
+    if re.search(r'PipeWorker::(Dispose|Enqueue\w*|Multicast|DrainInbox|AdvanceEgress|AdvancePort|'
+                 r'Collect|RunEgress)$|^softfino::tm::|^softfino::dataplane::CopyPacket', fn):
         return 'traffic manager'
     if re.search(r'::Egress$|DtaReporter::MakeReport$|^softfino::net::Build', fn):
         return 'egress program'
     # Trumpet's per-burst work runs inside the host's Ingress; its sweep
     # (Background) between bursts counts as other softfino code.
     if re.search(r'PipeWorker::(ReceiveVirtual|ReceiveReal|CountRx|RunIngress)$|::Ingress$|'
-                 r'::LookupBulk$|DtaReporter::(IngressOne|Group)$|trumpet::Stage::Observe$|'
+                 r'::LookupBulk$|DtaReporter::(Classify|Report|Group)$|trumpet::Stage::Observe$|'
+                 r'^softfino::net::.*(Crc32Of|FoldOf)\w*Blocks$|'
                  r'trumpet::Monitor::(OnPackets|FindFlow|AddFlow|Admit)$|'
                  r'trumpet::TriggerSet::Match$', fn):
         return 'receive + ingress'
@@ -146,12 +157,13 @@ def part(fn, obj):
 
 def own(fn, obj):
     """The program's own code (beside the host's and softfino's), or None."""
-    fn = re.sub(r'\(.*', '', fn)
+    fn = Name(fn)
     if obj != 'softfino':
         return None
     if fn.startswith('softfino::trumpet::'):
         return 'Trumpet'
-    if re.search(r'DtaReporter::|^softfino::net::Build', fn):
+    if re.search(r'DtaReporter::|^softfino::net::Build', fn) or (
+            args.program == 'dta_reporter' and re.search(r'^softfino::net::.*FoldOf\w*Blocks$', fn)):
         return 'the reporter'
     return None
 
@@ -192,7 +204,7 @@ top = sorted(per_packet.items(), key=lambda kv: -abs(kv[1]))[:args.top]
 for (fn, obj), v in top:
     if abs(v) < 0.05:
         break
-    short = re.sub(r'\(.*', '', fn)
+    short = Name(fn)
     print(f'{v:10.1f}  {part(fn, obj)} / {short} [{obj}]')
 if not args.keep:
     print(f'\n(callgrind outputs in {work}; --keep DIR to choose where)')

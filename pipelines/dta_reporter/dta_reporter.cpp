@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "softfino/net/crc32_fold.h"
 #include "softfino/pipe/parser.h"
 
 namespace softfino::pipelines {
@@ -37,9 +38,6 @@ absl::Status DtaReporter::Configure(const nlohmann::json& config, const pipe::Sw
   auto parsed = ParseReporterConfig(config, info);
   if (!parsed.ok()) return parsed.status();
   config_ = *std::move(parsed);
-  auto crc = net::Crc::Create(*net::CrcSpecByName("crc_32"));
-  if (!crc.ok()) return crc.status();
-  flow_hash_.emplace(*std::move(crc));
   forward_index_.assign(info.port_count, -1);
   forward_ports_.clear();
   for (pipe::PortId out : config_.forward) {
@@ -118,17 +116,26 @@ pipe::ProgramReplication DtaReporter::Replication() const {
 void DtaReporter::Ingress(pipe::PacketBurst& burst) const {
   PipeState& st = *pipes_[burst.md[0].ig_intr_md.pipe];
   std::array<FlowPacket, pipe::kBurstSize> fp;
-  std::array<bool, pipe::kBurstSize> reported;
+  uint16_t reported[pipe::kBurstSize];  // the packets reported on, in order
+  const uint8_t* tuples[pipe::kBurstSize] = {};  // (GCC cannot see that only the first n are read)
+  uint32_t keys[pipe::kBurstSize];
+  uint16_t n = 0;
   for (uint16_t i = 0; i < burst.count; ++i) {
-    reported[i] = Classify(burst.pkts[i], burst.md[i], st, fp[i]);
-    if (reported[i]) {
-      const FlowSlot* slot = &SlotOf(st, fp[i].key);
-      __builtin_prefetch(slot);
-      __builtin_prefetch(reinterpret_cast<const char*>(slot + 1) - 1);  // a slot may span two lines
+    if (Classify(burst.pkts[i], burst.md[i], st, fp[i])) {
+      tuples[n] = reinterpret_cast<const uint8_t*>(fp[i].tuple);
+      reported[n++] = i;
     }
   }
-  for (uint16_t i = 0; i < burst.count; ++i) {
-    if (reported[i]) Report(burst.pkts[i], burst.md[i], st, fp[i]);
+  net::Crc32OfShortBlocks(tuples, n, kTupleBytes, keys);
+  for (uint16_t k = 0; k < n; ++k) {
+    fp[reported[k]].key = keys[k];
+    const FlowSlot* slot = &SlotOf(st, keys[k]);
+    __builtin_prefetch(slot);
+    __builtin_prefetch(reinterpret_cast<const char*>(slot + 1) - 1);  // a slot may span two lines
+  }
+  for (uint16_t k = 0; k < n; ++k) {
+    const uint16_t i = reported[k];
+    Report(burst.pkts[i], burst.md[i], st, fp[i]);
   }
 }
 
@@ -157,17 +164,15 @@ bool DtaReporter::Classify(rte_mbuf* m, pipe::IngressMetadata& md, PipeState& st
     return false;
   }
   // The 13 tuple bytes written as two 8-byte words: the CRC reads them back
-  // a word at a time, and a load across narrower stores still in flight
+  // in one 16-byte load, and a load across narrower stores still in flight
   // waits for them (a store-forwarding stall; see tea's FlowKey).
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "words in memory order");
   uint32_t src, dst, ports;
   std::memcpy(&src, &hdr.ipv4->src_addr, 4);
   std::memcpy(&dst, &hdr.ipv4->dst_addr, 4);
   std::memcpy(&ports, l4, 4);  // source and destination ports
-  const uint64_t tuple[2] = {uint64_t{src} | uint64_t{dst} << 32,
-                             uint64_t{hdr.ipv4->next_proto_id} | uint64_t{ports} << 8};
-  fp.key = static_cast<uint32_t>(
-      flow_hash_->Compute(reinterpret_cast<const uint8_t*>(tuple), kTupleBytes));
+  fp.tuple[0] = uint64_t{src} | uint64_t{dst} << 32;
+  fp.tuple[1] = uint64_t{hdr.ipv4->next_proto_id} | uint64_t{ports} << 8;
   fp.ip_total_length = rte_be_to_cpu_16(hdr.ipv4->total_length);
   return true;
 }

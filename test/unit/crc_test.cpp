@@ -246,6 +246,36 @@ TEST(Crc, Crc32Of16ByteBlocksIsEachBlocksCrc) {
   }
 }
 
+// Messages of 4..16 bytes at the start of 16-byte blocks whose other bytes
+// are random (they must not count), against the shift register.
+TEST(Crc, Crc32OfShortBlocksIsEachMessagesCrc) {
+  const CrcSpec iso_hdlc{32, 0x04c11db7, 0xffffffff, true, true, 0xffffffff};
+  std::mt19937 gen(29);
+  for (uint32_t len = 4; len <= 16; ++len) {
+    for (uint32_t n : {0u, 1u, 7u, 32u}) {
+      std::vector<std::array<uint8_t, 16>> msgs(n);
+      std::vector<const uint8_t*> blocks;
+      for (auto& msg : msgs) {
+        for (auto& b : msg) b = static_cast<uint8_t>(gen());
+        blocks.push_back(msg.data());
+      }
+      std::vector<uint32_t> out(n + 1, 0x5a5a5a5a);
+      net::Crc32OfShortBlocks(blocks.data(), n, len, out.data());
+      for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(out[i], NaiveCrc(iso_hdlc, blocks[i], len)) << "len " << len << " block " << i;
+      }
+      EXPECT_EQ(out[n], 0x5a5a5a5au) << "nothing written past the last block";
+    }
+  }
+  // zlib.crc32 of bytes(range(13)) (computed in Python).
+  uint8_t counting[16];
+  for (int i = 0; i < 16; ++i) counting[i] = static_cast<uint8_t>(i);
+  const uint8_t* one[1] = {counting};
+  uint32_t crc = 0;
+  net::Crc32OfShortBlocks(one, 1, 13, &crc);
+  EXPECT_EQ(crc, 0xe6fe46b8u);
+}
+
 TEST(Crc, TnaPolynomialMapping) {
   // CRCPolynomial<bit<32>>(0x04c11db7, true, false, false, ~0, ~0) is CRC-32.
   EXPECT_EQ(*CrcSpecFromTna(32, 0x04c11db7, true, 0xffffffff, 0xffffffff), Named("crc_32"));

@@ -35,6 +35,14 @@ uint32_t Crc32Of16Bytes(const uint8_t* p);
 // made the next wait (TEA's bucket hashes of a burst's keys).
 void Crc32Of16ByteBlocks(const uint8_t* const* blocks, uint32_t n, uint32_t* out);
 
+// The same for messages of `len` bytes, 4 <= len <= 16, each the start of a
+// block of 16 readable bytes (the bytes past the message are not read into
+// the CRC): out[i] is the CRC-32/ISO-HDLC of blocks[i][0..len). In the fold
+// the message moves to the block's end, behind 16 - len zero bytes, and the
+// register's initial ones go in at its first byte (a zero register stays
+// zero over zero bytes). The DTA reporter's 13-byte flow keys.
+void Crc32OfShortBlocks(const uint8_t* const* blocks, uint32_t n, uint32_t len, uint32_t* out);
+
 #if defined(__x86_64__)
 namespace crc32_fold {
 
