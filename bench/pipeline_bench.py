@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def run_ovs(size):
 
 OVS_ROW = 'ovs-dpdk l3 (1,024 routes)'
 results = {}  # (name, size) -> {cores: pps}
+beside = {}  # (name, size) -> [1 core / mean of the testpmd io runs before and after it]
 ceiling = {}
 peer, peer_failure = {}, {}
 for size in SIZES:
@@ -170,9 +172,26 @@ for size in SIZES:
         print(f'testpmd {mode} {size}: {r / 1e6 if r else float("nan"):.2f} Mpps', flush=True)
     peer[size], peer_failure[size] = run_ovs(size)
     print(f'{OVS_ROW} {size}: {mpps(peer[size])} Mpps', flush=True)
-    for name in args.programs.split(','):
+    # One core: each program's run between two testpmd io runs (the one
+    # after a program is the one before the next), and its ratio to their
+    # mean, so that both sides of the ratio come from the same minutes: on a
+    # shared VM the CPU's speed changes by 10-30% from one spell to the
+    # next, and a ratio to testpmd io measured minutes before moved with it.
+    names = args.programs.split(',')
+    one_core = {name: [] for name in names}
+    for _ in range(args.repeat):
+        before = run_testpmd('io', size)
+        for name in names:
+            r = run_softfino(name, size, 1)
+            after = run_testpmd('io', size)
+            one_core[name].append(r)
+            if r and before and after:
+                beside.setdefault((name, size), []).append(r / ((before + after) / 2))
+            before = after
+    for name in names:
         for cores in core_counts:
-            r = best(run_softfino, name, size, cores)
+            r = (max((x for x in one_core[name] if x), default=None) if cores == 1
+                 else best(run_softfino, name, size, cores))
             results.setdefault((name, size), {})[cores] = r
             print(f'{name} {size} {cores} core(s): {r / 1e6 if r else float("nan"):.2f} Mpps',
                   flush=True)
@@ -186,22 +205,31 @@ lines = [f'Machine: {os.uname().nodename}, {cpus} CPUs '
          + (f'; with {cpus} cores the main lcore (slow path, a 1 ms tick) shares a CPU with a '
             'worker' if max_cores >= cpus else '') + '.', '',
          '| program | size | ' + ' | '.join(f'{c} core(s) Mpps' for c in core_counts) +
-         ' | 1 core / testpmd io | 1 core / testpmd macswap | 1 core / OVS-DPDK |',
-         '| --- | --- | ' + ' | '.join('---' for _ in core_counts) + ' | --- | --- | --- |']
+         ' | 1 core / testpmd io | 1 core / testpmd io beside it | 1 core / testpmd macswap '
+         '| 1 core / OVS-DPDK |',
+         '| --- | --- | ' + ' | '.join('---' for _ in core_counts) + ' | --- | --- | --- | --- |']
 empty = ' |' * (len(core_counts) - 1)  # the cells of 2+ cores, for the one-core rows
 for size in SIZES:
     io, mac, ovs = ceiling[('io', size)], ceiling[('macswap', size)], peer[size]
-    lines.append(f'| dpdk-testpmd io | {size} | {mpps(io)} |{empty} 1.00 | | {ratio(io, ovs)} |')
-    lines.append(f'| dpdk-testpmd macswap | {size} | {mpps(mac)} |{empty} | 1.00 | '
+    lines.append(f'| dpdk-testpmd io | {size} | {mpps(io)} |{empty} 1.00 | 1.00 | | '
+                 f'{ratio(io, ovs)} |')
+    lines.append(f'| dpdk-testpmd macswap | {size} | {mpps(mac)} |{empty} | | 1.00 | '
                  f'{ratio(mac, ovs)} |')
-    lines.append(f'| {OVS_ROW} | {size} | {mpps(ovs)} |{empty} {ratio(ovs, io)} | {ratio(ovs, mac)} '
-                 f'| {"1.00" if ovs else "n/a"} |')
+    lines.append(f'| {OVS_ROW} | {size} | {mpps(ovs)} |{empty} {ratio(ovs, io)} | | '
+                 f'{ratio(ovs, mac)} | {"1.00" if ovs else "n/a"} |')
     for name in args.programs.split(','):
         row = results[(name, size)]
         one = row.get(1)
         cells = ' | '.join(mpps(row.get(c)) for c in core_counts)
-        lines.append(f'| {name} | {size} | {cells} | {ratio(one, io)} | {ratio(one, mac)} | '
-                     f'{ratio(one, ovs)} |')
+        near = beside.get((name, size))
+        near_cell = f'{statistics.median(near):.3f}' if near else 'n/a'
+        lines.append(f'| {name} | {size} | {cells} | {ratio(one, io)} | {near_cell} | '
+                     f'{ratio(one, mac)} | {ratio(one, ovs)} |')
+lines.append('')
+lines.append('"Beside it": the median over the runs of a program\'s one-core rate divided by the '
+             'mean of the testpmd io runs just before and just after it (the machine\'s speed '
+             'changes from one spell to the next; the column before divides by the best testpmd '
+             'io run at the start).')
 # Why a program's rate does not grow with pipes (written under the table
 # when its multi-core cells are in it).
 SCALING_NOTES = {
