@@ -287,7 +287,9 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
   std::array<HostPacket, pipe::kBurstSize> host;
   uint16_t hosts = 0;
   uint16_t host_index[pipe::kBurstSize];
-  const tea::Key* keys[pipe::kBurstSize];
+  // Each host packet's key bytes (cleared: GCC cannot see that only the first
+  // `hosts` are read).
+  const uint8_t* keys[pipe::kBurstSize] = {};
   const TeaServers* tables[pipe::kBurstSize];
   for (uint16_t i = 0; i < burst.count; ++i) {
     const pipe::PortId in = burst.md[i].ig_intr_md.ingress_port;
@@ -298,7 +300,7 @@ void TeaNat::Ingress(pipe::PacketBurst& burst) const {
     if (hp.parsed != DropReason::kNone) continue;
     hp.key = FlowKey(hp.h);
     host_index[hosts] = i;
-    keys[hosts] = &hp.key;
+    keys[hosts] = hp.key.data();
     tables[hosts++] =
         pipes_[burst.md[i].ig_intr_md.pipe]->tables[role_[in] == Role::kInside ? kOut : kIn].get();
   }
