@@ -116,7 +116,7 @@ pipe::ProgramReplication DtaReporter::Replication() const {
 void DtaReporter::Ingress(pipe::PacketBurst& burst) const {
   PipeState& st = *pipes_[burst.md[0].ig_intr_md.pipe];
   std::array<FlowPacket, pipe::kBurstSize> fp;
-  uint16_t reported[pipe::kBurstSize];  // the packets reported on, in order
+  uint16_t reported[pipe::kBurstSize];           // the packets reported on, in order
   const uint8_t* tuples[pipe::kBurstSize] = {};  // (GCC cannot see that only the first n are read)
   uint32_t keys[pipe::kBurstSize];
   uint16_t n = 0;

@@ -87,7 +87,8 @@ inline tea::Key ReplyFlowKey(const FlowHeaders& h) {
 // incrementally (RFC 1624): the L4 checksum covers the addresses through
 // its pseudo-header. A UDP checksum of 0 (none) stays 0. Always inline:
 // it runs for every translated packet, and GCC kept it a call.
-[[gnu::always_inline]] inline void RewriteEndpoint(const FlowHeaders& h, bool source, uint32_t ip, uint16_t port) {
+[[gnu::always_inline]] inline void RewriteEndpoint(const FlowHeaders& h, bool source, uint32_t ip,
+                                                   uint16_t port) {
   // Byte pointers: the headers are packed structs at any alignment.
   uint8_t* addr = reinterpret_cast<uint8_t*>(h.ip) + (source ? 12 : 16);
   uint8_t* l4_port = h.l4 + (source ? 0 : 2);

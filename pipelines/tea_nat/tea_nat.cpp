@@ -208,8 +208,8 @@ void TeaNat::TranslateResumed(rte_mbuf* m, pipe::IngressMetadata& md, PipeState&
 // known flow passes through both (with TeaLookup::Lookup's hit path and
 // RewriteEndpoint: 437 -> 360 instructions a packet; see TeaLookup::Lookup).
 [[gnu::always_inline]] inline void TeaNat::Translate(pipe::IngressMetadata& md, PipeState& s,
-                                                     Direction dir,
-                       const FlowHeaders& h, uint64_t value) const {
+                                                     Direction dir, const FlowHeaders& h,
+                                                     uint64_t value) const {
   // Forward packets go out, answers go in.
   const std::vector<pipe::PortId>& side = dir == kOut ? outside_ : inside_;
   const Role want = dir == kOut ? Role::kOutside : Role::kInside;
