@@ -16,7 +16,6 @@
 // bits mean (NAT: translated IPv4, port, flags; firewall: connection state).
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
