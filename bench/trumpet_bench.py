@@ -7,7 +7,10 @@ dpdk-testpmd io forwarding on the same ports in the same run.
 softfino (and testpmd) replay a pcap without end (net_pcap infinite_rx)
 into one worker core and send through net_null. The rate is the growth of
 the received-packet counter between two `softfino-ctl stats` a few seconds
-apart; for testpmd, its own Rx-pps over the same span. The added packet
+apart; for testpmd, its own Rx-pps over the same span. testpmd io runs
+before the first softfino run and after each: "of testpmd io" divides by
+the first, "beside" by the mean of the two around the run (this VM's speed
+changes by spells; pipeline_bench.py does the same). The added packet
 delay bound is the longest sweep slice Trumpet ran between two bursts
 (packets wait behind it), from the switch's counters at exit.
 
@@ -75,27 +78,42 @@ def run_softfino(name, triggers):
     return rx, program
 
 
-testpmd = (float('nan') if args.no_testpmd else
-           benchlib.measure_testpmd(mem, f'trbt{os.getpid()}', pcap, 'io', args.seconds))
-print(f'testpmd io: {testpmd / 1e6:.3f} Mpps', flush=True)
-rows = []
+
+
+def run_testpmd():
+    rate = (None if args.no_testpmd else
+            benchlib.measure_testpmd(mem, f'trbt{os.getpid()}', pcap, 'io', args.seconds))
+    rate = float('nan') if rate is None else rate
+    print(f'testpmd io: {rate / 1e6:.3f} Mpps', flush=True)
+    return rate
+
+
+testpmd_runs = [run_testpmd()]
+rows = []  # name, rate, Trumpet's counters, the testpmd io runs before and after it
 plain_rx, _ = run_softfino('plain', 0)
-rows.append(('l3fwd, no Trumpet', plain_rx, {}))
+testpmd_runs.append(run_testpmd())
+rows.append(('l3fwd, no Trumpet', plain_rx, {}, testpmd_runs[-2:]))
 print(f'l3fwd: {plain_rx / 1e6:.3f} Mpps', flush=True)
 for n in [int(x) for x in args.triggers.split(',')]:
     rx, program = run_softfino(f't{n}', n)
-    rows.append((f'l3fwd + Trumpet, {n} triggers', rx, program))
     print(f'{n} triggers: {rx / 1e6:.3f} Mpps, {program}', flush=True)
+    testpmd_runs.append(run_testpmd())
+    rows.append((f'l3fwd + Trumpet, {n} triggers', rx, program, testpmd_runs[-2:]))
 
+testpmd = testpmd_runs[0]
 print()
 memory = 'hugepages' if args.huge else 'no-huge'
-print('| program | Mpps/core (64 B) | of testpmd io | sweeps | overruns | '
+print('| program | Mpps/core (64 B) | of testpmd io | of testpmd io beside it | sweeps | overruns | '
       'sweep slice p99 / p99.9 / max (us) | memory |')
-print('| --- | --- | --- | --- | --- | --- | --- |')
-print(f'| dpdk-testpmd io | {testpmd / 1e6:.2f} | 1.00 | | | | {memory} |')
-for name, rx, program in rows:
+print('| --- | --- | --- | --- | --- | --- | --- | --- |')
+print(f'| dpdk-testpmd io | {testpmd / 1e6:.2f} | 1.00 | 1.00 | | | | {memory} |')
+for name, rx, program, around in rows:
     us = lambda key: program.get(key, 0) / 1000
     slices = (f"< {us('sweep_slice_ns_p99_below'):.1f} / < {us('sweep_slice_ns_p999_below'):.1f} / "
               f"{us('longest_sweep_slice_ns'):.1f}") if program else ''
-    print(f"| {name} | {rx / 1e6:.2f} | {rx / testpmd:.3f} | {program.get('sweeps', '')} | "
-          f"{program.get('sweep_overruns', '')} | {slices} | {memory} |")
+    print(f"| {name} | {rx / 1e6:.2f} | {rx / testpmd:.3f} | {rx / (sum(around) / 2):.3f} | "
+          f"{program.get('sweeps', '')} | {program.get('sweep_overruns', '')} | {slices} | "
+          f"{memory} |")
+print()
+print('testpmd io runs, in order (one before the first softfino run, one after each): ' +
+      ', '.join(f'{r / 1e6:.2f}' for r in testpmd_runs) + ' Mpps')
