@@ -78,8 +78,6 @@ def run_softfino(name, triggers):
     return rx, program
 
 
-
-
 def run_testpmd():
     rate = (None if args.no_testpmd else
             benchlib.measure_testpmd(mem, f'trbt{os.getpid()}', pcap, 'io', args.seconds))
@@ -91,9 +89,9 @@ def run_testpmd():
 testpmd_runs = [run_testpmd()]
 rows = []  # name, rate, Trumpet's counters, the testpmd io runs before and after it
 plain_rx, _ = run_softfino('plain', 0)
+print(f'l3fwd: {plain_rx / 1e6:.3f} Mpps', flush=True)
 testpmd_runs.append(run_testpmd())
 rows.append(('l3fwd, no Trumpet', plain_rx, {}, testpmd_runs[-2:]))
-print(f'l3fwd: {plain_rx / 1e6:.3f} Mpps', flush=True)
 for n in [int(x) for x in args.triggers.split(',')]:
     rx, program = run_softfino(f't{n}', n)
     print(f'{n} triggers: {rx / 1e6:.3f} Mpps, {program}', flush=True)
