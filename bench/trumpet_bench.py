@@ -74,6 +74,8 @@ def run_softfino(name, triggers):
            f'{work}/config_{name}.json', '--fp-cores', '1', '--clock', 'real', '--stats-json',
            f'{work}/stats_{name}.json']
     rx = benchlib.measure_softfino(apps, cmd, tag, args.seconds)
+    if rx is None:  # measure_softfino said why
+        sys.exit(f'trumpet_bench: softfino did not start ({name})')
     program = json.load(open(f'{work}/stats_{name}.json')).get('program', {}).get('trumpet', {})
     return rx, program
 
