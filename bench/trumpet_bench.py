@@ -90,15 +90,14 @@ def run_testpmd():
 
 testpmd_runs = [run_testpmd()]
 rows = []  # name, rate, Trumpet's counters, the testpmd io runs before and after it
-plain_rx, _ = run_softfino('plain', 0)
-print(f'l3fwd: {plain_rx / 1e6:.3f} Mpps', flush=True)
-testpmd_runs.append(run_testpmd())
-rows.append(('l3fwd, no Trumpet', plain_rx, {}, testpmd_runs[-2:]))
-for n in [int(x) for x in args.triggers.split(',')]:
-    rx, program = run_softfino(f't{n}', n)
-    print(f'{n} triggers: {rx / 1e6:.3f} Mpps, {program}', flush=True)
+# l3fwd alone (0 triggers), then with each count of triggers.
+for n in [0] + [int(x) for x in args.triggers.split(',')]:
+    rx, program = run_softfino(f't{n}' if n else 'plain', n)
+    print(f'{n} triggers: {rx / 1e6:.3f} Mpps, {program}' if n else f'l3fwd: {rx / 1e6:.3f} Mpps',
+          flush=True)
     testpmd_runs.append(run_testpmd())
-    rows.append((f'l3fwd + Trumpet, {n} triggers', rx, program, testpmd_runs[-2:]))
+    rows.append((f'l3fwd + Trumpet, {n} triggers' if n else 'l3fwd, no Trumpet', rx, program,
+                 testpmd_runs[-2:]))
 
 testpmd = testpmd_runs[0]
 print()
